@@ -1,0 +1,29 @@
+"""minitorch: a deep-learning framework written from scratch in NumPy (CuPy on the GPU).
+
+Read the package in the order its data flows (README.md has the tour):
+
+1. ``backend.py``   — NumPy or CuPy: the one file that knows the difference.
+2. ``autograd.py``  — Function, the graph, and backward.
+3. ``tensor.py``    — Tensor and the functions that create tensors.
+4. ``ops/``         — every op, one class each, forward beside backward.
+5. ``gradcheck.py`` — checking a backward against finite differences.
+6. ``nn/``, ``optim/`` — layers, losses, optimizers.
+7. ``data/``, ``learner/``, ``vision/``, ``text/`` — the fastai-style training library.
+"""
+from minitorch.backend import cuda_is_available, manual_seed  # noqa: F401
+# tensor.py first: it imports autograd.py, and then ops/, which need both to be complete.
+from minitorch.tensor import (  # noqa: F401
+    Tensor, arange, as_tensor, bool_, empty, float16, float32, float64, from_numpy, full,
+    full_like, get_default_dtype, int32, int64, ones, ones_like, rand, randint, randn, randperm,
+    tensor, uint8, zeros, zeros_like)
+from minitorch.gradcheck import gradcheck  # noqa: F401
+from minitorch.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
+from minitorch.ops import *  # noqa: F401,F403  (minitorch.exp, minitorch.cat, ...)
+from minitorch.ops import abs, max, min, pow, sum  # noqa: F401  (shadow builtins, as torch does)
+
+float = float32  # noqa: A001  (torch.float, torch.long, ... are dtype aliases)
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001
+bool = bool_  # noqa: A001

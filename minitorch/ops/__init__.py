@@ -1,0 +1,19 @@
+"""The ops: every differentiable computation minitorch can do, one class per op.
+
+Read in this order: ``common.py`` (broadcast bookkeeping), ``elementwise.py``, ``matmul.py``,
+``reduce.py``, ``shape.py``, ``index.py``; then the neural-network ops, which are built the same
+way: ``conv.py`` (im2col: first the readable version, then the fast one), ``pool.py``,
+``norm.py``, ``loss.py``.
+"""
+from minitorch.ops.elementwise import (  # noqa: F401
+    abs, add, cast, clamp, clone, cos, div, eq, exp, ge, gt, le, leaky_relu, log, logical_and,
+    logical_not, logical_or, lt, maximum, minimum, mul, ne, neg, pow, relu, sigmoid, sin, sqrt,
+    sub, tanh, to_device, where)
+from minitorch.ops.matmul import matmul  # noqa: F401
+from minitorch.ops.reduce import (  # noqa: F401
+    argmax, argmin, log_softmax, max, mean, min, softmax, std, sum, var)
+from minitorch.ops.shape import (  # noqa: F401
+    cat, chunk, concatenate, expand, flatten, pad, permute, repeat, reshape, split, squeeze,
+    stack, transpose, unsqueeze, view)
+from minitorch.ops.index import gather, getitem, masked_fill, one_hot  # noqa: F401
+from minitorch.ops import index  # noqa: F401  (Tensor.__setitem__ uses index.array_key)

@@ -1,0 +1,540 @@
+"""Elementwise ops: arithmetic, the smooth functions, activations and comparisons.
+
+Read after ``ops/common.py``.  Each class is one op: ``forward`` computes y from x, and
+``backward`` gets dL/dy and returns dL/dx by the chain rule, dL/dx = dL/dy · dy/dx.  The
+docstring of each op gives its derivative as you would write it on paper.
+
+Binary ops broadcast their inputs as NumPy does; their backward sums the gradient back to each
+input's shape (``sum_to_shape``).  Their dtypes combine as in PyTorch: float32 with float64 gives
+float64, a float with an integer gives the float, and a Python number takes the tensor's dtype.
+"""
+import numpy  # dtypes only: the result dtype of a binary op
+
+from minitorch import backend
+from minitorch.autograd import Function
+from minitorch.ops.common import sum_to_shape
+from minitorch.tensor import Tensor, as_tensor
+
+
+def result_dtype(a, b):
+    """PyTorch's promotion for two tensors: floats win over integers, wider wins over narrower."""
+    if a == b:
+        return a
+    if a.kind == "f" and b.kind != "f":
+        return a
+    if b.kind == "f" and a.kind != "f":
+        return b
+    return numpy.promote_types(a, b)
+
+
+def _operands(a, b):
+    """Turn numbers into tensors and give both operands the dtype of the result."""
+    if not isinstance(a, Tensor):
+        a = as_tensor(a, like=b)
+    if not isinstance(b, Tensor):
+        b = as_tensor(b, like=a)
+    dtype = result_dtype(a.dtype, b.dtype)
+    return (a if a.dtype == dtype else cast(a, dtype)), (b if b.dtype == dtype else cast(b, dtype))
+
+
+# ---- arithmetic -----------------------------------------------------------------------------------
+class Add(Function):
+    """y = a + b;   dL/da = dL/dy,  dL/db = dL/dy  (each summed back over broadcast axes)."""
+
+    def forward(self, a, b):
+        self.a_shape, self.b_shape = a.shape, b.shape
+        return a + b
+
+    def backward(self, grad):
+        return sum_to_shape(grad, self.a_shape), sum_to_shape(grad, self.b_shape)
+
+
+class Sub(Function):
+    """y = a − b;   dL/da = dL/dy,  dL/db = −dL/dy."""
+
+    def forward(self, a, b):
+        self.a_shape, self.b_shape = a.shape, b.shape
+        return a - b
+
+    def backward(self, grad):
+        return sum_to_shape(grad, self.a_shape), sum_to_shape(-grad, self.b_shape)
+
+
+class Mul(Function):
+    """y = a · b;   dL/da = dL/dy · b,  dL/db = dL/dy · a."""
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        grad_a = sum_to_shape(grad * b, a.shape) if self.needs_input_grad[0] else None
+        grad_b = sum_to_shape(grad * a, b.shape) if self.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Div(Function):
+    """y = a / b;   dL/da = dL/dy / b,  dL/db = −dL/dy · a / b²."""
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a / b
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        grad_a = sum_to_shape(grad / b, a.shape) if self.needs_input_grad[0] else None
+        grad_b = sum_to_shape(-grad * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class PowScalar(Function):
+    """y = xᵖ for a number p;   dL/dx = dL/dy · p · xᵖ⁻¹."""
+
+    def __init__(self, exponent):
+        self.exponent = exponent
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x ** self.exponent
+
+    def backward(self, grad):
+        x, = self.saved_tensors
+        if self.exponent == 0:
+            return self.xp.zeros_like(x)
+        return grad * self.exponent * x ** (self.exponent - 1)
+
+
+class Pow(Function):
+    """y = aᵇ;   dL/da = dL/dy · b · aᵇ⁻¹,  dL/db = dL/dy · aᵇ · ln a  (taken as 0 where a = 0
+    and b ≥ 0, as PyTorch does, since aᵇ is flat in b there)."""
+
+    def forward(self, a, b):
+        y = a ** b
+        self.save_for_backward(a, b, y)
+        return y
+
+    def backward(self, grad):
+        a, b, y = self.saved_tensors
+        xp = self.xp
+        grad_a = grad_b = None
+        if self.needs_input_grad[0]:
+            grad_a = sum_to_shape(xp.where(b == 0, 0, grad * b * a ** (b - 1)), a.shape)
+        if self.needs_input_grad[1]:
+            with numpy.errstate(divide="ignore", invalid="ignore"):
+                grad_b = grad * y * xp.log(a)
+            grad_b = sum_to_shape(xp.where((a == 0) & (b >= 0), 0, grad_b), b.shape)
+        return grad_a, grad_b
+
+
+class Neg(Function):
+    """y = −x;   dL/dx = −dL/dy."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, grad):
+        return -grad
+
+
+class Abs(Function):
+    """y = |x|;   dL/dx = dL/dy · sign(x)   (sign(0) = 0)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.abs(x)
+
+    def backward(self, grad):
+        x, = self.saved_tensors
+        return grad * self.xp.sign(x)
+
+
+# ---- smooth functions ------------------------------------------------------------------------------
+class Exp(Function):
+    """y = eˣ;   dL/dx = dL/dy · eˣ = dL/dy · y   (so we keep y, not x)."""
+
+    def forward(self, x):
+        y = self.xp.exp(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        y, = self.saved_tensors
+        return grad * y
+
+
+class Log(Function):
+    """y = ln x;   dL/dx = dL/dy / x."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.log(x)
+
+    def backward(self, grad):
+        x, = self.saved_tensors
+        return grad / x
+
+
+class Sqrt(Function):
+    """y = √x;   dL/dx = dL/dy / (2√x) = dL/dy / (2y)."""
+
+    def forward(self, x):
+        y = self.xp.sqrt(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        y, = self.saved_tensors
+        return grad / (2 * y)
+
+
+class Sin(Function):
+    """y = sin x;   dL/dx = dL/dy · cos x."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.sin(x)
+
+    def backward(self, grad):
+        x, = self.saved_tensors
+        return grad * self.xp.cos(x)
+
+
+class Cos(Function):
+    """y = cos x;   dL/dx = −dL/dy · sin x."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.cos(x)
+
+    def backward(self, grad):
+        x, = self.saved_tensors
+        return -grad * self.xp.sin(x)
+
+
+class Tanh(Function):
+    """y = tanh x;   dL/dx = dL/dy · (1 − y²)."""
+
+    def forward(self, x):
+        y = self.xp.tanh(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        y, = self.saved_tensors
+        return grad * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """y = σ(x) = 1 / (1 + e⁻ˣ);   dL/dx = dL/dy · y · (1 − y).
+
+    Computed as ½(1 + tanh(x/2)), the same number, which never overflows (e⁻ˣ does for x ≪ 0).
+    """
+
+    def forward(self, x):
+        y = 0.5 * (1 + self.xp.tanh(0.5 * x))
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        y, = self.saved_tensors
+        return grad * y * (1 - y)
+
+
+# ---- activations -------------------------------------------------------------------------------------
+class ReLU(Function):
+    """y = max(x, 0);   dL/dx = dL/dy where x > 0, else 0."""
+
+    def forward(self, x):
+        y = self.xp.maximum(x, 0)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        y, = self.saved_tensors
+        return grad * (y > 0)
+
+
+class LeakyReLU(Function):
+    """y = x where x > 0, else slope · x;   dL/dx = dL/dy where x > 0, else slope · dL/dy."""
+
+    def __init__(self, negative_slope):
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.where(x > 0, x, x * self.negative_slope)
+
+    def backward(self, grad):
+        x, = self.saved_tensors
+        return self.xp.where(x > 0, grad, grad * self.negative_slope)
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi);   dL/dx = dL/dy where lo ≤ x ≤ hi, else 0."""
+
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.clip(x, self.lo, self.hi)
+
+    def backward(self, grad):
+        x, = self.saved_tensors
+        inside = self.xp.ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            inside &= x >= self.lo
+        if self.hi is not None:
+            inside &= x <= self.hi
+        return grad * inside
+
+
+class Maximum(Function):
+    """y = max(a, b);   the gradient goes to the larger input; on a tie each gets half."""
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return self.xp.maximum(a, b)
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        share_a = (a > b) + 0.5 * (a == b)
+        return sum_to_shape(grad * share_a, a.shape), sum_to_shape(grad * (1 - share_a), b.shape)
+
+
+class Minimum(Function):
+    """y = min(a, b);   the gradient goes to the smaller input; on a tie each gets half."""
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return self.xp.minimum(a, b)
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        share_a = (a < b) + 0.5 * (a == b)
+        return sum_to_shape(grad * share_a, a.shape), sum_to_shape(grad * (1 - share_a), b.shape)
+
+
+class Where(Function):
+    """y = a where cond, else b;   dL/da = dL/dy where cond,  dL/db = dL/dy elsewhere."""
+
+    def forward(self, cond, a, b):
+        self.save_for_backward(cond)
+        self.a_shape, self.b_shape = a.shape, b.shape
+        return self.xp.where(cond, a, b)
+
+    def backward(self, grad):
+        cond, = self.saved_tensors
+        zero = grad.dtype.type(0)
+        return (None, sum_to_shape(self.xp.where(cond, grad, zero), self.a_shape),
+                sum_to_shape(self.xp.where(cond, zero, grad), self.b_shape))
+
+
+# ---- dtype and device ------------------------------------------------------------------------------
+class Cast(Function):
+    """y = x as another dtype;   dL/dx = dL/dy as x's dtype."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        self.x_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, grad):
+        return grad.astype(self.x_dtype)
+
+
+class ToDevice(Function):
+    """y = x copied to another device;   dL/dx = dL/dy copied back."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def forward(self, x):
+        self.x_device = backend.device_of(x)
+        return backend.to_device(x, self.device)
+
+    def backward(self, grad):
+        return backend.to_device(grad, self.x_device)
+
+
+class Clone(Function):
+    """y = a copy of x;   dL/dx = dL/dy."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, grad):
+        return grad
+
+
+# ---- comparisons and logic: no gradient (a step function is flat almost everywhere) ---------------
+class Compare(Function):
+    """y = (a ∘ b) for ∘ one of ==, !=, <, <=, >, >=, and, or: a bool tensor, no gradient."""
+
+    differentiable = False
+    operators = {
+        "eq": lambda a, b: a == b, "ne": lambda a, b: a != b,
+        "lt": lambda a, b: a < b, "le": lambda a, b: a <= b,
+        "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b,
+        "and": lambda a, b: a & b, "or": lambda a, b: a | b,
+    }
+
+    def __init__(self, name):
+        self.compare = self.operators[name]
+
+    def forward(self, a, b):
+        return self.compare(a, b)
+
+
+class LogicalNot(Function):
+    """y = not x (bool), no gradient."""
+
+    differentiable = False
+
+    def forward(self, x):
+        return self.xp.logical_not(x)
+
+
+# ---- the functions users call ---------------------------------------------------------------------
+def add(a, b):
+    return Add()(*_operands(a, b))
+
+
+def sub(a, b):
+    return Sub()(*_operands(a, b))
+
+
+def mul(a, b):
+    return Mul()(*_operands(a, b))
+
+
+def div(a, b):
+    a, b = _operands(a, b)
+    if a.dtype.kind != "f":  # true division of integers gives floats, as in PyTorch
+        a, b = cast(a, numpy.dtype("float32")), cast(b, numpy.dtype("float32"))
+    return Div()(a, b)
+
+
+def pow(x, exponent):
+    if isinstance(x, Tensor) and isinstance(exponent, (int, float)):
+        return PowScalar(exponent)(x)
+    return Pow()(*_operands(x, exponent))
+
+
+def neg(x):
+    return Neg()(x)
+
+
+def abs(x):
+    return Abs()(x)
+
+
+def exp(x):
+    return Exp()(x)
+
+
+def log(x):
+    return Log()(x)
+
+
+def sqrt(x):
+    return Sqrt()(x)
+
+
+def sin(x):
+    return Sin()(x)
+
+
+def cos(x):
+    return Cos()(x)
+
+
+def tanh(x):
+    return Tanh()(x)
+
+
+def sigmoid(x):
+    return Sigmoid()(x)
+
+
+def relu(x):
+    return ReLU()(x)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return LeakyReLU(negative_slope)(x)
+
+
+def clamp(x, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    return Clamp(min, max)(x)
+
+
+def maximum(a, b):
+    return Maximum()(*_operands(a, b))
+
+
+def minimum(a, b):
+    return Minimum()(*_operands(a, b))
+
+
+def where(condition, a, b):
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = as_tensor(a, like=condition if condition.dtype.kind == "f" else None)
+    a, b = _operands(a, b)
+    condition = as_tensor(condition, like=a)
+    if condition.dtype != numpy.dtype(bool):
+        raise TypeError(f"where: condition must be a bool tensor, got dtype {condition.dtype}")
+    return Where()(condition, a, b)
+
+
+def cast(x, dtype):
+    return Cast(numpy.dtype(dtype))(x)
+
+
+def to_device(x, device):
+    return ToDevice(device)(x)
+
+
+def clone(x):
+    return Clone()(x)
+
+
+def eq(a, b):
+    return Compare("eq")(*_operands(a, b))
+
+
+def ne(a, b):
+    return Compare("ne")(*_operands(a, b))
+
+
+def lt(a, b):
+    return Compare("lt")(*_operands(a, b))
+
+
+def le(a, b):
+    return Compare("le")(*_operands(a, b))
+
+
+def gt(a, b):
+    return Compare("gt")(*_operands(a, b))
+
+
+def ge(a, b):
+    return Compare("ge")(*_operands(a, b))
+
+
+def logical_and(a, b):
+    return Compare("and")(*_operands(a, b))
+
+
+def logical_or(a, b):
+    return Compare("or")(*_operands(a, b))
+
+
+def logical_not(x):
+    return LogicalNot()(x)

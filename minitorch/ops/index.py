@@ -1,0 +1,145 @@
+"""Indexing ops: ``x[...]``, masked_fill, gather and one_hot.
+
+Read after ``ops/shape.py``.  Indexing *picks* elements, so backward puts each picked
+element's gradient back where it came from and leaves zeros elsewhere.  One subtlety: an index
+may pick the same element twice (``x[[0, 0]]``); that element was used twice, so it must get
+both gradients.  ``grad_x[idx] += g`` would keep only one of them; the backend's
+``scatter_add`` adds every one.
+"""
+from minitorch import backend
+from minitorch.autograd import Function
+from minitorch.ops.common import normalize_dim
+from minitorch.tensor import Tensor, as_tensor
+
+
+def array_key(key):
+    """The index with every Tensor inside it replaced by its array."""
+    if isinstance(key, Tensor):
+        return key.data
+    if isinstance(key, tuple):
+        return tuple(k.data if isinstance(k, Tensor) else k for k in key)
+    return key
+
+
+def _is_basic(key):
+    """True when the index is only ints, slices, None and ... (NumPy then returns a view)."""
+    parts = key if isinstance(key, tuple) else (key,)
+    return all(isinstance(k, (int, slice)) or k is None or k is Ellipsis for k in parts)
+
+
+class GetItem(Function):
+    """y = x[key];   dL/dx = zeros with dL/dy added back at the picked places."""
+
+    def __init__(self, key):
+        self.key = key
+        self.basic = _is_basic(key)
+        self.is_view = self.basic
+
+    def forward(self, x):
+        self.x_shape, self.x_dtype = x.shape, x.dtype
+        key = self.key
+        if not self.basic:  # index arrays must live where x lives
+            parts = key if isinstance(key, tuple) else (key,)
+            parts = tuple(backend.to_device(self.xp.asarray(k), backend.device_of(x))
+                          if isinstance(k, list) or backend.is_array(k) else k for k in parts)
+            key = self.key = parts if isinstance(self.key, tuple) else parts[0]
+        return x[key]
+
+    def backward(self, grad):
+        grad_x = self.xp.zeros(self.x_shape, dtype=grad.dtype)
+        if self.basic:  # a slice picks each element at most once: plain assignment is enough
+            grad_x[self.key] = grad
+        else:
+            backend.scatter_add(grad_x, self.key, grad)
+        return grad_x
+
+
+class MaskedFill(Function):
+    """y = value where mask, else x;   dL/dx = dL/dy where not mask, else 0."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def forward(self, x, mask):
+        self.save_for_backward(mask)
+        return self.xp.where(mask, x.dtype.type(self.value), x)
+
+    def backward(self, grad):
+        mask, = self.saved_tensors
+        return self.xp.where(mask, grad.dtype.type(0), grad), None
+
+
+class Gather(Function):
+    """y[i][j] = x[i][index[i][j]] along ``dim`` (here dim = 1);   dL/dx = zeros with each
+    dL/dy[i][j] added at [i][index[i][j]] (repeats add up)."""
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, x, index):
+        self.axis = normalize_dim(self.dim, x.ndim, "gather")
+        if index.ndim != x.ndim:
+            raise RuntimeError(f"gather: index has {index.ndim} dims but input has {x.ndim}")
+        if index.dtype.kind not in "iu":
+            raise RuntimeError(f"gather: index must be an integer tensor, got {index.dtype}")
+        n = x.shape[self.axis]
+        if index.size and (index.min() < -n or index.max() >= n):
+            raise IndexError(f"gather: index out of range for dim {self.dim} of size {n}")
+        self.x_shape = x.shape
+        self.save_for_backward(index)
+        if index.shape[:self.axis] == x.shape[:self.axis] and \
+                index.shape[self.axis + 1:] == x.shape[self.axis + 1:]:
+            return self.xp.take_along_axis(x, index, axis=self.axis)
+        return x[self._full_index(index)]
+
+    def _full_index(self, index):
+        # The places picked: the index itself along dim, the position of each entry elsewhere.
+        grids = list(self.xp.ogrid[tuple(slice(0, n) for n in index.shape)])
+        grids[self.axis] = index
+        return tuple(grids)
+
+    def backward(self, grad):
+        index, = self.saved_tensors
+        grad_x = self.xp.zeros(self.x_shape, dtype=grad.dtype)
+        backend.scatter_add(grad_x, self._full_index(index), grad)
+        return grad_x, None
+
+
+class OneHot(Function):
+    """y[..., c] = 1 if x[...] == c else 0  (integers in, int64 out, no gradient)."""
+
+    differentiable = False
+
+    def __init__(self, num_classes):
+        self.num_classes = num_classes
+
+    def forward(self, x):
+        if x.dtype.kind not in "iu":
+            raise RuntimeError(f"one_hot: expected an integer tensor of class indices, got {x.dtype}")
+        n = self.num_classes if self.num_classes >= 0 else (int(x.max()) + 1 if x.size else 0)
+        if x.size and (x.min() < 0 or x.max() >= n):
+            bad = int(x.min()) if x.min() < 0 else int(x.max())
+            raise RuntimeError(f"one_hot: class value {bad} is out of range [0, {n})")
+        return (x[..., None] == self.xp.arange(n)).astype("int64")
+
+
+# ---- the functions users call ---------------------------------------------------------------------
+def getitem(x, key):
+    return GetItem(array_key(key))(x)
+
+
+def masked_fill(x, mask, value):
+    mask = as_tensor(mask, like=x)
+    if mask.dtype.kind != "b":
+        raise RuntimeError(f"masked_fill: mask must be a bool tensor, got {mask.dtype}")
+    if isinstance(value, Tensor):
+        value = value.item()
+    return MaskedFill(value)(x, mask)
+
+
+def gather(x, dim, index):
+    return Gather(dim)(x, index)
+
+
+def one_hot(x, num_classes=-1):
+    return OneHot(num_classes)(x)

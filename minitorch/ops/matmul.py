@@ -1,0 +1,56 @@
+"""Matrix multiplication, the op that does almost all of a network's arithmetic.
+
+Read after ``ops/elementwise.py``.  For matrices, y = a @ b gives
+
+    dL/da = dL/dy @ bᵀ        dL/db = aᵀ @ dL/dy
+
+(check the shapes: (n, m) = (n, p) @ (p, m) and (k, m) = (k, n) @ (n, m)).  Everything else here
+is bookkeeping for the cases PyTorch allows: a vector on either side (treated as a one-row or
+one-column matrix), and stacks of matrices whose batch dimensions broadcast (the batch axes of
+the gradient are then summed back, exactly as for elementwise broadcasting).
+"""
+from minitorch.autograd import Function
+from minitorch.ops.common import sum_to_shape
+from minitorch.ops.elementwise import _operands
+
+
+def _swap_last(m):
+    return m.swapaxes(-1, -2)
+
+
+class MatMul(Function):
+    """y = a @ b;   dL/da = dL/dy @ bᵀ,  dL/db = aᵀ @ dL/dy."""
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise RuntimeError("matmul: both arguments need at least 1 dimension, got shapes "
+                               f"{tuple(a.shape)} and {tuple(b.shape)}")
+        k_a = a.shape[-1]
+        k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if k_a != k_b:
+            raise RuntimeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
+                               f"multiplied ({k_a} != {k_b})")
+        self.save_for_backward(a, b)
+        return a @ b
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        # Make vectors matrices: a (k,) is a (1, k) row, b (k,) a (k, 1) column; then dL/dy gets
+        # back the axis that the vector's product dropped.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = grad
+        if a.ndim == 1:
+            g2 = g2[..., None, :]
+        if b.ndim == 1:
+            g2 = g2[..., None]
+        grad_a = grad_b = None
+        if self.needs_input_grad[0]:
+            grad_a = sum_to_shape(g2 @ _swap_last(b2), a2.shape).reshape(a.shape)
+        if self.needs_input_grad[1]:
+            grad_b = sum_to_shape(_swap_last(a2) @ g2, b2.shape).reshape(b.shape)
+        return grad_a, grad_b
+
+
+def matmul(a, b):
+    return MatMul()(*_operands(a, b))

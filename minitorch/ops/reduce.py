@@ -1,0 +1,247 @@
+"""Reductions: sum, mean, var, std, max, min, argmax, and the softmax family.
+
+Read after ``ops/matmul.py``.  A reduction maps many inputs to one output, so backward spreads
+each output's gradient back over the inputs that made it:
+
+* sum: every input contributed with weight 1 → each gets the output's gradient (a broadcast);
+* mean over N: weight 1/N;
+* max: only the winner contributed → only the winner gets the gradient.
+
+``dim`` and ``keepdim`` follow PyTorch.  With ``keepdim=False`` the reduced axes disappear, so
+backward first puts them back (size 1) and then broadcasts.
+"""
+import collections
+
+from minitorch.autograd import Function
+from minitorch.ops.common import normalize_dim, normalize_dims
+
+# torch.max(x, dim) returns a (values, indices) pair whose fields have these names.
+ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
+
+
+def _restore_dims(grad, axes, keepdim):
+    """Put back the reduced axes as size 1, so grad broadcasts against the input."""
+    if keepdim or not axes:
+        return grad
+    shape = list(grad.shape)
+    for axis in axes:  # sorted ascending, so each insert lands in its final place
+        shape.insert(axis, 1)
+    return grad.reshape(shape)
+
+
+class Sum(Function):
+    """y = Σᵢ xᵢ over the reduced axes;   dL/dxᵢ = dL/dy for every i."""
+
+    def __init__(self, dim, keepdim):
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, x):
+        self.axes = normalize_dims(self.dim, x.ndim, "sum")
+        self.x_shape = x.shape
+        return x.sum(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, grad):
+        return self.xp.broadcast_to(_restore_dims(grad, self.axes, self.keepdim), self.x_shape)
+
+
+class Mean(Function):
+    """y = (1/N) Σᵢ xᵢ;   dL/dxᵢ = dL/dy / N."""
+
+    def __init__(self, dim, keepdim):
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, x):
+        self.axes = normalize_dims(self.dim, x.ndim, "mean")
+        self.x_shape = x.shape
+        self.count = 1
+        for axis in self.axes:
+            self.count *= x.shape[axis]
+        return x.mean(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, grad):
+        grad = _restore_dims(grad, self.axes, self.keepdim) / self.count
+        return self.xp.broadcast_to(grad, self.x_shape)
+
+
+class Var(Function):
+    """y = Σᵢ (xᵢ − x̄)² / (N − c)   (c = 1: unbiased, PyTorch's default);
+    dL/dxᵢ = dL/dy · 2 (xᵢ − x̄) / (N − c)   (the x̄ terms cancel because Σᵢ (xᵢ − x̄) = 0)."""
+
+    def __init__(self, dim, correction, keepdim):
+        self.dim, self.correction, self.keepdim = dim, correction, keepdim
+
+    def forward(self, x):
+        self.axes = normalize_dims(self.dim, x.ndim, "var")
+        count = 1
+        for axis in self.axes:
+            count *= x.shape[axis]
+        self.denominator = max(count - self.correction, 0)
+        centered = x - x.mean(axis=self.axes, keepdims=True)
+        self.save_for_backward(centered)
+        return (centered * centered).sum(axis=self.axes, keepdims=self.keepdim) / self.denominator
+
+    def backward(self, grad):
+        centered, = self.saved_tensors
+        return _restore_dims(grad, self.axes, self.keepdim) * 2 * centered / self.denominator
+
+
+class MaxAll(Function):
+    """y = max of all elements;   the gradient goes to the maximum, shared evenly on a tie
+    (PyTorch's rule for a full reduction)."""
+
+    def __init__(self, largest):
+        self.largest = largest
+
+    def forward(self, x):
+        if x.size == 0:
+            raise RuntimeError("max(): expected a non-empty tensor (it has no maximum)")
+        y = x.max() if self.largest else x.min()
+        self.save_for_backward(x, y)
+        return y
+
+    def backward(self, grad):
+        x, y = self.saved_tensors
+        winners = x == y
+        return winners * (grad / winners.sum())
+
+
+class MaxDim(Function):
+    """(values, indices) = max over one dim;   the gradient goes to the index that won."""
+
+    def __init__(self, dim, keepdim, largest):
+        self.dim, self.keepdim, self.largest = dim, keepdim, largest
+
+    def forward(self, x):
+        axis = self.axis = normalize_dim(self.dim, x.ndim, "max")
+        if x.ndim == 0:
+            return x.copy(), self.xp.zeros((), dtype="int64")
+        if x.shape[axis] == 0:
+            raise IndexError(f"max(): cannot reduce over dimension {self.dim} of size 0")
+        pick = self.xp.argmax if self.largest else self.xp.argmin
+        indices = self.xp.expand_dims(pick(x, axis=axis), axis)
+        values = self.xp.take_along_axis(x, indices, axis=axis)
+        self.x_shape = x.shape
+        self.save_for_backward(indices)
+        if not self.keepdim:
+            values, indices = values.squeeze(axis), indices.squeeze(axis)
+        return values, indices.astype("int64")
+
+    def backward(self, grad_values, grad_indices):
+        indices, = self.saved_tensors
+        if len(self.x_shape) == 0:
+            return grad_values
+        grad = self.xp.zeros(self.x_shape, dtype=grad_values.dtype)
+        g = grad_values if self.keepdim else self.xp.expand_dims(grad_values, self.axis)
+        self.xp.put_along_axis(grad, indices, g, axis=self.axis)  # indices are unique per row
+        return grad
+
+
+class ArgMax(Function):
+    """The index of the maximum (or minimum): an integer, no gradient."""
+
+    differentiable = False
+
+    def __init__(self, dim, keepdim, largest):
+        self.dim, self.keepdim, self.largest = dim, keepdim, largest
+
+    def forward(self, x):
+        pick = self.xp.argmax if self.largest else self.xp.argmin
+        if self.dim is None:
+            index = pick(x)
+            return index.reshape((1,) * x.ndim if self.keepdim else ()).astype("int64")
+        axis = normalize_dim(self.dim, x.ndim, "argmax")
+        return pick(x, axis=axis, keepdims=self.keepdim).astype("int64")
+
+
+class Softmax(Function):
+    """yᵢ = e^{xᵢ} / Σⱼ e^{xⱼ};   dL/dxᵢ = yᵢ (dL/dyᵢ − Σⱼ dL/dyⱼ · yⱼ).
+
+    Subtracting max x first changes nothing (the factor e^{−max} cancels) and keeps e^x finite.
+    """
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, x):
+        self.axis = normalize_dim(self.dim, x.ndim, "softmax")
+        e = self.xp.exp(x - x.max(axis=self.axis, keepdims=True)) if x.size else x.copy()
+        y = e / e.sum(axis=self.axis, keepdims=True)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        y, = self.saved_tensors
+        return y * (grad - (grad * y).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """yᵢ = xᵢ − log Σⱼ e^{xⱼ};   dL/dxᵢ = dL/dyᵢ − softmax(x)ᵢ · Σⱼ dL/dyⱼ.
+
+    Stable the same way as softmax: log Σ e^{x} = m + log Σ e^{x − m} with m = max x.
+    """
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, x):
+        self.axis = normalize_dim(self.dim, x.ndim, "log_softmax")
+        if x.size == 0:
+            return x.copy()
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        y = shifted - self.xp.log(self.xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        y, = self.saved_tensors
+        return grad - self.xp.exp(y) * grad.sum(axis=self.axis, keepdims=True)
+
+
+# ---- the functions users call ---------------------------------------------------------------------
+def sum(x, dim=None, keepdim=False):
+    return Sum(dim, keepdim)(x)
+
+
+def mean(x, dim=None, keepdim=False):
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"mean(): expected a floating-point tensor, got dtype {x.dtype}")
+    return Mean(dim, keepdim)(x)
+
+
+def var(x, dim=None, unbiased=True, keepdim=False, correction=None):
+    if correction is None:
+        correction = 1 if unbiased else 0
+    return Var(dim, correction, keepdim)(x)
+
+
+def std(x, dim=None, unbiased=True, keepdim=False, correction=None):
+    return var(x, dim, unbiased, keepdim, correction).sqrt()
+
+
+def max(x, dim=None, keepdim=False):
+    """max(x) → the largest element; max(x, dim) → (values, indices), as in PyTorch."""
+    if dim is None:
+        return MaxAll(largest=True)(x)
+    return ValuesIndices(*MaxDim(dim, keepdim, largest=True)(x))
+
+
+def min(x, dim=None, keepdim=False):
+    if dim is None:
+        return MaxAll(largest=False)(x)
+    return ValuesIndices(*MaxDim(dim, keepdim, largest=False)(x))
+
+
+def argmax(x, dim=None, keepdim=False):
+    return ArgMax(dim, keepdim, largest=True)(x)
+
+
+def argmin(x, dim=None, keepdim=False):
+    return ArgMax(dim, keepdim, largest=False)(x)
+
+
+def softmax(x, dim):
+    return Softmax(dim)(x)
+
+
+def log_softmax(x, dim):
+    return LogSoftmax(dim)(x)

@@ -1,0 +1,65 @@
+"""Test-suite rules that hold for every test file.
+
+* torch is the reference: it must be importable (a missing torch fails the run, never skips).
+* A skipped test fails the run, except a test marked ``cuda`` on a machine without a GPU.
+* At the end, the number of torch-comparison tests that ran and passed is printed.
+"""
+import os
+
+import pytest
+
+try:
+    import torch  # noqa: F401
+except ImportError as error:  # pragma: no cover - depends on the machine
+    raise pytest.UsageError(
+        "PyTorch is the reference implementation of the test suite and is not installed: "
+        "pip install -e '.[test]'") from error
+
+import minitorch
+
+RESULTS = {"torch_passed": 0, "torch_failed": 0, "bad_skips": []}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "torch: compares minitorch against PyTorch")
+    config.addinivalue_line("markers", "cuda: needs a GPU (the only allowed skip)")
+    config.addinivalue_line("markers", "slow: runs a lesson or trains a model")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        # Every test that touches torch (through the harness or directly) counts as a comparison.
+        module = getattr(item, "module", None)
+        if module is not None and ("torch" in vars(module) or "check" in vars(module)):
+            item.add_marker(pytest.mark.torch)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    minitorch.manual_seed(0)
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        is_torch = "torch" in report.keywords
+        if report.skipped:
+            if not ("cuda" in report.keywords and not minitorch.cuda_is_available()):
+                RESULTS["bad_skips"].append(report.nodeid)
+        elif is_torch and report.when == "call":
+            RESULTS["torch_passed" if report.passed else "torch_failed"] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(
+        f"torch-comparison tests: {RESULTS['torch_passed']} passed, "
+        f"{RESULTS['torch_failed']} failed (device: {os.environ.get('MINITORCH_DEVICE', 'cpu')})")
+    if RESULTS["bad_skips"]:
+        terminalreporter.write_line(
+            "skipped tests count as failures here (only GPU tests may skip without a GPU):")
+        for nodeid in RESULTS["bad_skips"]:
+            terminalreporter.write_line(f"    {nodeid}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if RESULTS["bad_skips"] and session.exitstatus == 0:
+        session.exitstatus = 1
