@@ -38,8 +38,8 @@ def is_grad_enabled():
 
 
 @contextlib.contextmanager
-def set_grad_enabled(mode):
-    """Context manager that records ops (True) or not (False) inside its block."""
+def _grad_mode(mode):
+    """Record ops (True) or not (False) inside a ``with`` block, then restore the old mode."""
     global _grad_enabled
     previous, _grad_enabled = _grad_enabled, bool(mode)
     try:
@@ -49,13 +49,33 @@ def set_grad_enabled(mode):
 
 
 def no_grad():
-    """``with minitorch.no_grad():`` computes without recording a graph (evaluation, updates)."""
-    return set_grad_enabled(False)
+    """``with minitorch.no_grad():`` computes without recording a graph (evaluation, updates).
+
+    Also a decorator: ``@minitorch.no_grad()`` above a function turns recording off inside it.
+    """
+    return _grad_mode(False)
 
 
 def enable_grad():
     """``with minitorch.enable_grad():`` records ops again inside a ``no_grad`` block."""
-    return set_grad_enabled(True)
+    return _grad_mode(True)
+
+
+class set_grad_enabled:
+    """``set_grad_enabled(False)`` turns recording off from now on; ``with
+    set_grad_enabled(mode):`` sets it for the block only and restores it afterwards (as torch)."""
+
+    def __init__(self, mode):
+        global _grad_enabled
+        self.previous, _grad_enabled = _grad_enabled, bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        global _grad_enabled
+        _grad_enabled = self.previous
+        return False
 
 
 # ---- Function ------------------------------------------------------------------------------------
@@ -79,9 +99,9 @@ class Function:
     through ``save_for_backward`` so that they are version-checked and freed.
 
     Set ``differentiable = False`` for ops whose output has no gradient (comparisons, argmax).
-    Set ``is_view = True`` for ops whose output shares memory with their first input (reshape,
-    transpose, basic slicing): the output then shares the input's version counter, so an in-place
-    change through either one is seen by both.
+    Set ``is_view = True`` for ops whose outputs share memory with their first input (reshape,
+    transpose, basic slicing, split): the outputs then share the input's version counter, so an
+    in-place change through any one of them is seen by all.
     """
 
     differentiable = True
@@ -114,8 +134,9 @@ class Function:
         results = tuple(_tensor_module.Tensor(out, requires_grad=requires_grad and
                                               out.dtype.kind in "fc")
                         for out in outputs)
-        if self.is_view:
-            results[0]._version_counter = tensors[0]._version_counter
+        if self.is_view:  # every output (split gives several) is a window onto the input
+            for r in results:
+                r._version_counter = tensors[0]._version_counter
         if requires_grad:
             self.inputs = tensors
             self.needs_input_grad = tuple(t.requires_grad for t in tensors)
@@ -255,6 +276,9 @@ def backward(root, gradient=None, retain_graph=False):
             if g.shape != t.data.shape:
                 raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
                                    f"{tuple(g.shape)} for an input of shape {tuple(t.shape)}")
+            # A gradient has its tensor's dtype (as in PyTorch's engine): a float32 network stays
+            # float32 even where a backward's arithmetic drifted to float64.
+            g = g.astype(t.dtype, copy=False)
             if t.grad_fn is None:
                 _accumulate(t, g)
                 continue

@@ -75,7 +75,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
         if bad.any():
             worst = numpy.argsort(-numpy.abs(analytic - numeric).reshape(-1))[:5]
             rows = "\n".join(
-                f"    index {numpy.unravel_index(j, t.shape)}: backward {analytic.reshape(-1)[j]:.10g}"
+                f"    index {tuple(int(i) for i in numpy.unravel_index(j, t.shape))}: backward {analytic.reshape(-1)[j]:.10g}"
                 f"  finite difference {numeric.reshape(-1)[j]:.10g}" for j in worst)
             failures.append(f"input {k} (shape {tuple(t.shape)}): {int(bad.sum())} of "
                             f"{bad.size} elements differ; worst:\n{rows}")

@@ -156,6 +156,11 @@ class Tensor:
     def tolist(self):
         return backend.to_numpy(self.data).tolist()
 
+    def __array__(self, dtype=None, copy=None):
+        """``numpy.asarray(t)`` (and ``minitorch.tensor([t1, t2])``) see the values, on the CPU."""
+        array = backend.to_numpy(self.data)
+        return array if dtype is None else array.astype(dtype, copy=False)
+
     def __float__(self):
         return float(self.item())
 
@@ -252,7 +257,9 @@ class Tensor:
         return self
 
     def zero_(self):
-        return self.fill_(0)
+        self._check_inplace("zero_")
+        self.data[...] = 0
+        return self
 
     def add_(self, other, alpha=1):
         self._check_inplace("add_")
@@ -260,7 +267,9 @@ class Tensor:
         return self
 
     def sub_(self, other, alpha=1):
-        return self.add_(other, alpha=-alpha)
+        self._check_inplace("sub_")
+        self.data -= alpha * self._as_array(other) if alpha != 1 else self._as_array(other)
+        return self
 
     def mul_(self, other):
         self._check_inplace("mul_")
@@ -470,11 +479,11 @@ class Tensor:
     def argmin(self, dim=None, keepdim=False):
         return ops.argmin(self, dim, keepdim)
 
-    def any(self):
-        return bool(self.data.any())
+    def any(self, dim=None, keepdim=False):
+        return ops.any(self, dim, keepdim)
 
-    def all(self):
-        return bool(self.data.all())
+    def all(self, dim=None, keepdim=False):
+        return ops.all(self, dim, keepdim)
 
     def softmax(self, dim):
         return ops.softmax(self, dim)
@@ -558,11 +567,16 @@ def _infer_dtype(data):
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
-    """A new tensor holding a copy of ``data`` (a number, nested list, array or Tensor)."""
+    """A new tensor holding a copy of ``data`` (a number, nested list, array or Tensor).
+
+    Without ``device`` it goes where ``data`` already is when that is the GPU (a CuPy array, a
+    'cuda' tensor) and to the default device otherwise ($MINITORCH_DEVICE, as torch's default).
+    """
     if isinstance(data, Tensor):
         data = data.data
+    on_gpu = backend.is_array(data) and backend.device_of(data) == "cuda"
     device = backend.canonical_device(device) if device is not None else (
-        backend.device_of(data) if backend.is_array(data) else backend.default_device())
+        "cuda" if on_gpu else backend.default_device())
     dtype = numpy.dtype(dtype) if dtype is not None else _infer_dtype(data)
     xp = backend.array_module(device)
     if backend.is_array(data):
@@ -668,7 +682,9 @@ def rand(*size, dtype=None, device=None, requires_grad=False):
 
 
 def randint(low, high=None, size=(), dtype=None, device=None):
-    """Integers drawn uniformly from [low, high)."""
+    """Integers drawn uniformly from [low, high); ``randint(high, size)`` means low = 0 (as torch)."""
+    if isinstance(high, (tuple, list)):  # randint(10, (3,)): the second argument is the size
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     return _random(lambda shape: backend.rng().integers(low, high, shape), size,

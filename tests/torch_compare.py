@@ -1,9 +1,9 @@
 """The one harness every torch-comparison test uses.
 
 ``check(mt_fn, torch_fn, arrays, ...)`` runs the same inputs through minitorch and PyTorch,
-compares the outputs, then back-propagates the *same random upstream gradient* through both and
-compares the gradient of every input (and of every parameter pair given).  On a mismatch the
-assertion lists the worst elements, not just "not close".
+compares the outputs (dtype and values), then back-propagates the *same random upstream
+gradient* through both and compares the gradient of every input (and of every parameter pair
+given).  On a mismatch the assertion lists the worst elements, not just "not close".
 
 Tolerances: float64 is held to ~1e-10; float32 to ``torch.testing.assert_close``'s defaults
 (rtol 1.3e-6, atol 1e-5), which a test may loosen only with a comment saying why.
@@ -49,14 +49,23 @@ def assert_close(actual, expected, rtol, atol, what="value"):
     both_nan = np.isnan(a) & np.isnan(e)
     err = np.where(both_nan, 0.0, np.abs(a - e))
     err = np.where(np.isinf(a) & (a == e), 0.0, err)
-    bad = ~(err <= atol + rtol * np.abs(e))
+    bad = ~(err <= atol + rtol * np.abs(e)) & ~both_nan  # NaN in both is agreement
     if bad.any():
         order = np.argsort(-np.nan_to_num(err, nan=np.inf).reshape(-1))[:5]
         rows = "\n".join(
-            f"    at {np.unravel_index(i, a.shape)}: minitorch {a.reshape(-1)[i]:.10g}  "
+            f"    at {tuple(int(j) for j in np.unravel_index(i, a.shape))}: "
+            f"minitorch {a.reshape(-1)[i]:.10g}  "
             f"torch {e.reshape(-1)[i]:.10g}  |diff| {err.reshape(-1)[i]:.3g}" for i in order)
         raise AssertionError(f"{what}: {int(bad.sum())} of {bad.size} elements differ beyond "
                              f"rtol={rtol}, atol={atol}; worst:\n{rows}")
+
+
+def assert_same_dtype(actual, expected, what="value"):
+    """minitorch and torch agree on the dtype (float32 must not drift to float64, for one)."""
+    if isinstance(actual, minitorch.Tensor) and isinstance(expected, torch.Tensor):
+        theirs = str(expected.dtype).replace("torch.", "")
+        assert str(actual.dtype) == theirs, \
+            f"{what}: minitorch dtype {actual.dtype}, torch {theirs}"
 
 
 def noncontiguous(array):
@@ -65,7 +74,7 @@ def noncontiguous(array):
         return array
     wide = np.repeat(array, 2, axis=-1)
     view = wide[..., ::2]
-    assert not view.flags.c_contiguous or array.shape[-1] <= 1
+    assert not view.flags.c_contiguous or array.shape[-1] <= 1 or array.size == 0
     return view
 
 
@@ -84,7 +93,8 @@ def as_inputs(arrays, requires_grad, keep_layout=False):
         else:
             m = minitorch.tensor(a, device=DEVICE)
         m.requires_grad_(wants_grad)
-        t = torch.tensor(np.ascontiguousarray(a), device=TORCH_DEVICE, requires_grad=wants_grad)
+        # a.copy(), not np.ascontiguousarray, which turns a 0-d array into a 1-d one
+        t = torch.tensor(a.copy(), device=TORCH_DEVICE, requires_grad=wants_grad)
         mt_inputs.append(m)
         torch_inputs.append(t)
     return mt_inputs, torch_inputs
@@ -114,6 +124,7 @@ def check(mt_fn, torch_fn, arrays, requires_grad=True, rtol=None, atol=None, see
     torch_out = _float_outputs(torch_fn(*torch_inputs))
     assert len(mt_out) == len(torch_out), f"{len(mt_out)} outputs vs torch's {len(torch_out)}"
     for k, (m, t) in enumerate(zip(mt_out, torch_out)):
+        assert_same_dtype(m, t, what=f"output {k}")
         assert_close(m, t, what=f"output {k}", **tol)
     if not check_grad:
         return mt_out
@@ -137,6 +148,7 @@ def check(mt_fn, torch_fn, arrays, requires_grad=True, rtol=None, atol=None, see
             assert m.grad is not None or t.grad is None, f"input {k}: minitorch has no gradient"
             if t.grad is None:
                 continue
+            assert_same_dtype(m.grad, t.grad, what=f"gradient of input {k}")
             assert_close(m.grad, t.grad, what=f"gradient of input {k}", **tol)
     for name, m, t in params:
         assert (m.grad is None) == (t.grad is None), f"gradient of {name}: one of them is None"

@@ -13,6 +13,8 @@ fastai's U-Net and feature loss read the activations of a model they did not wri
 import collections
 import itertools
 
+import numpy  # only to read checkpoint values that are Python numbers or lists
+
 from minitorch import backend
 from minitorch.autograd import no_grad
 from minitorch.tensor import Tensor
@@ -46,6 +48,21 @@ class RemovableHandle:
 
     def __exit__(self, *exc):
         self.remove()
+
+
+def _as_host_array(value):
+    """A checkpoint value (minitorch Tensor, torch tensor, NumPy/CuPy array, number) as an array."""
+    if isinstance(value, Tensor):
+        array = value.data
+    elif hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+        array = value.detach().cpu().numpy()
+    elif backend.is_array(value):
+        array = value
+    else:
+        array = numpy.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"expected numbers, got {type(value).__name__} of dtype {array.dtype}")
+    return array
 
 
 class Module:
@@ -295,13 +312,21 @@ class Module:
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        mismatched = []
+        # Turn every value into an array first: a value that is not numeric fails here,
+        # before anything in the model has changed.
+        arrays, mismatched = {}, []
         for key, target in own.items():
-            if key in state_dict:
-                shape = tuple(getattr(state_dict[key], "shape", ()))
-                if shape != tuple(target.shape):
-                    mismatched.append(f"{key}: checkpoint has shape {shape}, the model "
-                                      f"{tuple(target.shape)}")
+            if key not in state_dict:
+                continue
+            try:
+                arrays[key] = _as_host_array(state_dict[key])
+            except (TypeError, ValueError) as error:
+                mismatched.append(f"{key}: cannot be read as an array ({error})")
+                continue
+            shape = tuple(arrays[key].shape)
+            if shape != tuple(target.shape):
+                mismatched.append(f"{key}: checkpoint has shape {shape}, the model "
+                                  f"{tuple(target.shape)}")
         problems = []
         if strict and missing:
             problems.append("missing keys: " + ", ".join(missing))
@@ -313,17 +338,11 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  " +
                                "\n  ".join(problems))
         with no_grad():
-            for key, target in own.items():
-                if key in state_dict:
-                    value = state_dict[key]
-                    array = value.data if isinstance(value, Tensor) else value
-                    if hasattr(array, "detach"):  # a torch tensor
-                        array = array.detach().cpu().numpy()
-                    array = backend.to_device(backend.array_module('cpu').asarray(array)
-                                              if not backend.is_array(array) else array,
-                                              target.device)
-                    target.data[...] = array.astype(target.dtype, copy=False)
-                    target._version_counter[0] += 1
+            for key, array in arrays.items():
+                target = own[key]
+                target.data[...] = backend.to_device(array, target.device).astype(
+                    target.dtype, copy=False)
+                target._version_counter[0] += 1
         return collections.namedtuple("IncompatibleKeys", "missing_keys unexpected_keys")(
             missing, unexpected)
 
@@ -333,9 +352,15 @@ class Module:
         return ""
 
     def __repr__(self):
-        lines = [f"({name}): " + repr(child).replace("\n", "\n  ")
-                 for name, child in self._modules.items()]
-        head = f"{type(self).__name__}({self.extra_repr()}"
+        # PyTorch's layout: "Name(extra)" on one line when there are no children; otherwise the
+        # extra_repr lines and then one "(name): child" line per child, indented by two spaces.
+        extra_lines = self.extra_repr().split("\n") if self.extra_repr() else []
+        child_lines = [f"({name}): " + repr(child).replace("\n", "\n  ")
+                       for name, child in self._modules.items()]
+        lines = extra_lines + child_lines
+        head = f"{type(self).__name__}("
         if not lines:
             return head + ")"
+        if len(extra_lines) == 1 and not child_lines:
+            return head + extra_lines[0] + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"

@@ -11,7 +11,7 @@ from minitorch.ops.elementwise import (  # noqa: F401
     sub, tanh, to_device, where)
 from minitorch.ops.matmul import matmul  # noqa: F401
 from minitorch.ops.reduce import (  # noqa: F401
-    argmax, argmin, log_softmax, max, mean, min, softmax, std, sum, var)
+    all, any, argmax, argmin, log_softmax, max, mean, min, softmax, std, sum, var)
 from minitorch.ops.shape import (  # noqa: F401
     cat, chunk, concatenate, expand, flatten, pad, permute, repeat, reshape, split, squeeze,
     stack, transpose, unsqueeze, view)

@@ -3,8 +3,25 @@
 * :func:`sum_to_shape` undoes broadcasting in backward.  When ``a`` of shape (3, 1) is added
   to ``b`` of shape (4,), each element of ``a`` was *used* 4 times, so its gradient is the sum of
   the 4 upstream gradients it fed: broadcasting copies in forward, so backward sums.
+* :func:`broadcast_shape` says which shape broadcasting gives, or which op was handed shapes that
+  do not broadcast (NumPy's own message does not name the op).
 * :func:`normalize_dim` turns PyTorch-style dims (negative counts from the end) into axes.
 """
+
+
+def broadcast_shape(op, *shapes):
+    """The shape that ``shapes`` broadcast to: align them at the right; in each dim the sizes
+    must match or be 1.  Raises an error naming ``op`` and the shapes when they do not."""
+    ndim = max(len(s) for s in shapes)
+    result = []
+    for i in range(-ndim, 0):
+        sizes = {s[i] for s in shapes if len(s) >= -i} - {1}
+        if len(sizes) > 1:
+            raise RuntimeError(
+                f"{op}: shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot be broadcast "
+                f"together (sizes {sorted(sizes)} at dim {i}; they must match or be 1)")
+        result.append(sizes.pop() if sizes else 1)
+    return tuple(result)
 
 
 def sum_to_shape(grad, shape):
@@ -29,9 +46,16 @@ def normalize_dim(dim, ndim, op="op"):
 
 
 def normalize_dims(dim, ndim, op="op"):
-    """None → every axis; an int or a sequence of ints → a sorted tuple of axes."""
+    """None → every axis; an int or a sequence of ints → a sorted tuple of axes.
+
+    A 0-d tensor accepts dim 0 or -1 (as PyTorch) but has no axis to reduce: the result is ().
+    A dim named twice is an error, as in PyTorch.
+    """
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, int):
         dim = (dim,)
-    return tuple(sorted({normalize_dim(d, ndim, op) for d in dim}))
+    axes = [normalize_dim(d, ndim, op) for d in dim]
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"{op}: dim {tuple(dim)} names the same dimension twice")
+    return tuple(sorted(axes)) if ndim else ()

@@ -6,25 +6,42 @@ docstring of each op gives its derivative as you would write it on paper.
 
 Binary ops broadcast their inputs as NumPy does; their backward sums the gradient back to each
 input's shape (``sum_to_shape``).  Their dtypes combine as in PyTorch: float32 with float64 gives
-float64, a float with an integer gives the float, and a Python number takes the tensor's dtype.
+float64, a float with an integer gives the float, a Python number takes the tensor's dtype, and a
+0-d tensor counts like a number (float32 [3] × float64 [] gives float32).
 """
 import numpy  # dtypes only: the result dtype of a binary op
 
 from minitorch import backend
 from minitorch.autograd import Function
-from minitorch.ops.common import sum_to_shape
-from minitorch.tensor import Tensor, as_tensor
+from minitorch.ops.common import broadcast_shape, sum_to_shape
+from minitorch.tensor import Tensor, as_tensor, tensor
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}  # bool < integer < floating < complex
+
+
+def promote_types(a, b):
+    """PyTorch's promotion for two dtypes: the higher category (bool < integer < float) wins, so
+    int64 with float32 gives float32 (NumPy would say float64); within one category the wider
+    dtype wins: float32 with float64 gives float64."""
+    category_a, category_b = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if category_a != category_b:
+        return a if category_a > category_b else b
+    return numpy.promote_types(a, b)
 
 
 def result_dtype(a, b):
-    """PyTorch's promotion for two tensors: floats win over integers, wider wins over narrower."""
-    if a == b:
-        return a
-    if a.kind == "f" and b.kind != "f":
-        return a
-    if b.kind == "f" and a.kind != "f":
-        return b
-    return numpy.promote_types(a, b)
+    """The dtype of an op between tensors ``a`` and ``b``: ``promote_types``, except that a 0-d
+    tensor, like a Python number, does not widen a tensor with dims of its own category:
+    float32 [3] with float64 [] stays float32 (but int64 [3] with float64 [] gives float64)."""
+    if (a.ndim == 0) != (b.ndim == 0) and _CATEGORY[a.dtype.kind] == _CATEGORY[b.dtype.kind]:
+        return b.dtype if a.ndim == 0 else a.dtype
+    return promote_types(a.dtype, b.dtype)
+
+
+def _floating(x):
+    """``x`` itself when it holds floats; integers and bools become float32, as PyTorch does for
+    exp, log, sqrt, sin, cos, tanh and sigmoid."""
+    return x if x.dtype.kind in "fc" else cast(x, numpy.dtype("float32"))
 
 
 def _operands(a, b):
@@ -33,8 +50,15 @@ def _operands(a, b):
         a = as_tensor(a, like=b)
     if not isinstance(b, Tensor):
         b = as_tensor(b, like=a)
-    dtype = result_dtype(a.dtype, b.dtype)
+    dtype = result_dtype(a, b)
     return (a if a.dtype == dtype else cast(a, dtype)), (b if b.dtype == dtype else cast(b, dtype))
+
+
+def _broadcast_operands(a, b, op):
+    """``_operands``, plus an error naming ``op`` when the two shapes do not broadcast."""
+    a, b = _operands(a, b)
+    broadcast_shape(op, a.shape, b.shape)
+    return a, b
 
 
 # ---- arithmetic -----------------------------------------------------------------------------------
@@ -117,13 +141,14 @@ class Pow(Function):
     def backward(self, grad):
         a, b, y = self.saved_tensors
         xp = self.xp
+        zero = grad.dtype.type(0)
         grad_a = grad_b = None
         if self.needs_input_grad[0]:
-            grad_a = sum_to_shape(xp.where(b == 0, 0, grad * b * a ** (b - 1)), a.shape)
+            grad_a = sum_to_shape(xp.where(b == 0, zero, grad * b * a ** (b - 1)), a.shape)
         if self.needs_input_grad[1]:
             with numpy.errstate(divide="ignore", invalid="ignore"):
                 grad_b = grad * y * xp.log(a)
-            grad_b = sum_to_shape(xp.where((a == 0) & (b >= 0), 0, grad_b), b.shape)
+            grad_b = sum_to_shape(xp.where((a == 0) & (b >= 0), zero, grad_b), b.shape)
         return grad_a, grad_b
 
 
@@ -299,7 +324,8 @@ class Maximum(Function):
 
     def backward(self, grad):
         a, b = self.saved_tensors
-        share_a = (a > b) + 0.5 * (a == b)
+        half = grad.dtype.type(0.5)  # (a NumPy scalar of grad's dtype: no drift to float64)
+        share_a = (a > b) + half * (a == b)
         return sum_to_shape(grad * share_a, a.shape), sum_to_shape(grad * (1 - share_a), b.shape)
 
 
@@ -312,7 +338,8 @@ class Minimum(Function):
 
     def backward(self, grad):
         a, b = self.saved_tensors
-        share_a = (a < b) + 0.5 * (a == b)
+        half = grad.dtype.type(0.5)
+        share_a = (a < b) + half * (a == b)
         return sum_to_shape(grad * share_a, a.shape), sum_to_shape(grad * (1 - share_a), b.shape)
 
 
@@ -400,28 +427,31 @@ class LogicalNot(Function):
 
 # ---- the functions users call ---------------------------------------------------------------------
 def add(a, b):
-    return Add()(*_operands(a, b))
+    return Add()(*_broadcast_operands(a, b, "add"))
 
 
 def sub(a, b):
-    return Sub()(*_operands(a, b))
+    return Sub()(*_broadcast_operands(a, b, "sub"))
 
 
 def mul(a, b):
-    return Mul()(*_operands(a, b))
+    return Mul()(*_broadcast_operands(a, b, "mul"))
 
 
 def div(a, b):
-    a, b = _operands(a, b)
+    a, b = _broadcast_operands(a, b, "div")
     if a.dtype.kind != "f":  # true division of integers gives floats, as in PyTorch
         a, b = cast(a, numpy.dtype("float32")), cast(b, numpy.dtype("float32"))
     return Div()(a, b)
 
 
 def pow(x, exponent):
-    if isinstance(x, Tensor) and isinstance(exponent, (int, float)):
+    if isinstance(x, Tensor) and isinstance(exponent, (int, float)) \
+            and not isinstance(exponent, bool):
+        if isinstance(exponent, float) and x.dtype.kind not in "fc":
+            x = cast(x, numpy.dtype("float32"))  # int ** 0.5 is a float, float32 as in PyTorch
         return PowScalar(exponent)(x)
-    return Pow()(*_operands(x, exponent))
+    return Pow()(*_broadcast_operands(x, exponent, "pow"))
 
 
 def neg(x):
@@ -433,31 +463,31 @@ def abs(x):
 
 
 def exp(x):
-    return Exp()(x)
+    return Exp()(_floating(x))
 
 
 def log(x):
-    return Log()(x)
+    return Log()(_floating(x))
 
 
 def sqrt(x):
-    return Sqrt()(x)
+    return Sqrt()(_floating(x))
 
 
 def sin(x):
-    return Sin()(x)
+    return Sin()(_floating(x))
 
 
 def cos(x):
-    return Cos()(x)
+    return Cos()(_floating(x))
 
 
 def tanh(x):
-    return Tanh()(x)
+    return Tanh()(_floating(x))
 
 
 def sigmoid(x):
-    return Sigmoid()(x)
+    return Sigmoid()(_floating(x))
 
 
 def relu(x):
@@ -475,20 +505,23 @@ def clamp(x, min=None, max=None):
 
 
 def maximum(a, b):
-    return Maximum()(*_operands(a, b))
+    return Maximum()(*_broadcast_operands(a, b, "maximum"))
 
 
 def minimum(a, b):
-    return Minimum()(*_operands(a, b))
+    return Minimum()(*_broadcast_operands(a, b, "minimum"))
 
 
 def where(condition, a, b):
+    condition = as_tensor(condition)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = as_tensor(a, like=condition if condition.dtype.kind == "f" else None)
+        # two numbers: a takes the dtype PyTorch infers (1.0 → float32, 1 → int64) and the
+        # condition's device; b then follows a
+        a = tensor(a, device=condition.device)
     a, b = _operands(a, b)
-    condition = as_tensor(condition, like=a)
     if condition.dtype != numpy.dtype(bool):
         raise TypeError(f"where: condition must be a bool tensor, got dtype {condition.dtype}")
+    broadcast_shape("where", condition.shape, a.shape, b.shape)
     return Where()(condition, a, b)
 
 
@@ -505,35 +538,35 @@ def clone(x):
 
 
 def eq(a, b):
-    return Compare("eq")(*_operands(a, b))
+    return Compare("eq")(*_broadcast_operands(a, b, "eq"))
 
 
 def ne(a, b):
-    return Compare("ne")(*_operands(a, b))
+    return Compare("ne")(*_broadcast_operands(a, b, "ne"))
 
 
 def lt(a, b):
-    return Compare("lt")(*_operands(a, b))
+    return Compare("lt")(*_broadcast_operands(a, b, "lt"))
 
 
 def le(a, b):
-    return Compare("le")(*_operands(a, b))
+    return Compare("le")(*_broadcast_operands(a, b, "le"))
 
 
 def gt(a, b):
-    return Compare("gt")(*_operands(a, b))
+    return Compare("gt")(*_broadcast_operands(a, b, "gt"))
 
 
 def ge(a, b):
-    return Compare("ge")(*_operands(a, b))
+    return Compare("ge")(*_broadcast_operands(a, b, "ge"))
 
 
 def logical_and(a, b):
-    return Compare("and")(*_operands(a, b))
+    return Compare("and")(*_broadcast_operands(a, b, "logical_and"))
 
 
 def logical_or(a, b):
-    return Compare("or")(*_operands(a, b))
+    return Compare("or")(*_broadcast_operands(a, b, "logical_or"))
 
 
 def logical_not(x):

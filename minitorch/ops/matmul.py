@@ -10,7 +10,7 @@ one-column matrix), and stacks of matrices whose batch dimensions broadcast (the
 the gradient are then summed back, exactly as for elementwise broadcasting).
 """
 from minitorch.autograd import Function
-from minitorch.ops.common import sum_to_shape
+from minitorch.ops.common import broadcast_shape, sum_to_shape
 from minitorch.ops.elementwise import _operands
 
 
@@ -30,20 +30,27 @@ class MatMul(Function):
         if k_a != k_b:
             raise RuntimeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
                                f"multiplied ({k_a} != {k_b})")
+        try:  # the dims before the last two are a batch of matrices: they broadcast
+            broadcast_shape("matmul", a.shape[:-2], b.shape[:-2])
+        except RuntimeError:
+            raise RuntimeError(f"matmul: the batch dims of shapes {tuple(a.shape)} and "
+                               f"{tuple(b.shape)} cannot be broadcast together "
+                               f"({tuple(a.shape[:-2])} vs {tuple(b.shape[:-2])})") from None
         self.save_for_backward(a, b)
         return a @ b
 
     def backward(self, grad):
         a, b = self.saved_tensors
         # Make vectors matrices: a (k,) is a (1, k) row, b (k,) a (k, 1) column; then dL/dy gets
-        # back the axis that the vector's product dropped.
+        # back the axes that the vectors' product dropped: the column axis (last) for b, then
+        # the row axis (second to last) for a.  (Vector @ vector drops both: () -> (1, 1).)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = grad
-        if a.ndim == 1:
-            g2 = g2[..., None, :]
         if b.ndim == 1:
             g2 = g2[..., None]
+        if a.ndim == 1:
+            g2 = g2[..., None, :]
         grad_a = grad_b = None
         if self.needs_input_grad[0]:
             grad_a = sum_to_shape(g2 @ _swap_last(b2), a2.shape).reshape(a.shape)

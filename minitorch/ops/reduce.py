@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, var, std, max, min, argmax, and the softmax family.
+"""Reductions: sum, mean, var, std, max, min, argmax, any, all, and the softmax family.
 
 Read after ``ops/matmul.py``.  A reduction maps many inputs to one output, so backward spreads
 each output's gradient back over the inputs that made it:
@@ -14,6 +14,8 @@ import collections
 
 from minitorch.autograd import Function
 from minitorch.ops.common import normalize_dim, normalize_dims
+from minitorch.ops.elementwise import maximum, minimum
+from minitorch.tensor import Tensor
 
 # torch.max(x, dim) returns a (values, indices) pair whose fields have these names.
 ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
@@ -75,7 +77,8 @@ class Var(Function):
         count = 1
         for axis in self.axes:
             count *= x.shape[axis]
-        self.denominator = max(count - self.correction, 0)
+        # (not max(...): in this file max is the op defined below, not Python's builtin)
+        self.denominator = count - self.correction if count > self.correction else 0
         centered = x - x.mean(axis=self.axes, keepdims=True)
         self.save_for_backward(centered)
         return (centered * centered).sum(axis=self.axes, keepdims=self.keepdim) / self.denominator
@@ -113,23 +116,23 @@ class MaxDim(Function):
 
     def forward(self, x):
         axis = self.axis = normalize_dim(self.dim, x.ndim, "max")
-        if x.ndim == 0:
+        self.x_shape = x.shape
+        if x.ndim == 0:  # a single number is its own maximum, at index 0
             return x.copy(), self.xp.zeros((), dtype="int64")
         if x.shape[axis] == 0:
             raise IndexError(f"max(): cannot reduce over dimension {self.dim} of size 0")
         pick = self.xp.argmax if self.largest else self.xp.argmin
         indices = self.xp.expand_dims(pick(x, axis=axis), axis)
         values = self.xp.take_along_axis(x, indices, axis=axis)
-        self.x_shape = x.shape
         self.save_for_backward(indices)
         if not self.keepdim:
             values, indices = values.squeeze(axis), indices.squeeze(axis)
         return values, indices.astype("int64")
 
     def backward(self, grad_values, grad_indices):
-        indices, = self.saved_tensors
         if len(self.x_shape) == 0:
             return grad_values
+        indices, = self.saved_tensors
         grad = self.xp.zeros(self.x_shape, dtype=grad_values.dtype)
         g = grad_values if self.keepdim else self.xp.expand_dims(grad_values, self.axis)
         self.xp.put_along_axis(grad, indices, g, axis=self.axis)  # indices are unique per row
@@ -151,6 +154,30 @@ class ArgMax(Function):
             return index.reshape((1,) * x.ndim if self.keepdim else ()).astype("int64")
         axis = normalize_dim(self.dim, x.ndim, "argmax")
         return pick(x, axis=axis, keepdims=self.keepdim).astype("int64")
+
+
+class Any(Function):
+    """y = True where any element over the reduced axes is nonzero: a bool tensor, no gradient."""
+
+    differentiable = False
+
+    def __init__(self, dim, keepdim):
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, x):
+        return x.any(axis=normalize_dims(self.dim, x.ndim, "any"), keepdims=self.keepdim)
+
+
+class All(Function):
+    """y = True where every element over the reduced axes is nonzero: a bool tensor, no gradient."""
+
+    differentiable = False
+
+    def __init__(self, dim, keepdim):
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, x):
+        return x.all(axis=normalize_dims(self.dim, x.ndim, "all"), keepdims=self.keepdim)
 
 
 class Softmax(Function):
@@ -185,10 +212,11 @@ class LogSoftmax(Function):
 
     def forward(self, x):
         self.axis = normalize_dim(self.dim, x.ndim, "log_softmax")
-        if x.size == 0:
-            return x.copy()
-        shifted = x - x.max(axis=self.axis, keepdims=True)
-        y = shifted - self.xp.log(self.xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        if x.size == 0:  # nothing to normalize (and an empty max would raise)
+            y = x.copy()
+        else:
+            shifted = x - x.max(axis=self.axis, keepdims=True)
+            y = shifted - self.xp.log(self.xp.exp(shifted).sum(axis=self.axis, keepdims=True))
         self.save_for_backward(y)
         return y
 
@@ -219,13 +247,19 @@ def std(x, dim=None, unbiased=True, keepdim=False, correction=None):
 
 
 def max(x, dim=None, keepdim=False):
-    """max(x) → the largest element; max(x, dim) → (values, indices), as in PyTorch."""
+    """max(x) → the largest element; max(x, dim) → (values, indices); max(x, other_tensor) →
+    the elementwise maximum; all as in PyTorch."""
+    if isinstance(dim, Tensor):
+        return maximum(x, dim)
     if dim is None:
         return MaxAll(largest=True)(x)
     return ValuesIndices(*MaxDim(dim, keepdim, largest=True)(x))
 
 
 def min(x, dim=None, keepdim=False):
+    """min(x), min(x, dim) → (values, indices), min(x, other_tensor): as ``max``."""
+    if isinstance(dim, Tensor):
+        return minimum(x, dim)
     if dim is None:
         return MaxAll(largest=False)(x)
     return ValuesIndices(*MaxDim(dim, keepdim, largest=False)(x))
@@ -237,6 +271,14 @@ def argmax(x, dim=None, keepdim=False):
 
 def argmin(x, dim=None, keepdim=False):
     return ArgMax(dim, keepdim, largest=False)(x)
+
+
+def any(x, dim=None, keepdim=False):
+    return Any(dim, keepdim)(x)
+
+
+def all(x, dim=None, keepdim=False):
+    return All(dim, keepdim)(x)
 
 
 def softmax(x, dim):

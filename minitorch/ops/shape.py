@@ -9,6 +9,7 @@ So every backward moves the gradient back the opposite way:
 """
 from minitorch.autograd import Function
 from minitorch.ops.common import normalize_dim, sum_to_shape
+from minitorch.ops.elementwise import cast, promote_types
 
 
 class Reshape(Function):
@@ -160,6 +161,8 @@ class Split(Function):
     """(y₁, y₂, …) = consecutive pieces of x along ``dim``;   dL/dx = the pieces' gradients
     joined back together (a piece nobody used contributes zeros)."""
 
+    is_view = True  # the pieces are windows onto x
+
     def __init__(self, sizes, dim):
         self.sizes, self.dim = sizes, dim
 
@@ -265,11 +268,19 @@ def repeat(x, sizes):
     return Repeat(sizes)(x)
 
 
+def _same_dtype(tensors):
+    """The tensors cast to the dtype they promote to together (int64 with float32: float32)."""
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = promote_types(dtype, t.dtype)
+    return [t if t.dtype == dtype else cast(t, dtype) for t in tensors]
+
+
 def cat(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("cat: expected a non-empty list of tensors")
-    return Cat(dim)(*tensors)
+    return Cat(dim)(*_same_dtype(tensors))
 
 
 concatenate = cat
@@ -279,7 +290,7 @@ def stack(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack: expected a non-empty list of tensors")
-    return Stack(dim)(*tensors)
+    return Stack(dim)(*_same_dtype(tensors))
 
 
 def split(x, split_size_or_sections, dim=0):
@@ -292,7 +303,7 @@ def split(x, split_size_or_sections, dim=0):
         sizes = [min(step, length - start) for start in range(0, length, step)] or [0]
     else:
         sizes = list(split_size_or_sections)
-    return Split(sizes, dim)(x) if len(sizes) > 1 else (Split(sizes, dim)(x),)
+    return Split(sizes, dim)(x)  # a tuple of tensors, even when there is only one piece
 
 
 def chunk(x, chunks, dim=0):

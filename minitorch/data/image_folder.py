@@ -1,0 +1,118 @@
+"""Reading images from folders with pillow.  Read before ``databunch.py``.
+
+The lesson's data is a folder tree whose folder names say what each image is::
+
+    mnist_png/training/0/1.png    mnist_png/training/1/3.png    ...
+    mnist_png/testing/0/3.png     ...
+
+:func:`image_files` lists the image files under a folder, :func:`open_image` reads one as a uint8
+array (C, H, W) in the colour mode asked for ('L': one grey channel, 'RGB': three), and
+:func:`load_images` reads many into one array (N, C, H, W) — which needs them all to be the same
+size, or a ``size`` to resize them to.  ``databunch.py`` builds fastai's ``ImageList.from_folder``
+on these.
+"""
+from pathlib import Path
+
+import numpy
+from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# The pillow modes an image can be converted to, and how many channels each gives.
+CONVERT_MODES = {"L": 1, "RGB": 3}
+
+
+def image_files(folder, extensions=IMAGE_EXTENSIONS, recurse=True):
+    """The image files under ``folder`` (in sub-folders too when ``recurse``), sorted by path."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder {folder} does not exist (or is not a folder)")
+    extensions = {extension.lower() for extension in extensions}
+    pattern = "**/*" if recurse else "*"
+    return sorted(path for path in folder.glob(pattern)
+                  if path.is_file() and path.suffix.lower() in extensions)
+
+
+def _check_mode(convert_mode):
+    if convert_mode not in CONVERT_MODES:
+        raise ValueError(f"unsupported image mode {convert_mode!r}: expected one of "
+                         f"{sorted(CONVERT_MODES)} ('L' for grayscale, 'RGB' for colour)")
+
+
+def open_image(path, convert_mode="RGB", size=None):
+    """The image at ``path`` as a uint8 array (C, H, W), converted to ``convert_mode``.
+
+    ``size`` (an int or (height, width)) resizes it with bilinear interpolation; None keeps it.
+    Pillow converts between modes the standard way (colour to grey by ITU-R 601 luma, grey to
+    colour by repeating the channel, transparency dropped).
+    """
+    _check_mode(convert_mode)
+    try:
+        with Image.open(path) as image:
+            image = image.convert(convert_mode)
+            if size is not None:
+                height, width = (size, size) if isinstance(size, int) else size
+                image = image.resize((width, height), Image.Resampling.BILINEAR)
+            pixels = numpy.asarray(image, dtype=numpy.uint8)
+    except UnidentifiedImageError as error:
+        raise ValueError(f"{path}: not an image pillow can read (corrupt, or not an image "
+                         f"format)") from error
+    except OSError as error:  # a truncated file fails while pillow decodes it
+        raise ValueError(f"{path}: the image could not be decoded ({error})") from error
+    if pixels.ndim == 2:  # 'L' gives (H, W); give it its channel axis
+        pixels = pixels[None]
+    else:  # 'RGB' gives (H, W, C); PyTorch's layout is channels first
+        pixels = pixels.transpose(2, 0, 1)
+    return numpy.ascontiguousarray(pixels)
+
+
+def load_images(paths, convert_mode="RGB", size=None, progress=True):
+    """The images at ``paths`` as one uint8 array (N, C, H, W).
+
+    Without ``size`` every image must already have the size of the first; the error names the
+    first one that does not.  A progress bar shows when there are many files.
+    """
+    _check_mode(convert_mode)
+    paths = list(paths)
+    if not paths:
+        raise ValueError("load_images: no image files were given")
+    first = open_image(paths[0], convert_mode, size)
+    images = numpy.empty((len(paths),) + first.shape, dtype=numpy.uint8)
+    images[0] = first
+    bar = tqdm(paths[1:], desc="loading images", unit="img",
+               disable=not progress or len(paths) < 1000, leave=False)
+    for n, path in enumerate(bar, start=1):
+        pixels = open_image(path, convert_mode, size)
+        if pixels.shape != first.shape:
+            raise ValueError(
+                f"{path}: image of size {pixels.shape[1]}x{pixels.shape[2]}, but {paths[0]} is "
+                f"{first.shape[1]}x{first.shape[2]}; images stacked into one batch must share a "
+                "size: pass size=... to resize them on loading")
+        images[n] = pixels
+    return images
+
+
+def save_image(path, pixels):
+    """Write a uint8 array (C, H, W) with 1 or 3 channels (or (H, W)) as an image file, through a
+    temporary name; the format comes from the file name's extension."""
+    path = Path(path)
+    pixels = numpy.asarray(pixels)
+    if pixels.dtype != numpy.uint8:
+        raise ValueError(f"save_image: expected uint8 pixels, got {pixels.dtype}")
+    if pixels.ndim == 3 and pixels.shape[0] in (1, 3):
+        pixels = pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0)
+    elif pixels.ndim != 2:
+        raise ValueError(f"save_image: expected (H, W) or (C, H, W) with C 1 or 3, got shape "
+                         f"{pixels.shape}")
+    image_format = Image.registered_extensions().get(path.suffix.lower())
+    if image_format is None:
+        raise ValueError(f"save_image: {path}: unknown image extension {path.suffix!r} "
+                         "(expected e.g. .png or .jpg)")
+    temporary = path.with_name(path.name + ".part")
+    try:
+        Image.fromarray(pixels).save(temporary, format=image_format)
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path

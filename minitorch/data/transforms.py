@@ -1,0 +1,151 @@
+"""Transforms: data augmentation and normalisation, on whole batches.  Read after ``loader.py``.
+
+The lesson's only augmentation for MNIST is fastai's ``rand_pad(padding=3, size=28, mode='zeros')``:
+surround each 28x28 digit with 3 pixels of zeros (34x34), then cut out a random 28x28 window.  The
+digit moves by up to 3 pixels each way — and nothing else: no flips (a flipped 2 is not a 2) and
+no zooms (28 pixels leave no detail to zoom into).  It is applied to the training set only; the
+validation set must show the model the images as they are.
+
+Transforms here work on a whole batch (N, C, H, W) at once, because the training loop calls them
+for every batch.  :func:`pad_crop_loop` is the readable version, one image at a time;
+:func:`pad_crop` is the vectorised one that the training uses, and the tests check they agree.
+
+:class:`Normalize` subtracts a per-channel mean and divides by a per-channel std, so every input
+channel arrives at the first layer with mean 0 and std 1; :func:`channel_stats` measures those
+statistics on a batch.
+"""
+import numpy
+from numpy.lib.stride_tricks import sliding_window_view
+
+# fastai's padding modes, and what numpy.pad calls each of them.
+PAD_MODES = {"zeros": "constant", "reflection": "reflect", "border": "edge"}
+
+
+def _pair(size, what):
+    if isinstance(size, int) and not isinstance(size, bool):
+        return size, size
+    if isinstance(size, (tuple, list)) and len(size) == 2 and all(isinstance(s, int) for s in size):
+        return tuple(size)
+    raise ValueError(f"{what}: expected an int or a (height, width) pair, got {size!r}")
+
+
+def _pad(images, padding, mode):
+    if mode not in PAD_MODES:
+        raise ValueError(f"unknown padding mode {mode!r}: expected one of {sorted(PAD_MODES)}")
+    if images.ndim != 4:
+        raise ValueError(f"expected a batch of images of shape (N, C, H, W), got shape {images.shape}")
+    return numpy.pad(images, ((0, 0), (0, 0), (padding, padding), (padding, padding)),
+                     mode=PAD_MODES[mode])
+
+
+def pad_crop_loop(images, padding, size, rows, cols, mode="zeros"):
+    """Pad every image of ``images`` (N, C, H, W) by ``padding`` pixels on each side, then crop
+    image ``n`` at top-left corner (``rows[n]``, ``cols[n]``) to ``size``.  One image at a time."""
+    height, width = _pair(size, "pad_crop size")
+    padded = _pad(images, padding, mode)
+    out = numpy.empty(images.shape[:2] + (height, width), dtype=images.dtype)
+    for n in range(len(images)):
+        out[n] = padded[n, :, rows[n]:rows[n] + height, cols[n]:cols[n] + width]
+    return out
+
+
+def pad_crop(images, padding, size, rows, cols, mode="zeros"):
+    """The same as :func:`pad_crop_loop`, for the whole batch in one indexing operation.
+
+    The trick: ``sliding_window_view`` presents the padded batch as an array of *every* possible
+    window, shape (N, C, positions down, positions across, height, width), without copying a byte
+    (it is a strided view).  Indexing it with one (row, col) per image picks each image's window.
+    """
+    height, width = _pair(size, "pad_crop size")
+    padded = _pad(images, padding, mode)
+    if padded.shape[2] < height or padded.shape[3] < width:
+        raise ValueError(f"cannot crop {height}x{width} out of padded images of size "
+                         f"{padded.shape[2]}x{padded.shape[3]}")
+    windows = sliding_window_view(padded, (height, width), axis=(2, 3))
+    # The two integer index arrays are separated by a slice, so NumPy puts their common
+    # dimension (N) first: the result is (N, C, height, width).
+    return windows[numpy.arange(len(images)), :, rows, cols]
+
+
+class RandPadCrop:
+    """fastai's ``rand_pad``: pad by ``padding`` (``mode`` 'zeros', 'reflection' or 'border'),
+    then crop ``size`` at a random position, drawn independently for each image.
+
+    Called as ``tfm(images, rng)`` on a batch (N, C, H, W), with ``rng`` a NumPy Generator.
+    """
+
+    def __init__(self, padding, size, mode="reflection"):
+        if not isinstance(padding, int) or padding < 0:
+            raise ValueError(f"rand_pad: padding must be a non-negative int, got {padding!r}")
+        if mode not in PAD_MODES:
+            raise ValueError(f"rand_pad: unknown mode {mode!r}: expected one of {sorted(PAD_MODES)}")
+        self.padding = padding
+        self.size = _pair(size, "rand_pad size")
+        self.mode = mode
+
+    def __call__(self, images, rng):
+        height, width = self.size
+        # Every window position is equally likely (fastai draws row_pct, col_pct ~ U(0, 1) and
+        # takes int(pct * (positions)): the same uniform choice among the positions).
+        row_positions = images.shape[2] + 2 * self.padding - height + 1
+        col_positions = images.shape[3] + 2 * self.padding - width + 1
+        if row_positions < 1 or col_positions < 1:
+            raise ValueError(f"rand_pad: cannot crop {height}x{width} out of "
+                             f"{images.shape[2]}x{images.shape[3]} images padded by {self.padding}")
+        rows = rng.integers(0, row_positions, size=len(images))
+        cols = rng.integers(0, col_positions, size=len(images))
+        return pad_crop(images, self.padding, self.size, rows, cols, self.mode)
+
+    def __repr__(self):
+        return f"RandPadCrop(padding={self.padding}, size={self.size}, mode={self.mode!r})"
+
+
+def rand_pad(padding, size, mode="reflection"):
+    """fastai's ``rand_pad``: the list of transforms that pads then randomly crops.
+
+    A list, as in fastai, so the lesson's ``tfms = ([*rand_pad(padding=3, size=28, mode='zeros')], [])``
+    (training transforms, validation transforms) reads the same here.
+    """
+    return [RandPadCrop(padding, size, mode)]
+
+
+def channel_stats(images):
+    """Per-channel mean and standard deviation of a batch (N, C, H, W), as float32 arrays (C,).
+
+    The std is the unbiased one (divides by n - 1), as ``torch.std`` — what fastai used."""
+    if images.ndim != 4:
+        raise ValueError(f"channel_stats: expected a batch of shape (N, C, H, W), got {images.shape}")
+    per_channel = numpy.moveaxis(images, 1, 0).reshape(images.shape[1], -1).astype(numpy.float64)
+    return (per_channel.mean(axis=1).astype(numpy.float32),
+            per_channel.std(axis=1, ddof=1).astype(numpy.float32))
+
+
+class Normalize:
+    """``(x - mean) / std`` channel by channel, for batches (N, C, H, W) as float32 arrays."""
+
+    def __init__(self, mean, std):
+        self.mean = numpy.asarray(mean, dtype=numpy.float32).reshape(-1)
+        self.std = numpy.asarray(std, dtype=numpy.float32).reshape(-1)
+        if self.mean.shape != self.std.shape:
+            raise ValueError(f"Normalize: mean has {self.mean.size} channels, std has {self.std.size}")
+        if not numpy.all(self.std > 0):
+            raise ValueError(f"Normalize: every std must be positive, got {self.std.tolist()}")
+
+    def _check(self, x):
+        if x.ndim != 4 or x.shape[1] != self.mean.size:
+            raise ValueError(f"Normalize: expected a batch (N, {self.mean.size}, H, W), "
+                             f"got shape {x.shape}")
+
+    def __call__(self, x):
+        self._check(x)
+        normalized = (x - self.mean[:, None, None]) / self.std[:, None, None]
+        return normalized.astype(numpy.float32, copy=False)
+
+    def denorm(self, x):
+        """The inverse: ``x * std + mean``, back to the pixel scale."""
+        self._check(x)
+        pixels = x * self.std[:, None, None] + self.mean[:, None, None]
+        return pixels.astype(numpy.float32, copy=False)
+
+    def __repr__(self):
+        return f"Normalize(mean={self.mean.tolist()}, std={self.std.tolist()})"

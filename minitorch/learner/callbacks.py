@@ -1,0 +1,338 @@
+"""Callbacks: how the training loop is extended without being edited.  Read before ``learner.py``.
+
+``Learner.fit`` is three nested loops (fit → epoch → batch) that do only the essential work:
+predict, compute the loss, backward, step.  At every interesting moment it calls an *event* on
+each of its callbacks, in ``order``::
+
+    begin_fit
+      begin_epoch                      (training pass: model.train())
+        begin_batch → after_pred → after_loss → after_backward → after_step → after_batch
+      begin_validate                   (validation pass: model.eval(), no gradients)
+        begin_batch → after_pred → after_loss → after_batch
+      after_validate
+      after_epoch
+    after_fit
+
+A callback is an object with methods named after the events it cares about; it reads and
+changes the learner (``self.learn``): the one-cycle schedule sets the learning rate at
+``begin_batch``, the recorder keeps the loss at ``after_loss``, the lr finder stops the fit at
+``after_batch``.  Control flow uses exceptions, as in fastai's course-v3 learner: raise
+:class:`CancelBatchException` to skip the rest of a batch, :class:`CancelEpochException` to end
+the current pass, :class:`CancelFitException` to stop training.
+
+This file also holds the two callbacks every Learner has: the :class:`Recorder` (losses,
+learning rates, momentums and per-epoch metrics, and the plots of them) and the
+:class:`ProgressCallback` (a progress bar over batches and fastai's epoch table).
+"""
+import math
+import time
+
+import matplotlib
+import matplotlib.pyplot as plt
+from tqdm import tqdm
+
+
+class CancelBatchException(Exception):
+    """Raised by a callback to skip the rest of the current batch (``after_batch`` still runs)."""
+
+
+class CancelEpochException(Exception):
+    """Raised by a callback to end the current training or validation pass."""
+
+
+class CancelFitException(Exception):
+    """Raised by a callback to stop training; ``after_fit`` still runs."""
+
+
+class Callback:
+    """Base class.  Subclasses define any of the event methods (``begin_fit``, ...).
+
+    ``order`` decides who runs first at each event (lower first); ``self.learn`` is set by the
+    Learner when the callback is added.
+    """
+
+    order = 0
+    learn = None
+
+    def __repr__(self):
+        return type(self).__name__
+
+
+class SmoothenValue:
+    """An exponentially weighted moving average, debiased as in Adam:
+    ``avg = beta·avg + (1 − beta)·value``, reported as ``avg / (1 − beta^n)``.
+
+    Without the debiasing the first values would be pulled towards 0 (the average starts
+    there); dividing by ``1 − beta^n`` is exactly the weight the n values have received.
+    """
+
+    def __init__(self, beta=0.98):
+        self.beta, self.n, self.mov_avg, self.smooth = beta, 0, 0.0, float("nan")
+
+    def add_value(self, value):
+        self.n += 1
+        self.mov_avg = self.beta * self.mov_avg + (1 - self.beta) * value
+        self.smooth = self.mov_avg / (1 - self.beta ** self.n)
+        return self.smooth
+
+
+def finish_figure(fig, path=None):
+    """Save ``fig`` as a PNG at ``path`` (when given), show it in a notebook, and return it.
+
+    In a script (a non-interactive backend) the figure is closed after saving, so that a lesson
+    that draws dozens of plots does not keep them all in memory.
+    """
+    if path is not None:
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+    if "inline" in matplotlib.get_backend():
+        plt.show()
+    else:
+        plt.close(fig)
+    return fig
+
+
+class Recorder(Callback):
+    """Keeps what happened during the last ``fit``, for the epoch table and the plots.
+
+    Per training batch: ``lrs`` and ``moms`` (the values the batch was trained with, read at
+    ``begin_batch``) and ``losses`` (the *smoothed* training loss after it, as fastai v1 keeps).
+    Per epoch: ``nb_batches``, ``val_losses`` and ``metrics`` (batch-size-weighted means over
+    the validation set; None where validation was skipped) and ``times``.
+    """
+
+    order = -10  # before every other callback: later ones read what it recorded
+
+    def begin_fit(self):
+        self.lrs, self.moms, self.losses = [], [], []
+        self.nb_batches, self.val_losses, self.metrics, self.times = [], [], [], []
+        self.metric_names = [metric_name(m) for m in self.learn.metrics]
+
+    def begin_epoch(self):
+        self.epoch_start = time.time()
+        self.batches_this_epoch = 0
+
+    def begin_batch(self):
+        if self.learn.training:
+            self.lrs.append(self.learn.opt.lr)
+            self.moms.append(self.learn.opt.mom)
+
+    def after_loss(self):
+        if self.learn.training:
+            self.losses.append(self.learn.smooth_loss)
+            self.batches_this_epoch += 1
+
+    def begin_validate(self):
+        self.valid_sums = WeightedMeans(["valid_loss"] + self.metric_names)
+
+    def after_batch(self):
+        # Validation batches only; a batch cancelled before its loss has nothing to add.
+        learn = self.learn
+        if learn.training or getattr(learn, "loss", None) is None:
+            return
+        values = [learn.loss.item()] + [m(learn.pred, learn.yb).item()
+                                        for m in learn.metrics]
+        self.valid_sums.add(values, weight=len(learn.yb))
+
+    def after_epoch(self):
+        self.nb_batches.append(self.batches_this_epoch)
+        self.times.append(time.time() - self.epoch_start)
+        if self.learn.validated:
+            means = self.valid_sums.means()
+            self.val_losses.append(means[0])
+            self.metrics.append(means[1:])
+        else:
+            self.val_losses.append(None)
+            self.metrics.append(None)
+
+    # ---- plots ------------------------------------------------------------------------------------
+    def plot(self, skip_start=10, skip_end=5, path=None):
+        """Smoothed loss against learning rate, log-scaled lr axis: the lr finder's curve.
+
+        The first ``skip_start`` points (still at the debiased start of the average) and the last
+        ``skip_end`` (where the loss explodes) are left out, as fastai does.
+        """
+        lrs = _trim(self.lrs, skip_start, skip_end)
+        losses = _trim(self.losses, skip_start, skip_end)
+        if not losses:
+            raise ValueError(f"Recorder.plot: only {len(self.losses)} batches were recorded, "
+                             f"fewer than skip_start + skip_end = {skip_start + skip_end}; "
+                             "lower them or run more batches")
+        fig, ax = plt.subplots(1, 1, figsize=(6, 4))
+        ax.plot([_first(lr) for lr in lrs], losses)
+        ax.set_xscale("log")
+        ax.set_xlabel("Learning Rate")
+        ax.set_ylabel("Loss")
+        ax.xaxis.set_major_formatter(plt.FormatStrFormatter("%.0e"))
+        return finish_figure(fig, path)
+
+    def plot_losses(self, skip_start=0, path=None):
+        """Smoothed training loss per batch, and validation loss at the end of each epoch."""
+        fig, ax = plt.subplots(1, 1, figsize=(6, 4))
+        losses = self.losses[skip_start:]
+        ax.plot(range(skip_start, skip_start + len(losses)), losses, label="Train")
+        ends = [sum(self.nb_batches[:i + 1]) for i in range(len(self.nb_batches))]
+        valid = [(e, v) for e, v in zip(ends, self.val_losses) if v is not None and e > skip_start]
+        if valid:
+            ax.plot(*zip(*valid), label="Validation")
+        ax.set_xlabel("Batches processed")
+        ax.set_ylabel("Loss")
+        ax.legend()
+        return finish_figure(fig, path)
+
+    def plot_lr(self, show_moms=False, path=None):
+        """Learning rate per batch (and momentum beside it with ``show_moms``)."""
+        iterations = range(len(self.lrs))
+        if show_moms:
+            fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
+            ax2.plot(iterations, [_first(m) for m in self.moms])
+            ax2.set_xlabel("Iterations")
+            ax2.set_ylabel("Momentum")
+        else:
+            fig, ax1 = plt.subplots(1, 1, figsize=(6, 4))
+        ax1.plot(iterations, [_first(lr) for lr in self.lrs])
+        ax1.set_xlabel("Iterations")
+        ax1.set_ylabel("Learning Rate")
+        return finish_figure(fig, path)
+
+    def plot_metrics(self, path=None):
+        """Each metric against the epoch."""
+        rows = [(i, m) for i, m in enumerate(self.metrics) if m is not None]
+        if not rows or not self.metric_names:
+            raise ValueError("Recorder.plot_metrics: no metrics were recorded (give the Learner "
+                             "metrics=... and validate)")
+        fig, axes = plt.subplots(len(self.metric_names), 1, figsize=(6, 4 * len(self.metric_names)),
+                                 squeeze=False)
+        for j, (ax, name) in enumerate(zip(axes[:, 0], self.metric_names)):
+            ax.plot([i + 1 for i, _ in rows], [m[j] for _, m in rows])
+            ax.set_xlabel("Epoch")
+            ax.set_ylabel(name)
+        return finish_figure(fig, path)
+
+
+def _trim(values, skip_start, skip_end):
+    return values[skip_start:len(values) - skip_end] if skip_end else values[skip_start:]
+
+
+def _first(value):
+    """A per-group hyper-parameter list plotted by its first group (fastai plots the last;
+    with one group they are the same)."""
+    return value[-1] if isinstance(value, (list, tuple)) else value
+
+
+def metric_name(metric):
+    """The column name of a metric in the epoch table: its function or class name."""
+    return getattr(metric, "__name__", type(metric).__name__)
+
+
+class WeightedMeans:
+    """Running sums of several values weighted by batch size, so that a last, smaller batch
+    counts for what it holds: ``mean = Σ bs·value / Σ bs``."""
+
+    def __init__(self, names):
+        self.names, self.sums, self.count = names, [0.0] * len(names), 0
+
+    def add(self, values, weight):
+        self.sums = [s + weight * float(v) for s, v in zip(self.sums, values)]
+        self.count += weight
+
+    def means(self):
+        if self.count == 0:
+            raise ValueError("no validation batch was seen: the validation set is empty")
+        return [s / self.count for s in self.sums]
+
+
+def format_time(seconds):
+    """``mm:ss`` (``h:mm:ss`` past an hour), as fastai prints epoch times."""
+    seconds = int(seconds)
+    h, m, s = seconds // 3600, (seconds // 60) % 60, seconds % 60
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+class ProgressCallback(Callback):
+    """A progress bar over the batches of each pass, and fastai's epoch table::
+
+        epoch     train_loss  valid_loss  accuracy  time
+        0         0.087234    0.046915    0.985500  00:21
+
+    Column names are padded to 8 characters and separated by two spaces; each value is written
+    under its name with six decimals, as fastprogress printed them.  ``train_loss`` is the
+    smoothed loss at the end of the epoch; a skipped validation prints ``#na#``.
+    ``show_bar=None`` shows the bar only on a terminal; rows go through ``tqdm.write`` so that
+    they do not tear a bar that is still on screen.
+    """
+
+    order = 10  # after the Recorder: the row it prints is what the recorder just computed
+
+    def __init__(self, show_bar=None, print_table=True, write=tqdm.write):
+        self.show_bar, self.print_table, self.write = show_bar, print_table, write
+
+    def begin_fit(self):
+        names = ["epoch", "train_loss", "valid_loss"] + self.learn.recorder.metric_names + ["time"]
+        self.widths = [max(len(n), 8) for n in names]
+        self.bar = None
+        if self.print_table:
+            self.write("  ".join(n.ljust(w) for n, w in zip(names, self.widths)).rstrip())
+
+    def _wrap(self, description):
+        disable = None if self.show_bar is None else not self.show_bar
+        self.bar = tqdm(self.learn.dl, total=len(self.learn.dl), leave=False, disable=disable,
+                        desc=description, dynamic_ncols=True)
+        self.learn.dl = self.bar
+
+    def begin_epoch(self):
+        self._wrap(f"epoch {self.learn.epoch + 1}/{self.learn.n_epochs}")
+
+    def begin_validate(self):
+        self._close()
+        self._wrap("valid")
+
+    def after_batch(self):
+        if self.bar is not None and self.learn.training and not self.bar.disable:
+            self.bar.set_postfix_str(f"{self.learn.smooth_loss:.4f}", refresh=False)
+
+    def _close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def after_epoch(self):
+        self._close()
+        if not self.print_table:
+            return
+        rec = self.learn.recorder
+        values = [str(self.learn.epoch), _six(rec.losses[-1] if rec.losses else None),
+                  _six(rec.val_losses[-1])]
+        metrics = rec.metrics[-1]
+        values += [_six(v) for v in metrics] if metrics is not None else \
+            ["#na#"] * len(rec.metric_names)
+        values.append(format_time(rec.times[-1]))
+        self.write("".join(v.ljust(w + 2) for v, w in zip(values, self.widths)).rstrip())
+
+    def after_fit(self):
+        self._close()
+
+
+def _six(value):
+    if value is None:
+        return "#na#"
+    return f"{value:.6f}"
+
+
+class TerminateOnNaN(Callback):
+    """Stops the fit, with a message saying where, as soon as a training loss is NaN or
+    infinite: every step after that would only spread NaN through the weights.
+
+    The check runs before backward, so the weights are those of the last finite step.
+    """
+
+    order = -5
+
+    def after_loss(self):
+        learn = self.learn
+        if learn.training and not math.isfinite(learn.last_loss):
+            self.message = (f"Epoch {learn.epoch}, batch {learn.iter}: the training loss is "
+                            f"{learn.last_loss}; training stopped (the weights are those before "
+                            "this batch). A lower learning rate usually cures it.")
+            print(self.message)
+            learn.stopped_on_nan = True
+            raise CancelFitException(self.message)

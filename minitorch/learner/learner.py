@@ -1,0 +1,427 @@
+"""``Learner``: data + model + loss + optimizer, and the training loop.  Read ``callbacks.py`` and
+``optimizer.py`` first.
+
+The loop itself is short — for each epoch, for each batch: predict, loss, backward, step — and
+everything else (recording, printing, schedules, the lr finder, stopping on NaN) is a callback
+called at the events ``callbacks.py`` lists.  The vocabulary is fastai v1's::
+
+    learn = Learner(data, model, loss_func=F.cross_entropy, metrics=accuracy)
+    learn.summary()                 # layers, output shapes, parameter counts
+    learn.lr_find(); learn.recorder.plot()
+    learn.fit_one_cycle(3, max_lr=0.1)
+    learn.recorder.plot_losses()
+    learn.save('stage-1'); learn.load('stage-1')
+    preds, targets = learn.get_preds()
+
+``data`` is a DataBunch (``minitorch/data``): ``data.train_dl`` and ``data.valid_dl`` give
+``(xb, yb)`` batches on ``data.device``; ``data.test_dl`` (optional) is only predicted.
+
+Layer groups.  The model's leaf layers are split into *layer groups* (one group unless
+``split`` says otherwise).  Each group can get its own learning rate (``lr=slice(1e-5, 1e-3)``
+spreads them geometrically: small for the pretrained body, large for the new head), and
+``freeze_to(n)`` stops training the first ``n`` groups — except their batchnorm layers, whose
+statistics must adapt to the new data (``train_bn=True``, as in fastai).
+"""
+from functools import partial
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy  # host-side only: turning images into something matplotlib can draw
+
+from minitorch import backend
+from minitorch.autograd import no_grad
+from minitorch.data import DatasetType
+from minitorch.learner import lr_finder, one_cycle
+from minitorch.learner.callbacks import (
+    CancelBatchException, CancelEpochException, CancelFitException, ProgressCallback, Recorder,
+    SmoothenValue, TerminateOnNaN, WeightedMeans, finish_figure)
+from minitorch.learner.optimizer import OptimWrapper
+from minitorch.learner.summary import flatten_model, layer_parameters, model_summary
+from minitorch.nn import functional as F
+from minitorch.optim import Adam
+
+
+def _norm_layer_types():
+    """The normalisation layers that keep training when their layer group is frozen, and
+    whose parameters are not weight-decayed with ``bn_wd=False``."""
+    from minitorch import nn
+    return tuple(getattr(nn, name) for name in
+                 ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
+                  "InstanceNorm1d", "InstanceNorm2d") if hasattr(nn, name))
+
+
+class Learner:
+    """Trains ``model`` on ``data`` (fastai v1's ``Learner``).
+
+    ``opt_func`` builds the optimizer from param groups and ``lr`` (Adam with betas (0.9, 0.99)
+    by default, as fastai); ``wd`` is the weight decay, applied as true weight decay unless
+    ``true_wd=False``; ``bn_wd`` decays batchnorm and bias parameters too.  ``metrics`` are
+    functions ``metric(pred, target)`` shown in the epoch table.  ``path / model_dir`` is
+    where ``save`` writes (``path`` defaults to the current folder).  ``silent=True`` prints nothing during training.
+    """
+
+    default_lr = 3e-3
+
+    def __init__(self, data, model, loss_func=None, metrics=None,
+                 opt_func=partial(Adam, betas=(0.9, 0.99)), wd=1e-2, true_wd=True, bn_wd=True,
+                 train_bn=True, path=None, model_dir="models", callbacks=None,
+                 layer_groups=None, silent=False):
+        if loss_func is None:
+            loss_func = getattr(data, "loss_func", None)
+            if loss_func is None:
+                raise ValueError("Learner: give a loss_func (e.g. F.cross_entropy); the data "
+                                 "does not name one")
+        self.data, self.loss_func, self.opt_func = data, loss_func, opt_func
+        self.wd, self.true_wd, self.bn_wd, self.train_bn = wd, true_wd, bn_wd, train_bn
+        device = getattr(data, "device", None)
+        self.model = model.to(device) if device is not None else model
+        if metrics is None:
+            metrics = []
+        self.metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
+        # Not the data's folder, as fastai does: a data folder is often read-only or shared.
+        self.path = Path(path if path is not None else ".")
+        self.model_dir = model_dir
+        self.layer_groups = [flatten_model(self.model)] if layer_groups is None else [
+            flatten_model(g) if not isinstance(g, (list, tuple)) else list(g)
+            for g in layer_groups]
+        self.opt = None
+        self.recorder = Recorder()
+        self.callbacks = [self.recorder, TerminateOnNaN(),
+                          ProgressCallback(show_bar=False if silent else None,
+                                           print_table=not silent)]
+        self.callbacks += list(callbacks or [])
+        for cb in self.callbacks:
+            cb.learn = self
+        self.extra_callbacks = []
+        self.training = False
+        self.skip_validate = False
+        self.stopped_on_nan = False
+        self.smooth_loss = float("nan")
+
+    # ---- the optimizer ----------------------------------------------------------------------------
+    def _param_groups(self):
+        """Two optimizer param groups per layer group: weights, then norm-layer and bias
+        parameters (see ``optimizer.py``).  Frozen parameters are included (so group indices
+        stay fixed) but never get a gradient, so they are never stepped or decayed."""
+        norm_types = _norm_layer_types()
+        seen, groups = set(), []
+        for layers in self.layer_groups:
+            weights, norms_and_biases = [], []
+            for layer in layers:
+                for name, p in layer_parameters(layer):
+                    if id(p) in seen:
+                        continue  # tied weights: one parameter, stepped once
+                    seen.add(id(p))
+                    if isinstance(layer, norm_types) or name == "bias":
+                        norms_and_biases.append(p)
+                    else:
+                        weights.append(p)
+            groups += [{"params": weights}, {"params": norms_and_biases}]
+        return groups
+
+    def create_opt(self, lr, wd=None):
+        """Build the optimizer (``opt_func``) wrapped with fastai's knobs and true weight decay."""
+        wd = self.wd if wd is None else wd
+        lr_values = lr if isinstance(lr, (list, tuple)) else [lr] * len(self.layer_groups)
+        opt = self.opt_func(self._param_groups(), lr=float(lr_values[0]))
+        self.opt = OptimWrapper(opt, wd=wd, true_wd=self.true_wd, bn_wd=self.bn_wd)
+        self.opt.lr = lr
+
+    def lr_range(self, lr):
+        """A learning rate per layer group from ``lr``: a number stays as it is; ``slice(a, b)``
+        spreads geometrically from a (first group) to b (last); ``slice(b)`` gives the last group
+        b and the others b/10.  One layer group gives a number."""
+        if not isinstance(lr, slice):
+            return lr
+        n = len(self.layer_groups)
+        if lr.start:
+            step = (lr.stop / lr.start) ** (1 / (n - 1)) if n > 1 else 1
+            values = [lr.start * step ** i for i in range(n)] if n > 1 else [lr.stop]
+        else:
+            values = [lr.stop / 10] * (n - 1) + [lr.stop]
+        return values[0] if n == 1 else values
+
+    # ---- the training loop ------------------------------------------------------------------------
+    def __call__(self, event):
+        """Run ``event`` (``'begin_fit'``, ...) on every callback that defines it, in order."""
+        for cb in sorted(self.callbacks + self.extra_callbacks, key=lambda c: c.order):
+            method = getattr(cb, event, None)
+            if method is not None:
+                method()
+
+    def fit(self, epochs, lr=None, wd=None, callbacks=None):
+        """Train for ``epochs`` epochs at learning rate ``lr`` (a number, one per layer group, or a
+        slice), validating after each; ``callbacks`` join the Learner's for this fit only."""
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+        lr = self.lr_range(self.default_lr if lr is None else lr)
+        wd = self.wd if wd is None else wd
+        if self.opt is None:
+            self.create_opt(lr, wd)
+        else:
+            self.opt.lr, self.opt.wd = lr, wd
+        self.extra_callbacks = list(callbacks or [])
+        for cb in self.extra_callbacks:
+            cb.learn = self
+        self.n_epochs, self.epoch, self.iter = epochs, 0, 0
+        self.smoothener = SmoothenValue(0.98)
+        self.smooth_loss = float("nan")
+        self.stopped_on_nan = False
+        try:
+            self("begin_fit")
+            for self.epoch in range(epochs):
+                self._one_epoch()
+        except CancelFitException:
+            self("after_cancel_fit")
+        finally:
+            self("after_fit")
+            self.training = False
+            self.model.zero_grad()
+            self.extra_callbacks = []
+
+    def _one_epoch(self):
+        self.model.train()
+        self.training, self.validated = True, False
+        self.dl = self.data.train_dl
+        try:
+            self("begin_epoch")
+            self._all_batches()
+        except CancelEpochException:
+            self("after_cancel_epoch")
+        if not self.skip_validate and getattr(self.data, "valid_dl", None) is not None:
+            self.model.eval()
+            self.training = False
+            self.dl = self.data.valid_dl
+            with no_grad():
+                try:
+                    self("begin_validate")
+                    self._all_batches()
+                except CancelEpochException:
+                    self("after_cancel_epoch")
+            self.validated = True
+            self("after_validate")
+        self("after_epoch")
+
+    def _all_batches(self):
+        for self.iter, (self.xb, self.yb) in enumerate(self.dl):
+            self._one_batch()
+
+    def _one_batch(self):
+        try:
+            self.pred = self.loss = None
+            self("begin_batch")
+            self.pred = self.model(self.xb)
+            self("after_pred")
+            self.loss = self.loss_func(self.pred, self.yb)
+            if self.training:
+                self.last_loss = self.loss.item()
+                self.smooth_loss = self.smoothener.add_value(self.last_loss)
+            self("after_loss")
+            if self.training:
+                self.opt.zero_grad()
+                self.loss.backward()
+                self("after_backward")
+                self.opt.step()
+                self("after_step")
+        except CancelBatchException:
+            self("after_cancel_batch")
+        self("after_batch")
+
+    def fit_one_cycle(self, cyc_len, max_lr=None, moms=(0.95, 0.85), div_factor=25.,
+                      pct_start=0.3, final_div=None, wd=None, callbacks=None):
+        """One-cycle training (see ``one_cycle.py``)."""
+        one_cycle.fit_one_cycle(self, cyc_len, max_lr, moms=moms, div_factor=div_factor,
+                                pct_start=pct_start, final_div=final_div, wd=wd,
+                                callbacks=callbacks)
+
+    def lr_find(self, start_lr=1e-7, end_lr=10, num_it=100, stop_div=True, wd=None):
+        """The learning-rate finder (see ``lr_finder.py``); then ``learn.recorder.plot()``."""
+        lr_finder.lr_find(self, start_lr, end_lr, num_it, stop_div, wd)
+
+    # ---- evaluating -------------------------------------------------------------------------------
+    def validate(self, dl=None):
+        """``[valid_loss, *metrics]`` over ``dl`` (default the validation set): batch-size-weighted
+        means, as the epoch table shows them."""
+        dl = self.data.valid_dl if dl is None else dl
+        sums = WeightedMeans(["loss"] + [getattr(m, "__name__", "") for m in self.metrics])
+        with _eval_mode(self.model), no_grad():
+            for xb, yb in dl:
+                pred = self.model(xb)
+                values = [self.loss_func(pred, yb).item()] + [m(pred, yb).item()
+                                                              for m in self.metrics]
+                sums.add(values, weight=len(yb))
+        return sums.means()
+
+    def _activation(self, activ):
+        """What turns the model's output into predictions: softmax after cross-entropy (whose
+        input is logits), sigmoid after binary cross-entropy with logits, else nothing."""
+        if activ is not None:
+            return activ
+        name = getattr(self.loss_func, "__name__", type(self.loss_func).__name__).lower()
+        if "cross_entropy" in name or "crossentropy" in name:
+            if "binary" in name or "bce" in name:
+                return lambda x: x.sigmoid()
+            return lambda x: x.softmax(-1)
+        if "bcewithlogits" in name or "with_logits" in name:
+            return lambda x: x.sigmoid()
+        return lambda x: x
+
+    def pred_batch(self, ds_type=DatasetType.Valid, batch=None, activ=None):
+        """Predictions (after the activation) for one batch: ``batch`` if given, else the first
+        batch of the ``ds_type`` loader."""
+        xb = batch[0] if batch is not None else next(iter(self.data.dl(ds_type)))[0]
+        with _eval_mode(self.model), no_grad():
+            return self._activation(activ)(self.model(xb))
+
+    def get_preds(self, ds_type=DatasetType.Valid, activ=None):
+        """``[predictions, targets]`` over a whole data set (default the validation set), as two
+        tensors; predictions go through the loss's activation (softmax for cross-entropy).  A
+        test set has no labels: its targets are whatever its loader yields in their place."""
+        from minitorch.ops import cat
+        activation = self._activation(activ)
+        preds, targets = [], []
+        with _eval_mode(self.model), no_grad():
+            for xb, yb in self.data.dl(ds_type):
+                preds.append(activation(self.model(xb)))
+                targets.append(yb)
+        return [cat(preds, 0), cat(targets, 0)]
+
+    def predict(self, x, activ=None):
+        """Predict one item ``x`` (as the loaders give it, without the batch dimension): returns
+        ``(label, index, probabilities)``, the label from ``data.classes`` when it has them."""
+        probs = self.pred_batch(batch=(x.unsqueeze(0).to(self._device()),), activ=activ)[0]
+        index = int(probs.argmax().item())
+        classes = getattr(self.data, "classes", None)
+        return (classes[index] if classes is not None else index), index, probs
+
+    def _device(self):
+        first = next(self.model.parameters(), None)
+        return first.device if first is not None else backend.default_device()
+
+    def show_results(self, ds_type=DatasetType.Valid, rows=3, figsize=(6, 6), path=None):
+        """A grid of ``rows × rows`` images from one batch titled ``prediction/actual`` (red when
+        wrong), saved as a PNG at ``path`` and shown in a notebook."""
+        xb, yb = next(iter(self.data.dl(ds_type)))
+        n = min(rows * rows, len(xb))
+        preds = self.pred_batch(batch=(xb,)).argmax(dim=-1)
+        classes = getattr(self.data, "classes", None)
+        name = (lambda i: classes[i]) if classes is not None else (lambda i: i)
+        images = backend.to_numpy(xb.data[:n])
+        fig, axes = plt.subplots(rows, rows, figsize=figsize, squeeze=False)
+        for i, ax in enumerate(axes.flat):
+            ax.axis("off")
+            if i >= n:
+                continue
+            predicted, actual = int(preds[i].item()), int(yb[i].item())
+            image = images[i]
+            if image.shape[0] == 1:
+                ax.imshow(image[0], cmap="binary")
+            else:  # (C, H, W) → (H, W, C), stretched to [0, 1] for display
+                image = numpy.moveaxis(image, 0, -1)
+                ax.imshow((image - image.min()) / max(float(image.max() - image.min()), 1e-8))
+            ax.set_title(f"{name(predicted)}/{name(actual)}",
+                         color="black" if predicted == actual else "red")
+        fig.suptitle("prediction/actual")
+        return finish_figure(fig, path)
+
+    def summary(self):
+        """fastai v1's table of leaf layers, output shapes and parameter counts (one batch)."""
+        return model_summary(self)
+
+    # ---- freezing ---------------------------------------------------------------------------------
+    def split(self, split_on):
+        """Set the layer groups.  ``split_on`` is a function of the model returning the split
+        points, or the split points themselves: modules, each starting a new group (the first
+        group starts at the model's first layer)."""
+        if callable(split_on) and not hasattr(split_on, "parameters"):
+            split_on = split_on(self.model)
+        leaves = flatten_model(self.model)
+        starts = []
+        for module in split_on:
+            first = flatten_model(module)[0]
+            if not any(first is leaf for leaf in leaves):
+                raise ValueError(f"split: {type(module).__name__} is not part of the model")
+            starts.append(next(i for i, leaf in enumerate(leaves) if leaf is first))
+        bounds = sorted(set([0] + starts + [len(leaves)]))
+        self.layer_groups = [leaves[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        self.opt = None  # the param groups changed
+        return self
+
+    def freeze_to(self, n):
+        """Stop training the layer groups before ``n`` (their norm layers keep training when
+        ``train_bn``); train the others.  A fresh optimizer is made at the next fit."""
+        norm_types = _norm_layer_types()
+        frozen = self.layer_groups[:n]
+        for layers in frozen:
+            for layer in layers:
+                if not (self.train_bn and isinstance(layer, norm_types)):
+                    for _, p in layer_parameters(layer):
+                        p.requires_grad_(False)
+        for layers in self.layer_groups[n:]:
+            for layer in layers:
+                for _, p in layer_parameters(layer):
+                    p.requires_grad_(True)
+        self.opt = None
+
+    def freeze(self):
+        """Train only the last layer group (the head)."""
+        if len(self.layer_groups) < 2:
+            raise ValueError("freeze: the model has one layer group; split it first "
+                             "(learn.split(...)) so there is something to keep training")
+        self.freeze_to(-1)
+
+    def unfreeze(self):
+        """Train every layer group."""
+        self.freeze_to(0)
+
+    # ---- saving -----------------------------------------------------------------------------------
+    def _file(self, name):
+        return self.path / self.model_dir / f"{name}.npz"
+
+    def save(self, name, with_opt=True):
+        """Write the model's weights (and the optimizer's state) to ``path/model_dir/name.npz``;
+        returns the file's path."""
+        from minitorch import serialization
+        file = self._file(name)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        state = {"model": self.model.state_dict()}
+        if with_opt and self.opt is not None:
+            state["opt"] = self.opt.state_dict()
+        serialization.save(state, file)
+        return file
+
+    def load(self, name, with_opt=True, strict=True):
+        """Read what ``save(name)`` wrote back into the model (and the optimizer, when it
+        exists and the file has its state)."""
+        from minitorch import serialization
+        file = self._file(name)
+        if not file.exists():
+            raise FileNotFoundError(f"Learner.load: no file {file} (saved with learn.save"
+                                    f"({name!r})?)")
+        state = serialization.load(file)
+        self.model.load_state_dict(state["model"], strict=strict)
+        if with_opt and "opt" in state:
+            if self.opt is None:
+                self.create_opt(self.default_lr)
+            self.opt.load_state_dict(state["opt"])
+        return self
+
+    def __repr__(self):
+        return (f"Learner(data={type(self.data).__name__}, model={type(self.model).__name__}, "
+                f"loss_func={getattr(self.loss_func, '__name__', self.loss_func)!r}, "
+                f"metrics={[getattr(m, '__name__', m) for m in self.metrics]}, wd={self.wd}, "
+                f"true_wd={self.true_wd})")
+
+
+class _eval_mode:
+    """``with _eval_mode(model):`` evaluation mode inside, the previous mode restored after."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        self.was_training = self.model.training
+        self.model.eval()
+
+    def __exit__(self, *exc):
+        self.model.train(self.was_training)

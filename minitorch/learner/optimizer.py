@@ -1,0 +1,129 @@
+"""``OptimWrapper``: fastai v1's view of an optimizer, with true weight decay.
+Read after ``optim/optimizer.py`` and before ``learner.py``.
+
+A PyTorch-style optimizer keeps its hyper-parameters in ``param_groups`` under names that
+differ by rule: SGD has ``momentum``, Adam ``betas``.  Schedules want one vocabulary, so this
+wrapper gives every optimizer the same four knobs, each a number or one number per *layer
+group*:
+
+* ``lr`` — the learning rate;
+* ``mom`` — momentum: SGD's (and RMSprop's) ``momentum``, Adam's ``beta1``;
+* ``wd`` — weight decay;
+* and ``step()``, which applies weight decay the fastai way before the optimizer's own step.
+
+**True weight decay.**  L2 regularisation adds ``wd · p`` to the gradient; inside Adam that term
+is then divided by the running RMS of the gradient, so weights with large gradients are hardly
+decayed at all.  Decoupled ("true") weight decay shrinks every weight directly,
+``p ← p − lr · wd · p``, before the step, and gives the optimizer ``weight_decay = 0``
+(Loshchilov & Hutter; fastai's default, ``true_wd=True``).  With ``bn_wd=False`` the
+batchnorm and bias parameters are left undecayed.
+
+Each layer group becomes *two* optimizer param groups, ``[weights, batchnorm and bias
+parameters]``, so that ``bn_wd`` can treat them differently; the lr and momentum of both are
+always the same.
+"""
+from minitorch.autograd import no_grad
+
+
+class OptimWrapper:
+    """Wraps ``opt`` (whose param groups come in pairs, see the module docstring)."""
+
+    def __init__(self, opt, wd=0.0, true_wd=True, bn_wd=True):
+        if len(opt.param_groups) % 2:
+            raise ValueError("OptimWrapper: the optimizer's param groups must come in pairs "
+                             f"(weights, batchnorm/bias) per layer group, got "
+                             f"{len(opt.param_groups)} groups")
+        self.opt, self.true_wd, self.bn_wd = opt, true_wd, bn_wd
+        self.n_groups = len(opt.param_groups) // 2
+        self.wd = wd
+
+    @property
+    def param_groups(self):
+        return self.opt.param_groups
+
+    def _per_group(self, value, name):
+        """One value per layer group from a number or a list."""
+        if isinstance(value, (list, tuple)):
+            if len(value) != self.n_groups:
+                raise ValueError(f"OptimWrapper: {len(value)} values of {name} for "
+                                 f"{self.n_groups} layer groups")
+            return [float(v) for v in value]
+        return [float(value)] * self.n_groups
+
+    def _read(self, values):
+        """A number when there is one layer group, else the list."""
+        return values[0] if self.n_groups == 1 else values
+
+    # ---- the knobs --------------------------------------------------------------------------------
+    @property
+    def lr(self):
+        return self._read([g["lr"] for g in self.opt.param_groups[::2]])
+
+    @lr.setter
+    def lr(self, value):
+        for i, v in enumerate(self._per_group(value, "lr")):
+            self.opt.param_groups[2 * i]["lr"] = self.opt.param_groups[2 * i + 1]["lr"] = v
+
+    @property
+    def mom(self):
+        group = self.opt.param_groups
+        if "momentum" in group[0]:
+            return self._read([g["momentum"] for g in group[::2]])
+        if "betas" in group[0]:
+            return self._read([g["betas"][0] for g in group[::2]])
+        return None  # a rule without momentum
+
+    @mom.setter
+    def mom(self, value):
+        for i, v in enumerate(self._per_group(value, "mom")):
+            for group in self.opt.param_groups[2 * i:2 * i + 2]:
+                if "momentum" in group:
+                    group["momentum"] = v
+                elif "betas" in group:
+                    group["betas"] = (v, group["betas"][1])
+
+    @property
+    def wd(self):
+        return self._read(self._wd)
+
+    @wd.setter
+    def wd(self, value):
+        self._wd = self._per_group(value, "wd")
+        for i, wd in enumerate(self._wd):
+            weights, norms_and_biases = self.opt.param_groups[2 * i:2 * i + 2]
+            if "weight_decay" not in weights:
+                continue
+            # With true weight decay the optimizer must not decay a second time.
+            weights["weight_decay"] = 0.0 if self.true_wd else wd
+            norms_and_biases["weight_decay"] = 0.0 if self.true_wd or not self.bn_wd else wd
+
+    # ---- the step ---------------------------------------------------------------------------------
+    def step(self):
+        """True weight decay (``p ← p − lr·wd·p`` for every trainable parameter), then the
+        optimizer's step."""
+        if self.true_wd:
+            with no_grad():
+                for i, wd in enumerate(self._wd):
+                    weights, norms_and_biases = self.opt.param_groups[2 * i:2 * i + 2]
+                    lr = weights["lr"]
+                    if wd == 0 or lr == 0:
+                        continue
+                    groups = [weights, norms_and_biases] if self.bn_wd else [weights]
+                    for group in groups:
+                        for p in group["params"]:
+                            if p.requires_grad:
+                                p.data -= (lr * wd) * p.data
+                                p._version_counter[0] += 1
+        self.opt.step()
+
+    def zero_grad(self):
+        self.opt.zero_grad()
+
+    def state_dict(self):
+        return self.opt.state_dict()
+
+    def load_state_dict(self, state_dict):
+        self.opt.load_state_dict(state_dict)
+
+    def __repr__(self):
+        return f"OptimWrapper over {self.opt!r}\ntrue weight decay: {self.true_wd}"

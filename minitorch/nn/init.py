@@ -1,0 +1,127 @@
+"""Weight initialisation: the starting point of training, with ``torch.nn.init``'s names.
+
+Read after ``module.py``.  A network trains well when every layer's output has about the same
+scale as its input; otherwise activations shrink or blow up layer after layer.  A layer with
+``fan_in`` inputs per output sums ``fan_in`` products, so its weights need a standard deviation
+of about ``gain / sqrt(fan_in)``, where the gain corrects for what the nonlinearity does to the
+scale (ReLU zeroes half the values: gain √2).
+
+* Xavier/Glorot (2010): std = gain · √(2 / (fan_in + fan_out)), a compromise between keeping
+  the forward and the backward pass at scale.
+* Kaiming/He (2015): std = gain / √fan, with fan = fan_in (forward) or fan_out (backward).
+
+A uniform distribution on [−b, b] has std b/√3, so the uniform variants use b = √3 · std.
+
+Every function changes its tensor in place (the trailing underscore), without recording it in
+the graph, and returns it.
+"""
+import math
+
+from minitorch.autograd import no_grad
+
+
+def calculate_gain(nonlinearity, param=None):
+    """The factor by which ``nonlinearity`` should scale the std of the weights before it."""
+    linear_fns = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                  "conv_transpose2d", "conv_transpose3d")
+    if nonlinearity in linear_fns or nonlinearity == "sigmoid":
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            negative_slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            negative_slope = param
+        else:
+            raise ValueError(f"calculate_gain: negative_slope {param!r} is not a valid number")
+        return math.sqrt(2.0 / (1 + negative_slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def _calculate_fan_in_and_fan_out(tensor):
+    """For a Linear weight (out, in): fan_in = in, fan_out = out.  For a conv weight
+    (out, in, kh, kw) each input also spans the kh·kw window: fan_in = in·kh·kw."""
+    if tensor.ndim < 2:
+        raise ValueError(f"fan in and fan out can not be computed for a tensor with fewer than "
+                         f"2 dimensions, got shape {tuple(tensor.shape)}")
+    receptive_field = 1
+    for n in tensor.shape[2:]:
+        receptive_field *= n
+    return tensor.shape[1] * receptive_field, tensor.shape[0] * receptive_field
+
+
+def _calculate_correct_fan(tensor, mode):
+    mode = mode.lower()
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode {mode!r} not supported, please use one of 'fan_in', 'fan_out'")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def uniform_(tensor, a=0.0, b=1.0):
+    """Fill with samples from U(a, b)."""
+    with no_grad():
+        return tensor.uniform_(a, b)
+
+
+def normal_(tensor, mean=0.0, std=1.0):
+    """Fill with samples from N(mean, std²)."""
+    with no_grad():
+        return tensor.normal_(mean, std)
+
+
+def constant_(tensor, val):
+    with no_grad():
+        return tensor.fill_(val)
+
+
+def zeros_(tensor):
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor):
+    return constant_(tensor, 1.0)
+
+
+def xavier_uniform_(tensor, gain=1.0):
+    """U(−b, b) with b = gain · √(6 / (fan_in + fan_out)), so std = gain · √(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    bound = math.sqrt(3.0) * std
+    return uniform_(tensor, -bound, bound)
+
+
+def xavier_normal_(tensor, gain=1.0):
+    """N(0, std²) with std = gain · √(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return normal_(tensor, 0.0, std)
+
+
+def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    """U(−b, b) with b = √3 · gain / √fan, gain = calculate_gain(nonlinearity, a).
+
+    PyTorch's default Linear/Conv init is this with a = √5, which works out to b = 1/√fan_in.
+    """
+    fan = _calculate_correct_fan(tensor, mode)
+    gain = calculate_gain(nonlinearity, a)
+    bound = math.sqrt(3.0) * gain / math.sqrt(fan)
+    return uniform_(tensor, -bound, bound)
+
+
+def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    """N(0, std²) with std = gain / √fan."""
+    fan = _calculate_correct_fan(tensor, mode)
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    return normal_(tensor, 0.0, std)
+
+
+def default_bias_bound(weight):
+    """The bound of PyTorch's default bias init for Linear and conv layers: 1/√fan_in."""
+    fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+    return 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0

@@ -1,0 +1,589 @@
+"""Convolution as one matrix product: im2col, col2im, conv2d, conv_transpose2d, unfold, fold.
+
+Read after ``ops/matmul.py`` (a convolution *is* a matrix product once the data is laid out
+right) and before ``ops/pool.py`` (pooling reuses the window machinery of this file).
+
+The idea.  A 3×3 convolution computes, at every output pixel, a dot product between the weights
+of an output channel and the 3×3 window of every input channel under that pixel.  Copy each
+window into a column ("im2col": image to columns) and all those dot products become one matrix
+product::
+
+    weight, reshaped (OC, C·kh·kw)  @  columns (C·kh·kw, positions)  =  output (OC, positions)
+
+The backward is the transpose of the same product, twice:
+
+    dL/dweight  = dL/doutput @ columnsᵀ         (OC, positions) @ (positions, C·kh·kw)
+    dL/dcolumns = weightᵀ @ dL/doutput           (C·kh·kw, OC) @ (OC, positions)
+
+and "col2im" adds every column's gradient back onto the input pixels it was copied from (a
+pixel sits in up to kh·kw windows, so its gradient is the sum of those kh·kw contributions).
+
+The file has two versions of im2col:
+
+1. :func:`im2col_simple` / :func:`conv2d_simple` — the readable one, in PyTorch's (N, C, H, W)
+   layout, with a loop over the kh·kw kernel offsets.  Obviously correct; the tests check the
+   fast version against it.
+2. :func:`im2col` / :func:`col2im`, used by the ops — the same computation, fast:
+
+   * **strided window view**: ``as_strided`` gives a (C, kh, kw, OH, OW, N) *view* of the padded
+     input without copying a byte; im2col is then one copy of that view, no Python loop at all.
+   * **batch-innermost layout**: the columns are laid out as (C·kh·kw, OH·OW·N), with the batch
+     as the fastest-moving index.  Every run that the copy moves is then N (=128) contiguous
+     floats, not the 8-float runs of channels-last or the 14-float rows of (N, C, H, W); NumPy
+     pays a fixed cost per run, so this layout made im2col several times faster (see
+     ``benchmarks/README.md``).
+   * **the output is born in the next layer's layout**: weight @ columns gives (OC, OH·OW·N) =
+     (C, H, W, N) for the next layer, which we hand out as a (N, C, H, W)-shaped *transposed
+     view*.  Elementwise ops (batchnorm, ReLU) keep that memory order, so the next conv's im2col
+     reads a (C, H, W, N)-contiguous array and the whole network stays batch-innermost without
+     a single layout copy.
+"""
+from minitorch import backend
+from minitorch.autograd import Function
+
+
+# ---- argument helpers -----------------------------------------------------------------------------
+def pair(value, name, op):
+    """An int or a 2-sequence as a (height, width) pair of ints, checked."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+        result = (int(value[0]), int(value[1]))
+    else:
+        result = (int(value), int(value))
+    return result
+
+
+def positive_pair(value, name, op):
+    result = pair(value, name, op)
+    if min(result) <= 0:
+        raise ValueError(f"{op}: {name} must be positive, got {value!r}")
+    return result
+
+
+def conv_output_size(size, kernel, stride, pad_before, pad_after, dilation):
+    """How many windows fit: ⌊(size + padding − dilation·(kernel − 1) − 1) / stride⌋ + 1."""
+    return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def check_4d(x, op, what="input"):
+    if x.ndim != 4:
+        raise RuntimeError(f"{op}: expected a 4-D {what} (batch, channels, height, width), "
+                           f"got shape {tuple(x.shape)}")
+
+
+# ---- 1. the readable version ----------------------------------------------------------------------
+def im2col_simple(x, kernel_size, stride=1, padding=0, dilation=1):
+    """Columns of every kh×kw window of ``x`` (N, C, H, W): an array (N, C·kh·kw, OH·OW).
+
+    This is exactly ``F.unfold``.  Row c·kh·kw + i·kw + j of a column holds input channel c at
+    kernel offset (i, j).  We loop over the kh·kw offsets: for a fixed offset (i, j), the pixel
+    that offset sees in every window is one strided slice of the padded image.
+    """
+    xp = backend.array_module(backend.device_of(x))
+    (kh, kw), (sh, sw) = pair(kernel_size, "kernel_size", "im2col"), pair(stride, "stride", "im2col")
+    (ph, pw), (dh, dw) = pair(padding, "padding", "im2col"), pair(dilation, "dilation", "im2col")
+    n, c, h, w = x.shape
+    oh = conv_output_size(h, kh, sh, ph, ph, dh)
+    ow = conv_output_size(w, kw, sw, pw, pw, dw)
+    padded = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    cols = xp.zeros((n, c, kh, kw, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            top, left = i * dh, j * dw  # where offset (i, j) of the first window lands
+            cols[:, :, i, j] = padded[:, :, top:top + sh * oh:sh, left:left + sw * ow:sw]
+    return cols.reshape(n, c * kh * kw, oh * ow)
+
+
+def conv2d_simple(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """conv2d on arrays in three lines: im2col, one matrix product, add the bias (groups = 1)."""
+    n, _, h, w = x.shape
+    out_channels, _, kh, kw = weight.shape
+    (sh, sw), (ph, pw), (dh, dw) = (pair(stride, "stride", "conv2d"),
+                                    pair(padding, "padding", "conv2d"),
+                                    pair(dilation, "dilation", "conv2d"))
+    cols = im2col_simple(x, (kh, kw), stride, padding, dilation)     # (N, C·kh·kw, OH·OW)
+    out = weight.reshape(out_channels, -1) @ cols                     # (N, OC, OH·OW)
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1)
+    return out.reshape(n, out_channels, conv_output_size(h, kh, sh, ph, ph, dh),
+                       conv_output_size(w, kw, sw, pw, pw, dw))
+
+
+# ---- 2. the fast version --------------------------------------------------------------------------
+# Inside this file (and pool.py) images are kept batch-innermost: (C, H, W, N).  A (N, C, H, W)
+# array becomes one by the free view x.transpose(1, 2, 3, 0), and back by .transpose(3, 0, 1, 2).
+def batch_last(x):
+    """The (C, H, W, N) view of an (N, C, H, W) array (no copy)."""
+    return x.transpose(1, 2, 3, 0)
+
+
+def batch_first(x):
+    """The (N, C, H, W) view of a (C, H, W, N) array (no copy)."""
+    return x.transpose(3, 0, 1, 2)
+
+
+def pad_batch_last(xp, x, padding, value=0.0):
+    """A (C, H+top+bottom, W+left+right, N) C-contiguous copy of ``x`` (C, H, W, N), padded.
+
+    It always copies, so that the windows read afterwards are (C, H, W, N)-contiguous whatever
+    the layout of the input was; an input that is already contiguous and needs no padding is
+    returned as is.
+    """
+    top, bottom, left, right = padding
+    if not (top or bottom or left or right) and x.flags.c_contiguous:
+        return x
+    c, h, w, n = x.shape
+    if value == 0:
+        padded = xp.zeros((c, h + top + bottom, w + left + right, n), dtype=x.dtype)
+    else:
+        padded = xp.full((c, h + top + bottom, w + left + right, n), value, dtype=x.dtype)
+    padded[:, top:top + h, left:left + w] = x
+    return padded
+
+
+def window_view(xp, padded, kernel, stride, dilation, out_size):
+    """The (C, kh, kw, OH, OW, N) strided view of every window of ``padded`` (C, Hp, Wp, N).
+
+    Element [c, i, j, y, x, n] is padded[c, y·sh + i·dh, x·sw + j·dw, n]: stepping the kernel
+    offset i moves dh rows, stepping the output row y moves sh rows.  Nothing is copied; the
+    view's strides say how to walk the original memory.  Windows overlap when the stride is
+    smaller than the kernel, so several view elements share one memory location: only read it.
+    """
+    kh, kw = kernel
+    (sh, sw), (dh, dw), (oh, ow) = stride, dilation, out_size
+    c, _, _, n = padded.shape
+    s_c, s_h, s_w, s_n = padded.strides
+    return xp.lib.stride_tricks.as_strided(
+        padded, shape=(c, kh, kw, oh, ow, n),
+        strides=(s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw, s_n))
+
+
+def im2col(xp, x, kernel, stride, padding, dilation, out_size):
+    """The column matrix (C·kh·kw, OH·OW·N) of ``x`` (C, H, W, N): one copy of the window view."""
+    c, kh, kw = x.shape[0], kernel[0], kernel[1]
+    windows = window_view(xp, pad_batch_last(xp, x, padding), kernel, stride, dilation, out_size)
+    return xp.ascontiguousarray(windows).reshape(c * kh * kw, -1)
+
+
+def offset_slices(offset, stride, dilation, out_size):
+    """The (C, rows, columns, N) index of the pixels that kernel offset (i, j) sees in every
+    window: one strided slice of the padded image per axis."""
+    (i, j), (sh, sw), (dh, dw), (oh, ow) = offset, stride, dilation, out_size
+    return (slice(None), slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+            slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+
+
+def windows_overlap(kernel, stride, dilation):
+    """Whether two windows can share a pixel (the stride is shorter than the dilated kernel)."""
+    return any(s < d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+
+
+def col2im(xp, cols, image_shape, kernel, stride, padding, dilation, out_size):
+    """The adjoint of im2col: add every column entry back onto its pixel.  Returns (C, H, W, N).
+
+    ``cols`` is (C·kh·kw, OH·OW·N).  We loop over the kh·kw kernel offsets (not over pixels):
+    for one offset, its entries of all windows land on one strided slice of the padded image,
+    so each step is a single vectorised add of OH·OW·N-element slabs.  Overlapping windows need
+    the add; when windows do not overlap (stride ≥ dilated kernel) one strided assignment does.
+    """
+    c, h, w, n = image_shape
+    (kh, kw), (oh, ow) = kernel, out_size
+    top, bottom, left, right = padding
+    cols = cols.reshape(c, kh, kw, oh, ow, n)
+    padded = xp.zeros((c, h + top + bottom, w + left + right, n), dtype=cols.dtype)
+    if not windows_overlap(kernel, stride, dilation):
+        # no two windows share a pixel: the window view is a one-to-one map, write through it
+        window_view(xp, padded, kernel, stride, dilation, out_size)[...] = cols
+    else:
+        for i in range(kh):
+            for j in range(kw):
+                padded[offset_slices((i, j), stride, dilation, out_size)] += cols[:, i, j]
+    return padded[:, top:top + h, left:left + w]
+
+
+def row_sums(xp, matrix):
+    """Σ over the columns of a 2-D matrix, as a BLAS matrix-vector product (``matrix @ ones``).
+
+    BLAS streams the matrix once with vector instructions; ``matrix.sum(axis=1)`` was measured
+    several times slower at these shapes.  The sum accumulates in blocks, accurate enough for
+    float32 gradients (unlike an ``einsum`` of products, which accumulates naively).
+    """
+    return matrix @ xp.ones(matrix.shape[1], dtype=matrix.dtype)
+
+
+def grouped_matmul(a, b, groups):
+    """a @ b where the rows of ``a`` and of ``b`` split into ``groups`` independent blocks.
+
+    ``a`` (G·M, K) and ``b`` (G·K, P): block g of the result is a[g] @ b[g].  With one group
+    this is a plain matrix product.
+    """
+    if groups == 1:
+        return a @ b
+    out = a.reshape(groups, a.shape[0] // groups, -1) @ b.reshape(groups, b.shape[0] // groups, -1)
+    return out.reshape(-1, out.shape[-1])
+
+
+def grouped_matmul_at(a, b, groups):
+    """aᵀ @ b blockwise: a (G·K, M), b (G·K, P)  →  (G·M, P), block g = a[g]ᵀ @ b[g]."""
+    if groups == 1:
+        return a.T @ b
+    a = a.reshape(groups, a.shape[0] // groups, -1)
+    out = a.transpose(0, 2, 1) @ b.reshape(groups, b.shape[0] // groups, -1)
+    return out.reshape(-1, out.shape[-1])
+
+
+def grouped_matmul_bt(a, b, groups):
+    """a @ bᵀ blockwise: a (G·M, P), b (G·K, P)  →  (G·M, K), block g = a[g] @ b[g]ᵀ.
+
+    Computed as (b[g] @ a[g]ᵀ)ᵀ: with P (all positions) as the long shared dimension, this
+    orientation was measured up to 2× faster in OpenBLAS than a[g] @ b[g]ᵀ.
+    """
+    if groups == 1:
+        return (b @ a.T).T
+    a = a.reshape(groups, a.shape[0] // groups, -1)
+    b = b.reshape(groups, b.shape[0] // groups, -1)
+    return (b @ a.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(-1, b.shape[1])
+
+
+def as_matrix(xp, x):
+    """The (C, H·W·N) matrix of an (N, C, H, W) array, batch innermost (copies only if needed)."""
+    return batch_last(x).reshape(x.shape[1], -1)
+
+
+def conv_padding(padding, kernel, dilation, stride, op):
+    """PyTorch's padding argument as (top, bottom, left, right).
+
+    'valid' is no padding.  'same' pads so that the output has the input's size: a total of
+    dilation·(kernel − 1), the odd one extra at the bottom/right, as PyTorch does.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' is not supported for strided "
+                                 f"convolutions (got stride={stride})")
+            total_h, total_w = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
+            return (total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2)
+        raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', "
+                         f"got {padding!r}")
+    ph, pw = pair(padding, "padding", op)
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+    return (ph, ph, pw, pw)
+
+
+def flipped_padding(geometry, image_size):
+    """The padding of the full convolution that gives a stride-1 conv's input gradient.
+
+    dL/dx[h] = Σᵢ w[i] · dL/dy[h + top − i·d]: a convolution of the gradient with the kernel
+    flipped (i → k − 1 − i), padded by (k − 1)·d − top before and (k − 1)·d − bottom after.
+    Returns None when that is impossible (stride > 1, or padding wider than the kernel).
+    """
+    (kh, kw), stride, (top, bottom, left, right), (dh, dw), _ = geometry
+    if stride != (1, 1):
+        return None
+    reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)
+    pads = (reach_h - top, reach_h - bottom, reach_w - left, reach_w - right)
+    return pads if min(pads) >= 0 else None
+
+
+def input_gradient(xp, grad, weight, groups, geometry, image_shape):
+    """dL/dx (C, H, W, N) of conv2d from dL/dy (OC, OH, OW, N): conv2d's backward to its input,
+    and the forward of conv_transpose2d.
+
+    The general way is the transposed product and col2im: col2im(Wᵀ · dL/dy).  For stride 1 the
+    same numbers come out of a plain convolution of the gradient with the flipped kernel, and
+    that is faster: its im2col is one copy, where col2im adds kh·kw slabs into the image.
+    """
+    out_channels, per_group, kh, kw = weight.shape
+    pads = flipped_padding(geometry, image_shape[1:3])
+    if pads is None:
+        grad_cols = grouped_matmul_at(weight.reshape(out_channels, -1),
+                                      grad.reshape(out_channels, -1), groups)
+        return col2im(xp, grad_cols, image_shape, *geometry)
+    # the flipped kernel, one (C_in of the group, OC of the group · kh · kw) matrix per group
+    flipped = weight[:, :, ::-1, ::-1].reshape(groups, out_channels // groups, per_group, kh, kw)
+    flipped = xp.ascontiguousarray(flipped.transpose(0, 2, 1, 3, 4)).reshape(
+        groups * per_group, -1)
+    kernel, _, _, dilation, _ = geometry
+    c, h, w, n = image_shape
+    cols = im2col(xp, grad, kernel, (1, 1), pads, dilation, (h, w))   # (OC·kh·kw, H·W·N)
+    return grouped_matmul(flipped, cols, groups).reshape(c, h, w, n)
+
+
+# ---- the ops --------------------------------------------------------------------------------------
+class Conv2d(Function):
+    """y = weight ⋆ x + bias, computed as Y = W·cols(X) + b.
+
+    With W the weight reshaped to (OC, C·kh·kw), cols(X) the im2col matrix (C·kh·kw, P) over the
+    P = OH·OW·N output positions and Y (OC, P)::
+
+        dL/dW    = dL/dY · cols(X)ᵀ
+        dL/db    = Σ_positions dL/dY                (a row sum)
+        dL/dX    = col2im(Wᵀ · dL/dY)
+
+    With groups G, channels split into G blocks and each block is its own convolution: W and
+    cols are block-diagonal, so each product is G independent products.
+    """
+
+    def __init__(self, stride, padding, dilation, groups):
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+
+    def forward(self, x, weight, bias=None):
+        xp = self.xp
+        out_channels, _, kh, kw = weight.shape
+        n, c, h, w = x.shape
+        top, bottom, left, right = self.padding
+        oh = conv_output_size(h, kh, self.stride[0], top, bottom, self.dilation[0])
+        ow = conv_output_size(w, kw, self.stride[1], left, right, self.dilation[1])
+        self.geometry = ((kh, kw), self.stride, self.padding, self.dilation, (oh, ow))
+        self.image_shape = (c, h, w, n)
+        cols = im2col(xp, batch_last(x), *self.geometry)              # (C·kh·kw, OH·OW·N)
+        out = grouped_matmul(weight.reshape(out_channels, -1), cols, self.groups)
+        if bias is not None:
+            out += bias[:, None]
+        self.save_for_backward(cols, weight)
+        # (OC, OH·OW·N) is (OC, OH, OW, N): hand it out as an (N, OC, OH, OW) view, no copy
+        return batch_first(out.reshape(out_channels, oh, ow, n))
+
+    def backward(self, grad):
+        cols, weight = self.saved_tensors
+        xp = self.xp
+        grad = as_matrix(xp, grad)                                    # (OC, OH·OW·N)
+        grad_x = grad_w = grad_b = None
+        if self.needs_input_grad[0]:
+            (oh, ow), n = self.geometry[4], self.image_shape[3]
+            grad_x = batch_first(input_gradient(xp, grad.reshape(-1, oh, ow, n), weight,
+                                                self.groups, self.geometry, self.image_shape))
+        if self.needs_input_grad[1]:
+            grad_w = grouped_matmul_bt(grad, cols, self.groups).reshape(weight.shape)
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            grad_b = row_sums(xp, grad)
+        return (grad_x, grad_w) if len(self.needs_input_grad) == 2 else (grad_x, grad_w, grad_b)
+
+
+class ConvTranspose2d(Function):
+    """The adjoint of conv2d: its forward is conv2d's input gradient, its backward conv2d.
+
+    With W the weight (C_in, OC·kh·kw) and X (C_in, P) the input over its P = H·W·N pixels::
+
+        y        = col2im(Wᵀ · X) + b               (each input pixel paints a kh×kw patch)
+        dL/dX    = W · cols(dL/dy)                  (a conv2d of the gradient)
+        dL/dW    = X · cols(dL/dy)ᵀ
+        dL/db    = Σ_positions dL/dy
+
+    The output size is (H − 1)·stride − 2·padding + dilation·(k − 1) + output_padding + 1.
+    """
+
+    def __init__(self, stride, padding, output_padding, dilation, groups):
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.output_padding = output_padding
+
+    def forward(self, x, weight, bias=None):
+        xp = self.xp
+        in_channels, out_per_group, kh, kw = weight.shape
+        n, _, h, w = x.shape
+        (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
+        out_h = (h - 1) * sh - 2 * ph + dh * (kh - 1) + self.output_padding[0] + 1
+        out_w = (w - 1) * sw - 2 * pw + dw * (kw - 1) + self.output_padding[1] + 1
+        out_channels = out_per_group * self.groups
+        # the conv2d whose input gradient we are: from (OC, out_h, out_w) to our input's (h, w)
+        self.geometry = ((kh, kw), self.stride, (ph, ph, pw, pw), self.dilation, (h, w))
+        self.out_shape = (out_channels, out_h, out_w, n)
+        x_matrix = as_matrix(xp, x)                                   # (C_in, H·W·N)
+        out = input_gradient(xp, x_matrix.reshape(in_channels, h, w, n), weight, self.groups,
+                             self.geometry, self.out_shape)           # (OC, out_h, out_w, N)
+        if bias is not None:
+            out += bias[:, None, None, None]
+        self.save_for_backward(x_matrix, weight)
+        return batch_first(out)
+
+    def backward(self, grad):
+        x_matrix, weight = self.saved_tensors
+        xp = self.xp
+        in_channels = weight.shape[0]
+        grad_x = grad_w = grad_b = None
+        grad = batch_last(grad)                                       # (OC, out_h, out_w, N)
+        if self.needs_input_grad[0] or self.needs_input_grad[1]:
+            grad_cols = im2col(xp, grad, *self.geometry)              # (OC·kh·kw, H·W·N)
+            if self.needs_input_grad[0]:
+                grad_x = grouped_matmul(weight.reshape(in_channels, -1), grad_cols, self.groups)
+                (h, w), n = self.geometry[4], self.out_shape[3]
+                grad_x = batch_first(grad_x.reshape(in_channels, h, w, n))
+            if self.needs_input_grad[1]:
+                grad_w = grouped_matmul_bt(x_matrix, grad_cols, self.groups).reshape(weight.shape)
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            grad_b = row_sums(xp, grad.reshape(grad.shape[0], -1))
+        return (grad_x, grad_w) if len(self.needs_input_grad) == 2 else (grad_x, grad_w, grad_b)
+
+
+class Unfold(Function):
+    """F.unfold: y[n, c·kh·kw + i·kw + j, l] = x_padded[n, c, window l's pixel at offset (i, j)].
+
+    It is im2col itself, so its backward is col2im: dL/dx = col2im(dL/dy).
+    """
+
+    def __init__(self, kernel, dilation, padding, stride):
+        self.kernel, self.dilation, self.padding, self.stride = kernel, dilation, padding, stride
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        (kh, kw), (ph, pw) = self.kernel, self.padding
+        oh = conv_output_size(h, kh, self.stride[0], ph, ph, self.dilation[0])
+        ow = conv_output_size(w, kw, self.stride[1], pw, pw, self.dilation[1])
+        if oh <= 0 or ow <= 0:
+            raise RuntimeError(f"unfold: kernel {self.kernel} with dilation {self.dilation} "
+                               f"does not fit in the padded input of shape {tuple(x.shape)}")
+        self.geometry = (self.kernel, self.stride, (ph, ph, pw, pw), self.dilation, (oh, ow))
+        self.image_shape = (c, h, w, n)
+        cols = im2col(self.xp, batch_last(x), *self.geometry)         # (C·kh·kw, L·N)
+        return cols.reshape(c * kh * kw, oh * ow, n).transpose(2, 0, 1)
+
+    def backward(self, grad):
+        cols = grad.transpose(1, 2, 0).reshape(grad.shape[1], -1)
+        return batch_first(col2im(self.xp, cols, self.image_shape, *self.geometry))
+
+
+class Fold(Function):
+    """F.fold, the adjoint of unfold: sum each column entry into its pixel of the output image.
+
+    y = col2im(x);   dL/dx = im2col(dL/dy).
+    """
+
+    def __init__(self, output_size, kernel, dilation, padding, stride):
+        self.output_size, self.kernel = output_size, kernel
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+    def forward(self, x):
+        if x.ndim != 3:
+            raise RuntimeError(f"fold: expected a 3-D input (batch, C·kh·kw, L), got shape "
+                               f"{tuple(x.shape)}")
+        n, rows, length = x.shape
+        (kh, kw), (ph, pw), (h, w) = self.kernel, self.padding, self.output_size
+        if rows % (kh * kw):
+            raise RuntimeError(f"fold: expected size of input's dimension 1 to be divisible by "
+                               f"the product of kernel_size {self.kernel}, got {rows}")
+        oh = conv_output_size(h, kh, self.stride[0], ph, ph, self.dilation[0])
+        ow = conv_output_size(w, kw, self.stride[1], pw, pw, self.dilation[1])
+        if oh * ow != length:
+            raise RuntimeError(f"fold: expected input's dimension 2 to match the {oh}×{ow} = "
+                               f"{oh * ow} sliding blocks of output_size {self.output_size}, "
+                               f"got {length}")
+        c = rows // (kh * kw)
+        self.geometry = (self.kernel, self.stride, (ph, ph, pw, pw), self.dilation, (oh, ow))
+        cols = x.transpose(1, 2, 0).reshape(rows, -1)                 # (C·kh·kw, L·N)
+        return batch_first(col2im(self.xp, cols, (c, h, w, n), *self.geometry))
+
+    def backward(self, grad):
+        cols = im2col(self.xp, batch_last(grad), *self.geometry)
+        rows = cols.shape[0]
+        return cols.reshape(rows, -1, grad.shape[0]).transpose(2, 0, 1)
+
+
+# ---- the functions users call (torch.nn.functional's signatures) ----------------------------------
+def _unbatched(input, op, expected_ndim):
+    """PyTorch accepts a (C, H, W) image without a batch dim: add one (and say if we did)."""
+    from minitorch.ops.shape import unsqueeze
+    if input.ndim == expected_ndim - 1:
+        return unsqueeze(input, 0), True
+    if input.ndim != expected_ndim:
+        raise RuntimeError(f"{op}: expected a {expected_ndim - 1}-D (unbatched) or "
+                           f"{expected_ndim}-D (batched) input, got shape {tuple(input.shape)}")
+    return input, False
+
+
+def _rebatched(output, added):
+    from minitorch.ops.shape import squeeze
+    return squeeze(output, 0) if added else output
+
+
+def _check_conv_args(input, weight, bias, groups, op, in_channels_of_weight, out_channels):
+    if weight.ndim != 4:
+        raise RuntimeError(f"{op}: expected a 4-D weight, got shape {tuple(weight.shape)}")
+    if groups <= 0 or int(groups) != groups:
+        raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"{op}: input ({input.dtype}) and weight ({weight.dtype}) must have "
+                           f"the same dtype")
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != out_channels):
+        raise RuntimeError(f"{op}: expected a bias of shape ({out_channels},) for "
+                           f"{out_channels} output channels, got shape {tuple(bias.shape)}")
+    if input.shape[1] != in_channels_of_weight:
+        raise RuntimeError(
+            f"{op}: given groups={groups} and weight of shape {tuple(weight.shape)}, expected "
+            f"input of shape {tuple(input.shape)} to have {in_channels_of_weight} channels, "
+            f"but got {input.shape[1]} channels instead")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, as PyTorch), input (N, C, H, W) or (C, H, W)."""
+    input, added = _unbatched(input, "conv2d", 4)
+    out_channels, per_group, kh, kw = (tuple(weight.shape) + (0,) * 4)[:4]
+    _check_conv_args(input, weight, bias, groups, "conv2d", per_group * groups, out_channels)
+    if out_channels % groups:
+        raise RuntimeError(f"conv2d: out_channels ({out_channels}) must be divisible by groups "
+                           f"({groups})")
+    stride = positive_pair(stride, "stride", "conv2d")
+    dilation = positive_pair(dilation, "dilation", "conv2d")
+    padding = conv_padding(padding, (kh, kw), dilation, stride, "conv2d")
+    h, w = input.shape[2:]
+    if (h + padding[0] + padding[1] < dilation[0] * (kh - 1) + 1
+            or w + padding[2] + padding[3] < dilation[1] * (kw - 1) + 1):
+        raise RuntimeError(
+            f"conv2d: the padded input ({h + padding[0] + padding[1]} × "
+            f"{w + padding[2] + padding[3]}) is smaller than the dilated kernel "
+            f"({dilation[0] * (kh - 1) + 1} × {dilation[1] * (kw - 1) + 1})")
+    op = Conv2d(stride, padding, dilation, int(groups))
+    out = op(input, weight) if bias is None else op(input, weight, bias)
+    return _rebatched(out, added)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """Transposed 2-D convolution ("deconvolution"): the gradient of conv2d w.r.t. its input."""
+    input, added = _unbatched(input, "conv_transpose2d", 4)
+    in_channels, per_group = (tuple(weight.shape) + (0,) * 2)[:2]
+    _check_conv_args(input, weight, bias, groups, "conv_transpose2d", in_channels,
+                     per_group * groups)
+    if in_channels % groups:
+        raise RuntimeError(f"conv_transpose2d: in_channels ({in_channels}) must be divisible "
+                           f"by groups ({groups})")
+    stride = positive_pair(stride, "stride", "conv_transpose2d")
+    dilation = positive_pair(dilation, "dilation", "conv_transpose2d")
+    padding = pair(padding, "padding", "conv_transpose2d")
+    output_padding = pair(output_padding, "output_padding", "conv_transpose2d")
+    for o, s, d in zip(output_padding, stride, dilation):
+        if not 0 <= o < max(s, d):
+            raise ValueError(f"conv_transpose2d: output_padding must be smaller than either "
+                             f"stride or dilation, got output_padding={output_padding}, "
+                             f"stride={stride}, dilation={dilation}")
+    h, w = input.shape[2:]
+    kh, kw = weight.shape[2:]
+    out_h = (h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1
+    out_w = (w - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
+    if out_h <= 0 or out_w <= 0 or min(padding) < 0:
+        raise RuntimeError(f"conv_transpose2d: padding {padding} leaves an output of size "
+                           f"{out_h} × {out_w} for an input of shape {tuple(input.shape)}")
+    op = ConvTranspose2d(stride, padding, output_padding, dilation, int(groups))
+    out = op(input, weight) if bias is None else op(input, weight, bias)
+    return _rebatched(out, added)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Every sliding block of ``input`` (N, C, H, W) as a column: (N, C·kh·kw, L)."""
+    check_4d(input, "unfold")
+    op = Unfold(positive_pair(kernel_size, "kernel_size", "unfold"),
+                positive_pair(dilation, "dilation", "unfold"), pair(padding, "padding", "unfold"),
+                positive_pair(stride, "stride", "unfold"))
+    return op(input)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sum columns (N, C·kh·kw, L) back into an image (N, C, *output_size): unfold's adjoint."""
+    op = Fold(positive_pair(output_size, "output_size", "fold"),
+              positive_pair(kernel_size, "kernel_size", "fold"),
+              positive_pair(dilation, "dilation", "fold"), pair(padding, "padding", "fold"),
+              positive_pair(stride, "stride", "fold"))
+    return op(input)

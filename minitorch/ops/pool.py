@@ -1,0 +1,332 @@
+"""Pooling: max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d.
+
+Read after ``ops/conv.py``: pooling slides the same windows over the image as a convolution,
+so it reuses conv.py's machinery (the batch-innermost (C, H, W, N) layout, the padded copy, the
+strided window view and col2im).  The difference is what happens inside a window: a convolution
+takes a dot product with weights, pooling takes the max or the mean of the window.
+
+* max:  y = max over the window;   dL/dx = dL/dy at the window's argmax, 0 elsewhere (only the
+  winner influenced y).  Ties go to the first maximum in the window (row by row), as PyTorch.
+* mean: y = (1/d) Σ window;   dL/dx = dL/dy / d for every pixel of the window.
+
+Both loop over the kh·kw kernel offsets, never over pixels: for one offset (i, j), the pixel it
+sees in every window is one strided slice of the image, so each step is one vectorised
+operation over all C·OH·OW·N windows at once.
+
+Adaptive pooling chooses the windows from the output size: bin i of ``out`` bins over ``size``
+pixels spans [⌊i·size/out⌋, ⌈(i+1)·size/out⌉).  When out divides size the bins are a regular
+pooling (kernel = stride = size/out) and go through the fast path; otherwise the bins differ in
+size and we loop over the (few) output bins.
+"""
+import math
+
+from minitorch.autograd import Function
+from minitorch.ops.conv import (
+    batch_first, batch_last, col2im, offset_slices, pad_batch_last, pair, positive_pair,
+    window_view, windows_overlap)
+
+
+def pooling_output_size(size, kernel, stride, padding, dilation, ceil_mode):
+    """PyTorch's pooled size.  With ceil_mode a last, partial window counts, unless it would
+    start inside the right padding only."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _pool_geometry(x, kernel, stride, padding, dilation, ceil_mode, op):
+    """Output size and the (top, bottom, left, right) padding that covers every window."""
+    _, _, h, w = x.shape
+    out_size, pads = [], []
+    for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation):
+        if p > (d * (k - 1) + 1) // 2 or p > k // 2:
+            raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, "
+                               f"but got pad={p}, kernel_size={k} and dilation={d}")
+        out = pooling_output_size(size, k, s, p, d, ceil_mode)
+        if out <= 0:
+            raise RuntimeError(f"{op}: output size is too small: input of shape "
+                               f"{tuple(x.shape)} with kernel_size={kernel}, stride={stride}, "
+                               f"padding={padding}, dilation={dilation} gives {out}")
+        # ceil_mode's last window may reach past the padding: pad the end that far
+        needed = (out - 1) * s + d * (k - 1) + 1
+        out_size.append(out)
+        pads += [p, max(p, needed - size - p)]
+    return tuple(out_size), tuple(pads)
+
+
+def _check_input(x, op):
+    if x.ndim != 4:
+        raise RuntimeError(f"{op}: expected a 4-D input (batch, channels, height, width), got "
+                           f"shape {tuple(x.shape)}")
+
+
+# ---- max pooling ----------------------------------------------------------------------------------
+class MaxPool2d(Function):
+    """y = max of each window (padding counts as −∞);   dL/dx = dL/dy at the window's argmax.
+
+    Forward keeps, for every window, which kernel offset won (a small integer), so backward
+    only has to route each gradient to that offset.  The comparison ``candidate > best`` (not
+    ≥) keeps the first maximum on ties, and a NaN always wins (it propagates), as in PyTorch.
+    """
+
+    def __init__(self, kernel, stride, padding, dilation, ceil_mode, return_indices):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.dilation, self.ceil_mode, self.return_indices = dilation, ceil_mode, return_indices
+
+    def forward(self, x):
+        xp = self.xp
+        n, c, h, w = x.shape
+        out_size, pads = _pool_geometry(x, self.kernel, self.stride, self.padding, self.dilation,
+                                        self.ceil_mode, "max_pool2d")
+        kh, kw = self.kernel
+        padded = pad_batch_last(xp, batch_last(x), pads, value=-math.inf)
+        windows = window_view(xp, padded, self.kernel, self.stride, self.dilation, out_size)
+        best = windows[:, 0, 0].copy()                         # (C, OH, OW, N)
+        winner = xp.zeros(best.shape, dtype=xp.int16)          # which kernel offset won
+        better = xp.empty(best.shape, dtype=bool)
+        for offset in range(1, kh * kw):
+            candidate = windows[:, offset // kw, offset % kw]
+            xp.greater(candidate, best, out=better)
+            better |= xp.isnan(candidate)
+            xp.copyto(best, candidate, where=better)
+            winner[better] = offset
+        self.winner, self.pads, self.out_size, self.x_shape = winner, pads, out_size, (c, h, w, n)
+        out = batch_first(best)
+        if not self.return_indices:
+            return out
+        # PyTorch's indices: the winner's position in the flattened H·W plane of its channel
+        top, left = pads[0], pads[2]
+        rows = xp.arange(out_size[0]).reshape(-1, 1, 1) * self.stride[0] - top
+        cols = xp.arange(out_size[1]).reshape(1, -1, 1) * self.stride[1] - left
+        rows = rows + (winner // kw) * self.dilation[0]
+        cols = cols + (winner % kw) * self.dilation[1]
+        return out, batch_first((rows * w + cols).astype(xp.int64))
+
+    def backward(self, grad, *grad_indices):
+        xp = self.xp
+        kh, kw = self.kernel
+        c, h, w, n = self.x_shape
+        top, bottom, left, right = self.pads
+        grad = batch_last(grad)                                # (C, OH, OW, N)
+        padded = xp.zeros((c, h + top + bottom, w + left + right, n), dtype=grad.dtype)
+        overlap = windows_overlap(self.kernel, self.stride, self.dilation)
+        zero = xp.zeros((), dtype=grad.dtype)
+        for offset in range(kh * kw):
+            routed = xp.where(self.winner == offset, grad, zero)
+            pixels = offset_slices(divmod(offset, kw), self.stride, self.dilation, self.out_size)
+            if overlap:  # a pixel in several windows collects the gradient of each
+                padded[pixels] += routed
+            else:
+                padded[pixels] = routed
+        self.winner = None
+        return batch_first(padded[:, top:top + h, left:left + w])
+
+
+# ---- average pooling ------------------------------------------------------------------------------
+def _divisors(xp, size, kernel, stride, padding, out, count_include_pad):
+    """How many pixels PyTorch divides each window's sum by, along one axis.
+
+    A window counts the padding it covers when count_include_pad is set, but never the part
+    of a ceil_mode window that hangs past the padding; without count_include_pad only real
+    pixels count.
+    """
+    start = xp.arange(out) * stride - padding
+    end = xp.minimum(start + kernel, size + padding)
+    if count_include_pad:
+        return end - start
+    return xp.minimum(end, size) - xp.maximum(start, 0)
+
+
+class AvgPool2d(Function):
+    """y = (1/d) Σ window;   dL/dx = Σ over the windows containing x of dL/dy / d.
+
+    d is the window's pixel count (see ``_divisors``) or ``divisor_override``.
+    """
+
+    def __init__(self, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        self.divisor_override = divisor_override
+
+    def forward(self, x):
+        xp = self.xp
+        n, c, h, w = x.shape
+        ones = (1, 1)
+        out_size, pads = _pool_geometry(x, self.kernel, self.stride, self.padding, ones,
+                                        self.ceil_mode, "avg_pool2d")
+        kh, kw = self.kernel
+        padded = pad_batch_last(xp, batch_last(x), pads)
+        windows = window_view(xp, padded, self.kernel, self.stride, ones, out_size)
+        total = windows[:, 0, 0].copy()
+        for offset in range(1, kh * kw):
+            total += windows[:, offset // kw, offset % kw]
+        if self.divisor_override:
+            divisor = xp.asarray(self.divisor_override, dtype=x.dtype)
+        else:
+            rows = _divisors(xp, h, kh, self.stride[0], self.padding[0], out_size[0],
+                             self.count_include_pad)
+            cols = _divisors(xp, w, kw, self.stride[1], self.padding[1], out_size[1],
+                             self.count_include_pad)
+            divisor = (rows[:, None] * cols[None, :]).astype(x.dtype)[:, :, None]  # (OH, OW, 1)
+        total /= divisor
+        self.divisor, self.pads, self.out_size, self.x_shape = divisor, pads, out_size, (c, h, w, n)
+        return batch_first(total)
+
+    def backward(self, grad):
+        xp = self.xp
+        kh, kw = self.kernel
+        c, h, w, n = self.x_shape
+        top, bottom, left, right = self.pads
+        share = batch_last(grad) / self.divisor                # each pixel's part of dL/dy
+        # every kernel offset receives the same share: col2im of the broadcast columns
+        cols = xp.broadcast_to(share[:, None, None], (c, kh, kw) + share.shape[1:])
+        grad_x = col2im(xp, cols, (c, h, w, n), self.kernel, self.stride,
+                        (top, bottom, left, right), (1, 1), self.out_size)
+        return batch_first(grad_x)
+
+
+# ---- adaptive pooling -----------------------------------------------------------------------------
+def adaptive_bins(size, out):
+    """PyTorch's bins: [⌊i·size/out⌋, ⌈(i+1)·size/out⌉) for i < out."""
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+
+
+class AdaptivePool2d(Function):
+    """Max or mean over PyTorch's adaptive bins, for bins of unequal sizes (a loop over bins).
+
+    mean: y = (1/|bin|) Σ bin, dL/dx = dL/dy / |bin| on the bin;  max: y = max bin,
+    dL/dx = dL/dy at the bin's first argmax.  Bins may overlap, so backward adds.
+    """
+
+    def __init__(self, out_size, mode, return_indices):
+        self.out_size, self.mode, self.return_indices = out_size, mode, return_indices
+
+    def forward(self, x):
+        xp = self.xp
+        n, c, h, w = x.shape
+        self.x_shape = x.shape
+        self.row_bins = adaptive_bins(h, self.out_size[0])
+        self.col_bins = adaptive_bins(w, self.out_size[1])
+        image = batch_last(x)                                  # (C, H, W, N)
+        out = xp.empty((c,) + tuple(self.out_size) + (n,), dtype=x.dtype)
+        winners = xp.empty(out.shape, dtype=xp.int64) if self.mode == "max" else None
+        for a, (r0, r1) in enumerate(self.row_bins):
+            for b, (c0, c1) in enumerate(self.col_bins):
+                block = image[:, r0:r1, c0:c1].reshape(c, -1, n)   # (C, bin pixels, N)
+                if self.mode == "max":
+                    where = xp.argmax(block, axis=1)  # the first maximum (a NaN wins)
+                    out[:, a, b] = xp.take_along_axis(block, where[:, None], axis=1)[:, 0]
+                    # flat index into the H·W plane
+                    winners[:, a, b] = (r0 + where // (c1 - c0)) * w + c0 + where % (c1 - c0)
+                else:
+                    out[:, a, b] = block.mean(axis=1)
+        self.winners = winners
+        if self.mode == "max" and self.return_indices:
+            return batch_first(out), batch_first(winners)
+        return batch_first(out)
+
+    def backward(self, grad, *grad_indices):
+        xp = self.xp
+        n, c, h, w = self.x_shape
+        grad = batch_last(grad)
+        grad_x = xp.zeros((c, h, w, n), dtype=grad.dtype)
+        if self.mode == "max":
+            flat = grad_x.reshape(c, h * w, n)
+            for a in range(len(self.row_bins)):
+                for b in range(len(self.col_bins)):
+                    # each (channel, sample) puts its gradient on one pixel; bins can overlap
+                    # only between different (a, b), and we add bin after bin
+                    where = self.winners[:, a, b][:, None]     # (C, 1, N)
+                    current = xp.take_along_axis(flat, where, axis=1)
+                    xp.put_along_axis(flat, where, current + grad[:, a, b][:, None], axis=1)
+        else:
+            for a, (r0, r1) in enumerate(self.row_bins):
+                for b, (c0, c1) in enumerate(self.col_bins):
+                    grad_x[:, r0:r1, c0:c1] += (grad[:, a, b] / ((r1 - r0) * (c1 - c0)))[:, None,
+                                                                                         None]
+        self.winners = None
+        return batch_first(grad_x)
+
+
+# ---- the functions users call (torch.nn.functional's signatures) ----------------------------------
+def _unbatched(input, op):
+    from minitorch.ops.conv import _unbatched as add_batch_dim
+    return add_batch_dim(input, op, 4)
+
+
+def _rebatched(output, added):
+    from minitorch.ops.conv import _rebatched as drop_batch_dim
+    if isinstance(output, tuple):
+        return tuple(drop_batch_dim(o, added) for o in output)
+    return drop_batch_dim(output, added)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Max over each kh×kw window; with return_indices also each max's flat H·W index."""
+    input, added = _unbatched(input, "max_pool2d")
+    kernel = positive_pair(kernel_size, "kernel_size", "max_pool2d")
+    stride = kernel if stride is None or stride == [] else positive_pair(stride, "stride",
+                                                                        "max_pool2d")
+    padding = pair(padding, "padding", "max_pool2d")
+    dilation = positive_pair(dilation, "dilation", "max_pool2d")
+    op = MaxPool2d(kernel, stride, padding, dilation, bool(ceil_mode), bool(return_indices))
+    return _rebatched(op(input), added)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """Mean over each kh×kw window (see AvgPool2d for what it divides by)."""
+    input, added = _unbatched(input, "avg_pool2d")
+    kernel = positive_pair(kernel_size, "kernel_size", "avg_pool2d")
+    stride = kernel if stride is None or stride == [] else positive_pair(stride, "stride",
+                                                                        "avg_pool2d")
+    padding = pair(padding, "padding", "avg_pool2d")
+    if divisor_override is not None and divisor_override <= 0:
+        raise ValueError(f"avg_pool2d: divisor_override must be positive, got "
+                         f"{divisor_override}")
+    op = AvgPool2d(kernel, stride, padding, bool(ceil_mode), bool(count_include_pad),
+                   divisor_override)
+    return _rebatched(op(input), added)
+
+
+def _adaptive_size(input, output_size, op):
+    size = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    if len(size) != 2:
+        raise ValueError(f"{op}: output_size must be an int or a pair, got {output_size!r}")
+    # None keeps the input's size along that axis, as in PyTorch
+    size = tuple(int(input.shape[-2 + i]) if s is None else int(s) for i, s in enumerate(size))
+    if min(size) <= 0:
+        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
+    if min(input.shape[-2:]) <= 0:
+        raise RuntimeError(f"{op}: expected an input with non-empty height and width, got "
+                           f"shape {tuple(input.shape)}")
+    return size
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Mean over PyTorch's adaptive bins, giving an output of ``output_size``."""
+    input, added = _unbatched(input, "adaptive_avg_pool2d")
+    out = _adaptive_size(input, output_size, "adaptive_avg_pool2d")
+    h, w = input.shape[2:]
+    if h % out[0] == 0 and w % out[1] == 0:  # equal bins: a regular pooling, the fast path
+        kernel = (h // out[0], w // out[1])
+        result = AvgPool2d(kernel, kernel, (0, 0), False, True, None)(input)
+    else:
+        result = AdaptivePool2d(out, "mean", False)(input)
+    return _rebatched(result, added)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max over PyTorch's adaptive bins; with return_indices also each max's flat H·W index."""
+    input, added = _unbatched(input, "adaptive_max_pool2d")
+    out = _adaptive_size(input, output_size, "adaptive_max_pool2d")
+    h, w = input.shape[2:]
+    if h % out[0] == 0 and w % out[1] == 0:  # equal bins: a regular pooling, the fast path
+        kernel = (h // out[0], w // out[1])
+        result = MaxPool2d(kernel, kernel, (0, 0), (1, 1), False, bool(return_indices))(input)
+    else:
+        result = AdaptivePool2d(out, "max", bool(return_indices))(input)
+    return _rebatched(result, added)

@@ -1,0 +1,10 @@
+"""Optimizers, as ``torch.optim`` has them.
+
+Read ``optimizer.py`` first (param groups, state, saving), then ``sgd.py``, ``rmsprop.py`` and
+``adam.py``: each holds one update rule, written as math in its docstring and as array code in
+its ``step()``.
+"""
+from minitorch.optim.optimizer import Optimizer  # noqa: F401
+from minitorch.optim.sgd import SGD  # noqa: F401
+from minitorch.optim.adam import Adam, AdamW  # noqa: F401
+from minitorch.optim.rmsprop import RMSprop  # noqa: F401

@@ -1,0 +1,5 @@
+"""fastai v1's vision layers (``layers.py``): conv_layer, res_block, SequentialEx, MergeLayer,
+Flatten, SigmoidRange, SelfAttention, PixelShuffle_ICNR."""
+from minitorch.vision.layers import (  # noqa: F401
+    Flatten, MergeLayer, NormType, PixelShuffle_ICNR, SelfAttention, SequentialEx, SigmoidRange,
+    conv_layer, icnr, init_default, relu, res_block, sigmoid_range)

@@ -1,0 +1,379 @@
+"""The engine itself: how gradients flow, accumulate, stop, and fail loudly.
+
+``test_ops.py`` checks each op's derivative; this file checks what ``autograd.backward`` does
+with them: a tensor used twice gets the sum of both gradients, leaves accumulate across calls,
+intermediate gradients are dropped, the graph is freed after backward, in-place changes to saved
+tensors are caught, deep graphs do not hit Python's recursion limit, and every mistake a learner
+is likely to make ends in an error that says what went wrong.
+"""
+import numpy as np
+import pytest
+import torch
+
+import minitorch
+from torch_compare import DEVICE, TORCH_DEVICE, assert_close, tolerance
+
+
+def leaf(values, dtype=minitorch.float64):
+    return minitorch.tensor(values, dtype=dtype, device=DEVICE, requires_grad=True)
+
+
+def torch_leaf(values, dtype=torch.float64):
+    return torch.tensor(values, dtype=dtype, device=TORCH_DEVICE, requires_grad=True)
+
+
+def grad_of(t):
+    return minitorch.backend.to_numpy(t.grad.data)
+
+
+# ---- graphs where one tensor feeds several ops: gradients add up, compared with torch ---------------
+def _twice(lib, a):
+    return (a + a).sum()
+
+
+def _squared(lib, a):
+    return (a * a).sum()
+
+
+def _diamond(lib, a):
+    b = a * 2
+    return (b.exp() + b.sin() * b).sum()
+
+
+def _shared_weight(lib, a):
+    # one tensor used by three branches that meet again, one of them through a reduction
+    h = a.tanh()
+    return (h @ h.T).sum() + (h * a).mean() + h.max()
+
+
+def _split_unused_piece(lib, a):
+    first, second = a.split(1, dim=0)  # second is never used: it contributes zero
+    return (first * 3).sum()
+
+
+def _reuse_after_view(lib, a):
+    v = a.reshape(-1)
+    return (v[0] * a).sum() + v.sum()
+
+
+GRAPHS = [_twice, _squared, _diamond, _shared_weight, _split_unused_piece, _reuse_after_view]
+
+
+@pytest.mark.parametrize("graph", GRAPHS, ids=lambda g: g.__name__.strip("_"))
+def test_shared_uses_add_their_gradients(graph):
+    values = np.random.default_rng(0).standard_normal((2, 3))
+    a, ta = leaf(values), torch_leaf(values)
+    graph(minitorch, a).backward()
+    graph(torch, ta).backward()
+    assert_close(a.grad, ta.grad, what=graph.__name__, **tolerance(np.float64))
+
+
+def test_leaves_accumulate_across_backward_calls():
+    w = leaf([1.0, 2.0])
+    (w * 3).sum().backward()
+    (w * w).sum().backward()
+    np.testing.assert_allclose(grad_of(w), [3 + 2, 3 + 4])
+    w.grad = None  # what zero_grad(set_to_none=True) does: the next backward starts over
+    (w * 3).sum().backward()
+    np.testing.assert_allclose(grad_of(w), [3, 3])
+
+
+def test_backward_on_a_leaf_gives_it_the_gradient():
+    w = leaf([1.0, 2.0])
+    w.backward(minitorch.tensor([0.5, -1.0], dtype=minitorch.float64, device=DEVICE))
+    np.testing.assert_allclose(grad_of(w), [0.5, -1.0])
+
+
+def test_intermediate_gradients_are_not_kept_unless_retained():
+    x = leaf([1.0, 2.0])
+    hidden = x * 2
+    kept = hidden.exp()
+    kept.retain_grad()
+    (kept * hidden).sum().backward()
+    assert hidden.grad is None and not hidden.is_leaf
+    np.testing.assert_allclose(grad_of(kept), [2.0, 4.0])  # d(kept·hidden)/d kept = hidden
+    assert x.is_leaf and x.grad is not None
+
+
+def test_no_grad_records_nothing():
+    x = leaf([1.0, 2.0])
+    with minitorch.no_grad():
+        y = x * 2
+        assert not minitorch.is_grad_enabled()
+        with minitorch.enable_grad():
+            z = x * 2
+    assert minitorch.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad and z.grad_fn is not None
+    with minitorch.set_grad_enabled(False):
+        assert not (x + 1).requires_grad
+    assert minitorch.is_grad_enabled()
+
+
+def test_grad_mode_as_a_decorator_and_as_a_call():
+    x = leaf([1.0, 2.0])
+
+    @minitorch.no_grad()
+    def evaluate(t):
+        return t * 2
+
+    assert not evaluate(x).requires_grad and evaluate(x).grad_fn is None
+    assert (x * 2).requires_grad  # the decorator switched recording off only inside evaluate
+    try:
+        minitorch.set_grad_enabled(False)  # a plain call sets the mode until changed again
+        assert not minitorch.is_grad_enabled() and not (x * 2).requires_grad
+    finally:
+        minitorch.set_grad_enabled(True)
+    assert (x * 2).requires_grad
+
+
+def test_detach_shares_data_but_stops_the_gradient():
+    x = leaf([1.0, 2.0])
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.grad_fn is None
+    (x * d).sum().backward()  # d is a constant here: dL/dx = d
+    np.testing.assert_allclose(grad_of(x), [2.0, 4.0])
+    y = minitorch.tensor([1.0, 2.0], device=DEVICE)
+    alias = y.detach()
+    alias.add_(1)
+    np.testing.assert_allclose(y.numpy(), [2.0, 3.0])  # the same memory
+
+
+def test_requires_grad_flags():
+    x = minitorch.tensor([1.0, 2.0], device=DEVICE)
+    assert not x.requires_grad and x.is_leaf
+    assert x.requires_grad_() is x and x.requires_grad
+    y = x * 2
+    with pytest.raises(RuntimeError, match="leaf"):
+        y.requires_grad_(False)
+    assert not (minitorch.tensor([1.0], device=DEVICE) * x.detach()).requires_grad
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = leaf([1.0, 2.0])
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    first = grad_of(x).copy()
+    y.backward()
+    np.testing.assert_allclose(grad_of(x), 2 * first)
+
+
+def test_second_backward_through_a_freed_graph_raises():
+    x = leaf([1.0, 2.0])
+    y = (x.exp() * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
+        y.backward()
+
+
+def test_backward_frees_what_forward_saved():
+    x = leaf([1.0, 2.0])
+    product = x * x
+    assert product.grad_fn.saved_tensors  # Mul saved both inputs for its backward
+    product.sum().backward()
+    assert product.grad_fn._saved is None and product.grad_fn.inputs == ()
+
+
+def test_changing_a_saved_tensor_in_place_makes_backward_raise():
+    w = leaf([1.0, 2.0])
+    x = minitorch.tensor([3.0, 4.0], dtype=minitorch.float64, device=DEVICE)
+    y = w * x  # Mul saved x: dL/dw = x
+    x.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation.*Mul"):
+        y.sum().backward()
+
+
+def test_changing_a_view_of_a_saved_tensor_is_caught_too():
+    w = leaf([1.0, 2.0, 3.0])
+    x = minitorch.tensor([3.0, 4.0, 5.0], dtype=minitorch.float64, device=DEVICE)
+    y = (w * x).sum()
+    x[1:].mul_(2)  # a basic slice is a view: it shares x's version counter
+    with pytest.raises(RuntimeError, match="inplace"):
+        y.backward()
+
+
+def test_changing_a_split_piece_of_a_saved_tensor_is_caught_too():
+    w = leaf([1.0, 2.0, 3.0, 4.0])
+    x = minitorch.tensor([3.0, 4.0, 5.0, 6.0], dtype=minitorch.float64, device=DEVICE)
+    y = (w * x).sum()
+    first, second = x.split(2)
+    second.add_(1)  # the pieces of split are views: they share x's version counter
+    with pytest.raises(RuntimeError, match="inplace"):
+        y.backward()
+
+
+def test_changing_an_unsaved_tensor_in_place_is_allowed():
+    w = leaf([1.0, 2.0])
+    x = minitorch.tensor([3.0, 4.0], dtype=minitorch.float64, device=DEVICE)
+    y = w + x  # Add saves nothing: its gradient does not depend on x
+    x.add_(1)
+    y.sum().backward()
+    np.testing.assert_allclose(grad_of(w), [1.0, 1.0])
+
+
+INPLACE_METHODS = [
+    ("add_", lambda t: t.add_(1)), ("sub_", lambda t: t.sub_(1)), ("mul_", lambda t: t.mul_(2)),
+    ("div_", lambda t: t.div_(2)), ("fill_", lambda t: t.fill_(0)), ("zero_", lambda t: t.zero_()),
+    ("copy_", lambda t: t.copy_(minitorch.zeros(2, device=DEVICE))),
+    ("__setitem__", lambda t: t.__setitem__(0, 5.0)), ("clamp_", lambda t: t.clamp_(0, 1)),
+    ("normal_", lambda t: t.normal_()), ("uniform_", lambda t: t.uniform_()),
+]
+
+
+@pytest.mark.parametrize("name, change", INPLACE_METHODS, ids=[n for n, _ in INPLACE_METHODS])
+def test_in_place_changes_of_a_tensor_that_requires_grad(name, change):
+    w = leaf([1.0, 2.0], dtype=minitorch.float32)
+    with pytest.raises(RuntimeError, match=f"{name}.*no_grad"):
+        change(w)
+    version = w._version
+    with minitorch.no_grad():  # how optimizers update weights
+        change(w)
+    assert w._version == version + 1
+
+
+def test_a_10000_op_chain_backpropagates_without_recursion():
+    x = leaf([0.5])
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001 + 0.0
+    y.sum().backward()
+    np.testing.assert_allclose(grad_of(x), [1.0001 ** 10_000], rtol=1e-9)
+
+
+def test_float64_end_to_end_and_python_floats_give_float32():
+    x = leaf([1.0, 2.0])
+    y = (x * 0.5 + 1).exp().sum() / 3
+    assert y.dtype == minitorch.float64
+    y.backward()
+    assert x.grad.dtype == minitorch.float64
+    assert minitorch.tensor(1.5).dtype == minitorch.float32
+    assert minitorch.tensor([1.5, 2]).dtype == minitorch.float32
+
+
+def test_integer_tensors_never_require_grad():
+    with pytest.raises(RuntimeError, match="floating-point.*int64"):
+        minitorch.tensor([1, 2], requires_grad=True)
+    x = leaf([0.2, 1.7, 0.9])
+    assert not x.argmax().requires_grad
+    assert not x.long().requires_grad
+    assert not (x > 1).requires_grad
+    values, indices = x.max(dim=0)
+    assert values.requires_grad and not indices.requires_grad
+
+
+def test_max_dim_backward_uses_only_the_values():
+    x, tx = leaf([[1.0, 5.0], [7.0, 2.0]]), torch_leaf([[1.0, 5.0], [7.0, 2.0]])
+    (x.max(dim=1).values * 2).sum().backward()
+    (tx.max(dim=1).values * 2).sum().backward()
+    assert_close(x.grad, tx.grad, **tolerance(np.float64))
+
+
+# ---- errors a learner can act on: each one names what was expected and what came -----------------
+def _x23():
+    return minitorch.ones(2, 3, device=DEVICE)
+
+
+ERRORS = [
+    ("add_shapes", lambda: _x23() + minitorch.ones(4, device=DEVICE),
+     RuntimeError, r"add: shapes \(2, 3\) and \(4,\)"),
+    ("mul_shapes", lambda: _x23() * minitorch.ones(3, 2, device=DEVICE),
+     RuntimeError, r"mul: shapes \(2, 3\) and \(3, 2\)"),
+    ("where_shapes", lambda: minitorch.where(_x23() > 0, _x23(), minitorch.ones(2, device=DEVICE)),
+     RuntimeError, r"where: shapes .*\(2, 3\).*\(2,\)"),
+    ("matmul_inner", lambda: _x23() @ _x23(),
+     RuntimeError, r"matmul: shapes \(2, 3\) and \(2, 3\) cannot be multiplied"),
+    ("matmul_batch", lambda: minitorch.ones(2, 2, 3, device=DEVICE) @ minitorch.ones(4, 3, 2),
+     RuntimeError, r"matmul: the batch dims of shapes \(2, 2, 3\) and \(4, 3, 2\)"),
+    ("reshape", lambda: _x23().reshape(4, 2),
+     RuntimeError, r"reshape: shape \[4, 2\] is invalid for an input of shape \(2, 3\)"),
+    ("cat", lambda: minitorch.cat([_x23(), minitorch.ones(2, 4, device=DEVICE)], dim=0),
+     RuntimeError, r"cat: .*\(2, 3\) and \(2, 4\)"),
+    ("stack", lambda: minitorch.stack([_x23(), minitorch.ones(3, 2, device=DEVICE)]),
+     RuntimeError, r"stack.*\(2, 3\) and \(3, 2\)"),
+    ("dim_range", lambda: _x23().sum(dim=2),
+     IndexError, r"sum: dimension out of range .*\[-2, 1\], but got 2"),
+    ("expand", lambda: _x23().expand(2, 4),
+     RuntimeError, r"expand: .*\(2, 3\)"),
+    ("non_scalar_backward", lambda: (leaf([1.0, 2.0]) * 2).backward(),
+     RuntimeError, r"grad can be implicitly created only for scalar outputs.*\(2,\)"),
+    ("gradient_shape", lambda: (leaf([1.0, 2.0]) * 2).backward(minitorch.ones(3, device=DEVICE)),
+     RuntimeError, r"gradient has shape \(3,\), but the tensor has shape \(2,\)"),
+    ("no_grad_backward", lambda: _x23().sum().backward(),
+     RuntimeError, r"does not require grad"),
+    ("numpy_of_requires_grad", lambda: leaf([1.0]).numpy(),
+     RuntimeError, r"detach\(\)\.numpy\(\)"),
+    ("item_of_many", lambda: _x23().item(),
+     ValueError, r"one element, got shape \(2, 3\)"),
+    ("bool_of_many", lambda: bool(_x23()),
+     RuntimeError, r"ambiguous"),
+    ("gather_index_dtype", lambda: _x23().gather(1, minitorch.zeros(2, 1, device=DEVICE)),
+     RuntimeError, r"gather: index must be an integer tensor, got float32"),
+    ("one_hot_range", lambda: minitorch.one_hot(minitorch.tensor([0, 3]), num_classes=3),
+     RuntimeError, r"one_hot: class value 3 is out of range \[0, 3\)"),
+]
+
+
+@pytest.mark.parametrize("name, make, error, message", ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors_say_what_went_wrong(name, make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not minitorch.cuda_is_available(), reason="needs a GPU (CuPy)")
+def test_mixing_devices_names_both():
+    on_cpu = minitorch.ones(2, device="cpu")
+    on_gpu = minitorch.ones(2, device="cuda")
+    with pytest.raises(RuntimeError,
+                       match="Add: expected all tensors on one device.*'cpu'.*'cuda'"):
+        on_cpu + on_gpu
+    with pytest.raises(RuntimeError, match="MatMul: .*'cuda'.*'cpu'"):
+        on_gpu @ on_cpu
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not minitorch.cuda_is_available(), reason="needs a GPU (CuPy)")
+def test_gradients_flow_back_across_devices():
+    x = minitorch.tensor([1.0, 2.0], dtype=minitorch.float64, device="cpu", requires_grad=True)
+    (x.to("cuda") * 3).sum().backward()
+    assert x.grad.device == "cpu"
+    np.testing.assert_allclose(grad_of(x), [3.0, 3.0])
+
+
+# ---- gradcheck can fail: a wrong backward is caught, including one that ignores its upstream -------
+class _ForgetsUpstream(minitorch.autograd.Function):
+    """y = x², with a backward that returns 2x instead of dL/dy · 2x."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * x
+
+    def backward(self, grad):
+        x, = self.saved_tensors
+        return 2 * x
+
+
+class _WrongFactor(minitorch.autograd.Function):
+    """y = x³, with a backward that returns dL/dy · 2x² instead of dL/dy · 3x²."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x ** 3
+
+    def backward(self, grad):
+        x, = self.saved_tensors
+        return grad * 2 * x * x
+
+
+@pytest.mark.parametrize("op", [_ForgetsUpstream, _WrongFactor], ids=lambda c: c.__name__)
+def test_gradcheck_catches_a_wrong_backward(op):
+    x = leaf(np.random.default_rng(0).standard_normal((2, 3)))
+    with pytest.raises(AssertionError,
+                       match="(?s)gradcheck failed.*worst.*backward.*finite difference"):
+        minitorch.gradcheck(lambda t: op()(t), [x])
+    assert minitorch.gradcheck(lambda t: op()(t), [x], raise_exception=False) is False
+
+
+def test_gradcheck_refuses_float32():
+    with pytest.raises(TypeError, match="float64.*float32"):
+        minitorch.gradcheck(lambda t: t * 2, [leaf([1.0], dtype=minitorch.float32)])

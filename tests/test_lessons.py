@@ -1,0 +1,37 @@
+"""The ResNet-on-MNIST lesson runs end to end on the real MNIST files (``--quick``: 2,000
+training and 500 validation images, one epoch per model), prints its final table and writes its
+figures.  Needs ``MINITORCH_DATA`` pointing at the data folder (``.ci/run`` sets it)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LESSON = Path(__file__).resolve().parents[1] / "lessons" / "lesson7_resnet_mnist.py"
+MODELS = [("A: basic CNN", "12,126", "0.9886"), ("B: conv_layer refactor", "12,044", "0.9916"),
+          ("C: ResNet-ish", "41,132", "0.9952"), ("D: DenseNet variant", "52,940", "—")]
+FIGURES = ["batch", "a_losses", "a_lr_moms", "b_losses", "c_lr_find", "c_losses", "c_lr_moms",
+           "c_results", "d_losses"]
+
+
+@pytest.mark.slow
+def test_quick_resnet_mnist_lesson_prints_the_table_and_writes_the_figures(tmp_path):
+    if not os.environ.get("MINITORCH_DATA"):
+        pytest.fail("set MINITORCH_DATA to the folder holding mnist/ (../shared/data here)")
+    result = subprocess.run([sys.executable, str(LESSON), "--quick", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                            env={**os.environ, "MPLBACKEND": "Agg"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "Total params: 12,126" in out  # model A's summary
+    assert "epoch     train_loss  valid_loss  accuracy  time" in out
+    table = out[out.index("| model | parameters | final accuracy | the lesson's accuracy |"):]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [(name, params, lesson) for name, params, _, lesson, _ in rows] == MODELS
+    for row in rows:
+        assert 0.0 <= float(row[2]) <= 1.0 and float(row[4]) >= 0
+    assert (tmp_path / "results.md").read_text().count("\n| ") == len(MODELS) + 1
+    for name in FIGURES:
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name

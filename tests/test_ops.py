@@ -1,0 +1,368 @@
+"""Every basic op against PyTorch: one table row per op, one factory that makes the tests.
+
+A row names the op, says how to call it (one function that takes the library, ``minitorch`` or
+``torch``, so both run literally the same code), which shapes and settings to try, and which
+values its inputs may take (``log`` wants positive numbers, ``abs`` wants none near its kink).
+From each row the factory below makes four tests:
+
+* ``test_against_torch[row-float64]`` and ``[row-float32]``: forward, then backward with a random
+  upstream gradient, compared with torch (float64 to ~1e-10, float32 to torch's defaults);
+* ``test_noncontiguous[row]``: the same with inputs that are strided views, not fresh arrays;
+* ``test_gradcheck[row]``: backward against central finite differences, in float64.
+
+Shapes for elementwise, broadcasting and reduction ops come from hypothesis strategies (with
+size-1 and zero-size dims, and negative ``dim`` values); the rest use small fixed lists that
+cover each op's cases (vectors and batches for matmul, repeats and masks for indexing, ...).
+"""
+import dataclasses
+from typing import Callable
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minitorch
+from torch_compare import DEVICE, check, noncontiguous
+
+# Few examples per test (there are hundreds of tests); derandomized so a failure repeats.
+EXAMPLES = settings(max_examples=10, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+# ---- what a row is made of ---------------------------------------------------------------------------
+@dataclasses.dataclass
+class Case:
+    """One call of an op: the shapes of its float inputs, extra arrays (masks, indices: passed
+    after the floats, never differentiated) and keyword settings (dim, keepdim, ...)."""
+
+    shapes: list
+    kwargs: dict = dataclasses.field(default_factory=dict)
+    extras: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class Row:
+    """One op in the table: how to call it on either library, which cases, which input values."""
+
+    name: str
+    fn: Callable            # fn(lib, *floats, *extras, **kwargs), lib = minitorch or torch
+    cases: object           # a hypothesis strategy of Case, or a list of Case (all are run)
+    values: Callable = None  # values(rng, shape) -> float64 array: the op's input domain
+    grad: bool = True       # False: forward only (comparisons, argmax, one_hot)
+    gradcheck: bool = True  # False where finite differences cannot work (infinite slopes)
+
+    def __post_init__(self):
+        self.values = self.values or normal
+
+    def draw(self, data):
+        """The cases one test example runs: one drawn case, or the whole fixed list."""
+        if isinstance(self.cases, list):
+            return self.cases
+        return [data.draw(self.cases, label="case")]
+
+    def arrays(self, case, dtype, seed=0):
+        rng = np.random.default_rng(seed)
+        return [np.array(self.values(rng, s), dtype=dtype) for s in case.shapes] + list(case.extras)
+
+
+def F(lib):
+    """Where the functional ops live: ``torch.nn.functional`` for torch, the top level for us."""
+    return torch.nn.functional if lib is torch else lib
+
+
+def method(name, *args):
+    """A row function that calls the tensor method ``name`` (the same on both libraries)."""
+    return lambda lib, x, *more, **kwargs: getattr(x, name)(*args, *more, **kwargs)
+
+
+# ---- input domains ------------------------------------------------------------------------------------
+def normal(rng, shape):
+    return rng.standard_normal(shape)
+
+
+def positive(rng, shape):
+    return rng.uniform(0.5, 2.5, shape)
+
+
+def away_from_zero(rng, shape):
+    """Magnitudes in [0.5, 2] with random signs: no input near a kink (abs, relu) or a pole."""
+    return rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def small_integers(rng, shape):
+    """Whole numbers in [-2, 2] as floats: comparisons then meet many ties."""
+    return rng.integers(-2, 3, shape).astype(np.float64)
+
+
+def with_zeros(rng, shape):
+    """0, 1, −1.5 and 2: the points where pow's derivative needs care."""
+    return rng.choice([0.0, 1.0, -1.5, 2.0], shape)
+
+
+# ---- shape strategies ----------------------------------------------------------------------------------
+def elementwise(n_inputs=1, min_side=0, **kwargs):
+    """Shapes that broadcast together (up to 3 dims, sides 0..4), as Cases."""
+    if n_inputs == 1:
+        shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=min_side, max_side=4).map(
+            lambda s: [s])
+    else:
+        shapes = hnp.mutually_broadcastable_shapes(
+            num_shapes=n_inputs, min_dims=0, max_dims=3, min_side=min_side, max_side=4).map(
+            lambda b: list(b.input_shapes))
+    return shapes.map(lambda s: Case(s, dict(kwargs)))
+
+
+@st.composite
+def reductions(draw, dims=("none", "int", "tuple"), min_dims=0, min_side=0, keepdim=True,
+               **settings_):
+    """A shape plus a ``dim`` (None, one possibly negative int, or a tuple) and ``keepdim`` (if
+    the op has one); each further keyword, a list of values, adds a setting drawn from it."""
+    shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=3, min_side=min_side, max_side=4))
+    ndim = len(shape)
+    kwargs = {name: draw(st.sampled_from(values)) for name, values in settings_.items()}
+    kind = draw(st.sampled_from(dims))
+    if kind == "int":
+        kwargs["dim"] = draw(st.integers(-max(ndim, 1), max(ndim, 1) - 1))
+    elif kind == "tuple" and ndim:
+        kwargs["dim"] = tuple(draw(st.lists(st.integers(-ndim, ndim - 1), min_size=1,
+                                            unique_by=lambda d: d % ndim)))
+    if "dim" in kwargs and keepdim:
+        kwargs["keepdim"] = draw(st.booleans())
+    return Case([shape], kwargs)
+
+
+def fixed(shapes, **kwargs):
+    """A hand-picked Case: ``fixed([(2, 3)], dim=1, extras=[index])``."""
+    extras = kwargs.pop("extras", [])
+    return Case(list(shapes), kwargs, list(extras))
+
+
+@st.composite
+def where_cases(draw):
+    a, b, cond = draw(hnp.mutually_broadcastable_shapes(
+        num_shapes=3, min_dims=0, max_dims=3, min_side=0, max_side=4)).input_shapes
+    mask = np.asarray(np.random.default_rng(len(cond)).random(cond) > 0.5)
+    return Case([a, b], extras=[mask])
+
+
+INDEX = np.array([0, 2, 0, 3])          # int64, with a repeat: row 0 gets two gradients
+MASK_4x5 = np.random.default_rng(1).random((4, 5)) > 0.5
+MASK_ROWS = np.array([True, False, True, True])
+
+# ---- the table: one row per op -------------------------------------------------------------------------
+ROWS = [
+    # arithmetic, tensor with tensor (broadcasting, size-1 and zero-size dims)
+    Row("add", lambda lib, a, b: a + b, elementwise(2)),
+    Row("sub", lambda lib, a, b: a - b, elementwise(2)),
+    Row("mul", lambda lib, a, b: a * b, elementwise(2)),
+    Row("div", lambda lib, a, b: a / b, elementwise(2), values=away_from_zero),
+    Row("pow", lambda lib, a, b: a ** b, elementwise(2), values=positive),
+    Row("pow_at_zero", lambda lib, a, b: a.abs() ** b.abs(), elementwise(2, min_side=1),
+        values=with_zeros, gradcheck=False),
+    # arithmetic with a Python number on either side
+    Row("add_scalar", lambda lib, x: (x + 2.5) + (1 + x), elementwise()),
+    Row("sub_scalar", lambda lib, x: (x - 2.5) * (1.5 - x), elementwise()),
+    Row("mul_scalar", lambda lib, x: (x * 2.5) + (-3 * x), elementwise()),
+    Row("div_scalar", lambda lib, x: (x / 2.5) + (1.5 / x), elementwise(), values=away_from_zero),
+    Row("pow_scalar", lambda lib, x, p: x ** p,
+        [fixed([(3, 4)], p=p) for p in (0, 1, 2, 3, -1, 0.5, -1.5, 2.5)], values=positive),
+    Row("pow_scalar_at_zero", lambda lib, x, p: x ** p,
+        [fixed([(3, 4)], p=p) for p in (0, 1, 2, 3)], values=with_zeros, gradcheck=False),
+    Row("rpow", lambda lib, x: 2.0 ** x, elementwise()),
+    # one input
+    Row("neg", lambda lib, x: -x, elementwise()),
+    Row("abs", lambda lib, x: x.abs(), elementwise(), values=away_from_zero),
+    Row("exp", lambda lib, x: x.exp(), elementwise()),
+    Row("log", lambda lib, x: x.log(), elementwise(), values=positive),
+    Row("sqrt", lambda lib, x: x.sqrt(), elementwise(), values=positive),
+    Row("sin", lambda lib, x: x.sin(), elementwise()),
+    Row("cos", lambda lib, x: x.cos(), elementwise()),
+    Row("tanh", lambda lib, x: x.tanh(), elementwise()),
+    Row("sigmoid", lambda lib, x: x.sigmoid(), elementwise()),
+    Row("sigmoid_extremes", lambda lib, x: (x * 40).sigmoid(), elementwise(min_side=1)),
+    Row("relu", lambda lib, x: x.relu(), elementwise(), values=away_from_zero),
+    Row("leaky_relu", lambda lib, x, **kw: F(lib).leaky_relu(x, **kw),
+        elementwise(negative_slope=0.1), values=away_from_zero),
+    Row("clamp", lambda lib, x, **kw: x.clamp(**kw),
+        [fixed([(3, 4)], min=-0.25, max=0.75), fixed([(3, 4)], min=0.1),
+         fixed([(3, 4)], max=-0.2), fixed([(0, 4)], min=0.0)], values=away_from_zero),
+    Row("maximum", lambda lib, a, b: lib.maximum(a, b), elementwise(2)),
+    Row("minimum", lambda lib, a, b: lib.minimum(a, b), elementwise(2)),
+    Row("where", lambda lib, a, b, cond: lib.where(cond, a, b), where_cases()),
+    Row("where_scalar", lambda lib, x, cond: lib.where(cond, x, 0.5) + lib.where(cond, -1.0, x),
+        [fixed([(4, 5)], extras=[MASK_4x5]), fixed([(4, 5)], extras=[MASK_ROWS[None, :1]])]),
+    # at the kinks and ties, where the derivative is a convention: the same one as torch's
+    # (no gradcheck: finite differences straddle the kink)
+    Row("relu_at_zero", lambda lib, x: x.relu(), [fixed([(4, 5)])], small_integers,
+        gradcheck=False),
+    Row("abs_at_zero", lambda lib, x: x.abs(), [fixed([(4, 5)])], small_integers,
+        gradcheck=False),
+    Row("leaky_relu_at_zero", lambda lib, x: F(lib).leaky_relu(x, 0.2), [fixed([(4, 5)])],
+        small_integers, gradcheck=False),
+    Row("clamp_at_bounds", lambda lib, x: x.clamp(-1.0, 1.0), [fixed([(4, 5)])],
+        small_integers, gradcheck=False),
+    Row("maximum_ties", lambda lib, a, b: lib.maximum(a, b), [fixed([(4, 5), (5,)])],
+        small_integers, gradcheck=False),
+    Row("minimum_ties", lambda lib, a, b: lib.minimum(a, b), [fixed([(4, 5), (4, 1)])],
+        small_integers, gradcheck=False),
+    # comparisons: bool results, no gradient
+    Row("eq", lambda lib, a, b: (a == b, a == 1.0), elementwise(2), small_integers, grad=False),
+    Row("ne", lambda lib, a, b: (a != b, a != 1.0), elementwise(2), small_integers, grad=False),
+    Row("lt", lambda lib, a, b: (a < b, a < 1.0), elementwise(2), small_integers, grad=False),
+    Row("le", lambda lib, a, b: (a <= b, a <= 1.0), elementwise(2), small_integers, grad=False),
+    Row("gt", lambda lib, a, b: (a > b, 1.0 > a), elementwise(2), small_integers, grad=False),
+    Row("ge", lambda lib, a, b: (a >= b, 1.0 >= a), elementwise(2), small_integers, grad=False),
+    # matrix products: vectors on either side, batches, broadcast batch dims, empty dims
+    Row("matmul", lambda lib, a, b: a @ b, [
+        fixed([(3,), (3,)]), fixed([(3,), (3, 4)]), fixed([(2, 3), (3,)]),
+        fixed([(2, 3), (3, 4)]), fixed([(5, 2, 3), (5, 3, 4)]), fixed([(5, 2, 3), (3, 4)]),
+        fixed([(3,), (5, 3, 4)]), fixed([(5, 2, 3), (3,)]), fixed([(2, 1, 2, 3), (4, 3, 2)]),
+        fixed([(0, 3), (3, 2)]), fixed([(2, 0), (0, 3)])]),
+    Row("matmul_function", lambda lib, a, b: lib.matmul(a, b), [fixed([(3, 1, 2, 3), (4, 3, 2)])]),
+    # reductions: dim None / int / tuple, negative dims, keepdim
+    Row("sum", method("sum"), reductions()),
+    Row("mean", method("mean"), reductions(min_side=1)),
+    Row("var", method("var"), reductions(min_dims=1, min_side=2, unbiased=[True, False])),
+    Row("std", method("std"), reductions(min_dims=1, min_side=2, unbiased=[True, False])),
+    Row("max", method("max"), reductions(dims=("none", "int"), min_side=1)),
+    Row("min", method("min"), reductions(dims=("none", "int"), min_side=1)),
+    Row("max_ties", method("max"), [fixed([(4, 5)])], values=small_integers, gradcheck=False),
+    Row("min_ties", method("min"), [fixed([(4, 5)])], values=small_integers, gradcheck=False),
+    Row("argmax", method("argmax"), reductions(dims=("none", "int"), min_side=1), grad=False),
+    Row("argmin", method("argmin"), reductions(dims=("none", "int"), min_side=1), grad=False),
+    Row("softmax", method("softmax"), reductions(dims=("int",), min_dims=1, keepdim=False)),
+    Row("log_softmax", method("log_softmax"), reductions(dims=("int",), min_dims=1, keepdim=False)),
+    Row("softmax_large", lambda lib, x: (x * 1000).softmax(-1), [fixed([(3, 5)])]),
+    Row("log_softmax_large", lambda lib, x: (x * 1000).log_softmax(-1), [fixed([(3, 5)])]),
+    Row("max_of_two", lambda lib, a, b: (lib.max(a, b), lib.min(a, b)), elementwise(2)),
+    # shapes
+    Row("reshape", lambda lib, x, shape: x.reshape(shape), [
+        fixed([(2, 3, 4)], shape=(6, 4)), fixed([(2, 3, 4)], shape=(4, -1)),
+        fixed([(1,)], shape=()), fixed([(0, 3)], shape=(3, 0)), fixed([()], shape=(1, 1))]),
+    Row("view", lambda lib, x, shape: x.view(*shape), [
+        fixed([(2, 6)], shape=(3, 4)), fixed([(2, 6)], shape=(-1,)),
+        fixed([(2, 6)], shape=(2, 3, 2))]),
+    Row("flatten", method("flatten"), [
+        fixed([(2, 3, 4)]), fixed([(2, 3, 4)], start_dim=1), fixed([(2, 3, 4)], start_dim=-2),
+        fixed([(2, 3, 4, 2)], start_dim=1, end_dim=2), fixed([()]), fixed([(2, 0, 3)])]),
+    Row("permute", lambda lib, x, dims: x.permute(*dims), [
+        fixed([(2, 3, 4)], dims=(2, 0, 1)), fixed([(2, 3, 4)], dims=(-1, 0, -2)),
+        fixed([(2, 0, 1)], dims=(1, 2, 0))]),
+    Row("transpose", method("transpose"), [
+        fixed([(2, 3, 4)], dim0=0, dim1=2), fixed([(2, 3, 4)], dim0=-1, dim1=-2),
+        fixed([(2, 3)], dim0=1, dim1=0)]),
+    Row("T", lambda lib, x: x.T, [fixed([(2, 3)]), fixed([(4,)])]),
+    Row("squeeze", method("squeeze"), [
+        fixed([(1, 3, 1)]), fixed([(1, 3, 1)], dim=0), fixed([(1, 3, 1)], dim=-1),
+        fixed([(1, 3, 1)], dim=1), fixed([(1, 3, 1)], dim=(0, 2)), fixed([(1,)], dim=0)]),
+    Row("unsqueeze", method("unsqueeze"), [
+        fixed([(2, 3)], dim=0), fixed([(2, 3)], dim=-1), fixed([(2, 3)], dim=1),
+        fixed([()], dim=0)]),
+    Row("expand", lambda lib, x, sizes: x.expand(*sizes), [
+        fixed([(3, 1)], sizes=(2, 3, 4)), fixed([(3, 1)], sizes=(-1, 4)),
+        fixed([(1,)], sizes=(0,)), fixed([()], sizes=(2, 2))]),
+    Row("repeat", lambda lib, x, sizes: x.repeat(*sizes), [
+        fixed([(2, 3)], sizes=(2, 1)), fixed([(2, 3)], sizes=(2, 1, 3)),
+        fixed([(3,)], sizes=(0,))]),
+    Row("cat", lambda lib, *xs, dim: lib.cat(xs, dim=dim), [
+        fixed([(2, 3), (4, 3)], dim=0), fixed([(2, 3), (2, 0), (2, 1)], dim=-1),
+        fixed([(2, 3, 1), (2, 3, 2)], dim=2)]),
+    Row("stack", lambda lib, *xs, dim: lib.stack(xs, dim=dim), [
+        fixed([(2, 3), (2, 3)], dim=0), fixed([(2, 3), (2, 3), (2, 3)], dim=-1),
+        fixed([(2, 3), (2, 3)], dim=1), fixed([(), ()], dim=0)]),
+    Row("split", method("split"), [
+        fixed([(7, 2)], split_size=3), fixed([(2, 7)], split_size=[2, 0, 5], dim=-1),
+        fixed([(2, 4)], split_size=4, dim=1)]),
+    Row("chunk", method("chunk"), [
+        fixed([(7, 2)], chunks=3), fixed([(2, 6)], chunks=4, dim=-1), fixed([(2, 2)], chunks=5)]),
+    Row("pad", lambda lib, x, **kw: F(lib).pad(x, **kw), [
+        fixed([(2, 3)], pad=(1, 2)), fixed([(2, 3, 4)], pad=(1, 0, 2, 1), value=1.5),
+        fixed([(2, 3)], pad=(0, 0, 0, 2), value=-1.0)]),
+    # indexing: basic (views), integer arrays with repeats, boolean masks, None and Ellipsis
+    Row("getitem", lambda lib, x, *index, key: x[key(*index)], [
+        fixed([(4, 5)], key=lambda: 1), fixed([(4, 5)], key=lambda: -1),
+        fixed([(4, 5)], key=lambda: (slice(1, None), 2)),
+        fixed([(4, 5)], key=lambda: (Ellipsis, slice(None, None, 2))),
+        fixed([(4, 5)], key=lambda: (None, slice(None), -2)),
+        fixed([(4, 5)], key=lambda: (slice(3, 1),)),
+        fixed([(2, 4, 5)], key=lambda: (Ellipsis, None, 0)),
+        fixed([(4, 5)], key=lambda: [0, 0, 2]),
+        fixed([(4, 5)], key=lambda i: i, extras=[INDEX]),
+        fixed([(4, 5)], key=lambda i: (slice(None), i), extras=[INDEX]),
+        fixed([(4, 5)], key=lambda i, j: (i, j), extras=[INDEX, INDEX[::-1].copy()]),
+        fixed([(4, 3, 5)], key=lambda i, j: (i, slice(None), j), extras=[INDEX, INDEX + 1]),
+        fixed([(4, 5)], key=lambda m: m, extras=[MASK_4x5]),
+        fixed([(4, 5)], key=lambda m: m, extras=[MASK_ROWS]),
+        fixed([(4, 5)], key=lambda m: m, extras=[np.zeros(4, dtype=bool)]),
+        fixed([(4, 5)], key=lambda i: i, extras=[np.array(2)]),
+        fixed([(5, 4)], key=lambda m: (slice(None), m), extras=[MASK_ROWS])]),
+    Row("masked_fill", lambda lib, x, mask, value: x.masked_fill(mask, value), [
+        fixed([(4, 5)], value=-1.5, extras=[MASK_4x5]),
+        fixed([(3, 4)], value=0.0, extras=[MASK_ROWS[None, :]])]),
+    Row("gather", lambda lib, x, index, dim: x.gather(dim, index), [
+        fixed([(3, 4)], dim=1, extras=[np.array([[0, 0], [3, 1], [2, 2]])]),
+        fixed([(3, 4)], dim=0, extras=[np.array([[0, 2, 2, 1]])]),
+        fixed([(3, 4)], dim=-1, extras=[np.array([[1], [0]])]),
+        fixed([(2, 3, 4)], dim=1, extras=[np.zeros((2, 5, 4), dtype=np.int64)])]),
+    Row("one_hot", lambda lib, x, **kw: F(lib).one_hot(x, **kw), [
+        fixed([], extras=[np.array([0, 3, 1, 3])]),
+        fixed([], num_classes=5, extras=[np.array([[0, 3], [1, 4]])])], grad=False),
+    # copies and conversions
+    Row("clone", method("clone"), elementwise()),
+    # (no gradcheck: a trip through float32 rounds away the finite differences' nudges)
+    Row("to_dtype", lambda lib, x, dtype: x.to(getattr(lib, dtype)) * 3,
+        [fixed([(3, 4)], dtype="float64"), fixed([(3, 4)], dtype="float32")], gradcheck=False),
+    Row("to_integer", lambda lib, x: (x * 3).to(lib.int64), [fixed([(3, 4)])], grad=False),
+]
+
+TORCH_ROWS = [pytest.param(row, id=row.name) for row in ROWS]
+GRAD_ROWS = [pytest.param(row, id=row.name) for row in ROWS if row.grad and row.gradcheck]
+
+
+def _calls(row, case):
+    """The minitorch and torch versions of one call (the case's settings bound in)."""
+    return (lambda *xs: row.fn(minitorch, *xs, **case.kwargs),
+            lambda *xs: row.fn(torch, *xs, **case.kwargs))
+
+
+# ---- the factory: what every row is tested for -------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("row", TORCH_ROWS)
+@EXAMPLES
+@given(data=st.data())
+def test_against_torch(row, dtype, data):
+    """Forward and the gradient of a random upstream gradient match torch."""
+    for case in row.draw(data):
+        check(*_calls(row, case), row.arrays(case, dtype), check_grad=row.grad)
+
+
+@pytest.mark.parametrize("row", TORCH_ROWS)
+@EXAMPLES
+@given(data=st.data())
+def test_noncontiguous(row, data):
+    """The same, with every input a strided view of a wider array (float64)."""
+    for case in row.draw(data):
+        arrays = [noncontiguous(a) for a in row.arrays(case, np.float64)]
+        check(*_calls(row, case), arrays, keep_layout=True, check_grad=row.grad)
+
+
+@pytest.mark.parametrize("row", GRAD_ROWS)
+@EXAMPLES
+@given(data=st.data())
+def test_gradcheck(row, data):
+    """backward agrees with central finite differences (float64, random upstream gradient)."""
+    for case in row.draw(data):
+        arrays = row.arrays(case, np.float64)
+        n_floats = len(case.shapes)
+        inputs = [minitorch.tensor(a, device=DEVICE, requires_grad=i < n_floats)
+                  for i, a in enumerate(arrays)]
+        assert minitorch.gradcheck(lambda *xs: row.fn(minitorch, *xs, **case.kwargs), inputs)
+
+
+def test_every_row_has_a_unique_name():
+    names = [row.name for row in ROWS]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
