@@ -66,7 +66,7 @@ RESULTS = []  # (model, parameters, final accuracy, the lesson's accuracy, secon
 
 # %%
 LIMIT = dict(limit=2000, valid_limit=500) if args.quick else {}
-minitorch.manual_seed(0)  # the normalisation batch; then each model seeds its weights and batch order
+minitorch.manual_seed(0)  # the normalisation batch; each model seeds its own weights and order
 data = mnist_databunch(bs=128, device=args.device, **LIMIT)
 print(data)
 xb, yb = data.one_batch()
@@ -118,7 +118,8 @@ model = nn.Sequential(
 learn = Learner(data, model, loss_func=nn.CrossEntropyLoss(), metrics=accuracy)
 print(learn.summary())
 xb = xb.to(data.device)
-print("the model's output for one batch:", tuple(model(xb).shape))
+with minitorch.no_grad():
+    print("the model's output for one batch:", tuple(model(xb).shape))
 
 # %%
 learn = train("A: basic CNN", model, epochs(3), 0.1, 0.9886)

@@ -213,6 +213,9 @@ class Tensor:
     def double(self):
         return self.to(dtype=float64)
 
+    def half(self):
+        return self.to(dtype=float16)
+
     def long(self):
         return self.to(dtype=int64)
 
@@ -448,6 +451,24 @@ class Tensor:
     def eq(self, other):
         return ops.eq(self, other)
 
+    def ne(self, other):
+        return ops.ne(self, other)
+
+    def lt(self, other):
+        return ops.lt(self, other)
+
+    def le(self, other):
+        return ops.le(self, other)
+
+    def gt(self, other):
+        return ops.gt(self, other)
+
+    def ge(self, other):
+        return ops.ge(self, other)
+
+    def logical_not(self):
+        return ops.logical_not(self)
+
     def masked_fill(self, mask, value):
         return ops.masked_fill(self, mask, value)
 
@@ -511,7 +532,11 @@ class Tensor:
         return ops.transpose(self, dim0, dim1)
 
     def t(self):
-        return ops.transpose(self, 0, 1)
+        """The transpose of a matrix; a vector or a number stays as it is (as torch)."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, got shape "
+                               f"{tuple(self.shape)}; use transpose(dim0, dim1) or permute")
+        return ops.transpose(self, 0, 1) if self.ndim == 2 else ops.reshape(self, self.shape)
 
     def squeeze(self, dim=None):
         return ops.squeeze(self, dim)

@@ -308,6 +308,11 @@ ERRORS = [
      RuntimeError, r"ambiguous"),
     ("gather_index_dtype", lambda: _x23().gather(1, minitorch.zeros(2, 1, device=DEVICE)),
      RuntimeError, r"gather: index must be an integer tensor, got float32"),
+    ("masked_fill_mask", lambda: _x23().masked_fill(minitorch.ones(3, 2, device=DEVICE) > 0, 0),
+     RuntimeError, r"masked_fill: shapes \(2, 3\) and \(3, 2\)"),
+    ("masked_fill_larger_mask",
+     lambda: _x23().masked_fill(minitorch.ones(4, 2, 3, device=DEVICE) > 0, 0),
+     RuntimeError, r"masked_fill: the mask of shape \(4, 2, 3\) must broadcast to .*\(2, 3\)"),
     ("one_hot_range", lambda: minitorch.one_hot(minitorch.tensor([0, 3]), num_classes=3),
      RuntimeError, r"one_hot: class value 3 is out of range \[0, 3\)"),
 ]

@@ -218,3 +218,12 @@ def test_legacy_size_average_and_reduce_flags():
     assert nn.MSELoss(size_average=False).reduction == "sum"
     assert nn.MSELoss(reduce=False).reduction == "none"
     assert nn.CrossEntropyLoss(None, True, -100, True).reduction == "mean"
+
+
+def test_every_target_ignored_gives_nan_mean_like_torch():
+    x = np.random.default_rng(4).standard_normal((3, 4))
+    with np.errstate(invalid="ignore"):
+        out = check(lambda a, t: F.cross_entropy(a, t, ignore_index=1),
+                    lambda a, t: TF.cross_entropy(a, t, ignore_index=1),
+                    [x, np.array([1, 1, 1])], check_grad=False)
+    assert np.isnan(out[0].item())

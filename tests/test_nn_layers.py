@@ -85,6 +85,8 @@ LAYERS = [
     row("embedding", lambda nn: nn.Embedding(10, 4), (3, 5), integer_input=10),
     row("embedding_padding", lambda nn: nn.Embedding(10, 4, padding_idx=0), (4, 6),
         integer_input=10),
+    row("embedding_max_norm", lambda nn: nn.Embedding(10, 4, max_norm=0.8), (3, 5),
+        integer_input=10),
     row("pixel_shuffle", lambda nn: nn.PixelShuffle(2), (2, 8, 3, 3)),
     row("upsample_nearest", lambda nn: nn.Upsample(scale_factor=2), (2, 3, 3, 4)),
     row("upsample_bilinear", lambda nn: nn.Upsample(scale_factor=2, mode="bilinear"),
@@ -157,6 +159,17 @@ def test_layer_matches_torch(factory, shape, integer_input, dtype, mode):
 
 
 @pytest.mark.parametrize("factory,shape,integer_input", LAYERS)
+def test_layer_weights_after_forward_match_torch(factory, shape, integer_input):
+    # Embedding(max_norm=...) renormalises the rows it looks up, in place, as PyTorch does.
+    mt_layer, torch_layer = twins(factory, np.float64)
+    x = make_input(shape, np.float64, integer_input)
+    mt_layer(minitorch.tensor(x))
+    torch_layer(torch.tensor(x))
+    for name, value in torch_layer.state_dict().items():
+        assert_close(mt_layer.state_dict()[name], value, what=name, **tolerance(np.float64))
+
+
+@pytest.mark.parametrize("factory,shape,integer_input", LAYERS)
 def test_layer_repr_and_state_dict_keys_match_torch(factory, shape, integer_input):
     mt_layer, torch_layer = factory(nn), factory(torch.nn)
     assert repr(mt_layer) == repr(torch_layer)
@@ -192,6 +205,45 @@ def test_batchnorm_running_stats_over_several_steps_then_eval():
         torch_layer.eval()
         check(mt_layer, torch_layer, [generator.standard_normal((2, 3, 2, 2))],
               params=parameter_pairs(mt_layer, torch_layer))
+
+
+# ---- the functions of F that are compositions rather than ops ------------------------------------
+def _table(*shape):
+    return np.random.default_rng(7).standard_normal(shape)
+
+
+FUNCTIONS = [
+    pytest.param(lambda F, x, w, b: F.linear(x, w, b), [_table(2, 3, 4), _table(5, 4), _table(5)],
+                 id="linear"),
+    pytest.param(lambda F, x, w, b: F.linear(x, w), [_table(3, 4), _table(5, 4), _table(5)],
+                 id="linear_no_bias"),
+    pytest.param(lambda F, x: F.pad(x, (1, 2, 0, 3), value=0.5), [_table(2, 3, 4)],
+                 id="pad_constant"),
+    pytest.param(lambda F, x: F.pad(x, (1, 0, 2, 1), mode="replicate"), [_table(2, 3, 4, 4)],
+                 id="pad_replicate"),
+    pytest.param(lambda F, i, w: F.embedding(i, w, padding_idx=-1),
+                 [np.array([[0, 5, 2], [5, 5, 1]]), _table(6, 3)], id="embedding_padding_idx"),
+    pytest.param(lambda F, x: F.softmax(x, dim=0), [_table(3, 4)], id="softmax"),
+    pytest.param(lambda F, x: F.log_softmax(x, 1, dtype=torch.float64 if F is TF else
+                                            np.float64), [_table(3, 4).astype(np.float32)],
+                 id="log_softmax_dtype"),
+    pytest.param(lambda F, x: F.leaky_relu(x, 0.3), [_table(3, 4)], id="leaky_relu"),
+    pytest.param(lambda F, x: F.relu(x), [_table(3, 4)], id="relu"),
+    pytest.param(lambda F, x: F.dropout(x, 0.4, training=False), [_table(3, 4)],
+                 id="dropout_eval"),
+    pytest.param(lambda F, x: F.dropout2d(x, 0.0), [_table(2, 3, 4, 4)], id="dropout2d_p0"),
+]
+TF = torch.nn.functional
+
+
+@pytest.mark.parametrize("fn,arrays", FUNCTIONS)
+def test_functional_matches_torch(fn, arrays):
+    check(lambda *a: fn(F, *a), lambda *a: fn(TF, *a), arrays)
+
+
+def test_one_hot_matches_torch():
+    labels = np.array([[0, 3], [2, 1]])
+    check(lambda t: F.one_hot(t, 5), lambda t: TF.one_hot(t, 5), [labels])
 
 
 # ---- dropout: the mask's statistics, since its random draws cannot match torch's ---------------

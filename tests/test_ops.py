@@ -184,6 +184,8 @@ ROWS = [
     Row("tanh", lambda lib, x: x.tanh(), elementwise()),
     Row("sigmoid", lambda lib, x: x.sigmoid(), elementwise()),
     Row("sigmoid_extremes", lambda lib, x: (x * 40).sigmoid(), elementwise(min_side=1)),
+    # (log σ(15x) needs σ's tails to full relative precision, e.g. σ(−60) ≈ 8.8e−27, not 0)
+    Row("sigmoid_tails", lambda lib, x: (x * 15).sigmoid().log(), elementwise(min_side=1)),
     Row("relu", lambda lib, x: x.relu(), elementwise(), values=away_from_zero),
     Row("leaky_relu", lambda lib, x, **kw: F(lib).leaky_relu(x, **kw),
         elementwise(negative_slope=0.1), values=away_from_zero),

@@ -35,7 +35,7 @@ def param_pairs(mt_module, torch_module):
     return [(name, mt_params[name], p) for name, p in torch_module.named_parameters()]
 
 
-# ---- cells ------------------------------------------------------------------------------------------
+# ---- cells ---------------------------------------------------------------------------------------
 # (cell, constructor kwargs, dtype, batched, with initial state)
 CELL_ROWS = [
     ("RNNCell", {}, "float64", True, True),
@@ -75,7 +75,7 @@ def test_cell_matches_torch(cell, kwargs, dtype, batched, with_state):
         check(lambda x: mt_cell(x), lambda x: torch_cell(x), [x], params=params)
 
 
-# ---- multi-layer modules --------------------------------------------------------------------------
+# ---- multi-layer modules -------------------------------------------------------------------------
 # (module, constructor kwargs, dtype, with initial state)
 MODULE_CONFIGS = [
     ({"num_layers": 1}, "float64", True),

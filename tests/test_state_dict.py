@@ -17,6 +17,7 @@ import torch
 
 import minitorch
 from minitorch import nn
+from minitorch.nn import functional as F
 from torch_compare import assert_close, tolerance
 
 
@@ -263,3 +264,30 @@ def test_loaded_values_are_copied_into_the_existing_parameters():
     model.load_state_dict({"weight": np.full((3, 2), 2.0), "bias": np.zeros(3)})
     assert model.weight is weight and weight.dtype == np.float32
     assert (weight.detach().numpy() == 2).all() and weight._version > version
+
+
+def test_optimizer_state_round_trips_and_training_resumes_identically(tmp_path):
+    from minitorch import optim
+
+    def step(model, optimizer, x):
+        optimizer.zero_grad()
+        F.mse_loss(model(x), minitorch.zeros(4, 2)).backward()
+        optimizer.step()
+
+    x = minitorch.randn(4, 3)
+    model = nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5), nn.Linear(5, 2))
+    optimizer = optim.Adam(model.parameters(), lr=1e-2, betas=(0.8, 0.99))
+    step(model, optimizer, x)
+    path = tmp_path / "checkpoint.npz"
+    minitorch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, path)
+
+    checkpoint = minitorch.load(path)
+    resumed = nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5), nn.Linear(5, 2))
+    resumed.load_state_dict(checkpoint["model"])
+    resumed_optimizer = optim.Adam(resumed.parameters(), lr=1.0)
+    resumed_optimizer.load_state_dict(checkpoint["optimizer"])
+    assert resumed_optimizer.param_groups[0]["betas"] == (0.8, 0.99)
+    for _ in range(2):
+        step(model, optimizer, x)
+        step(resumed, resumed_optimizer, x)
+    assert_same_state(resumed, snapshot(model))

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import minitorch
-from torch_compare import DEVICE, TORCH_DEVICE, assert_close, to_numpy
+from torch_compare import DEVICE, TORCH_DEVICE, assert_close
 
 
 def compare(mt_value, torch_value, what):
@@ -126,37 +126,62 @@ def test_dtype_promotion_matches_torch(name, make):
     compare(make(minitorch), make(torch), name)
 
 
-# ---- random numbers -------------------------------------------------------------------------------------
-RANDOM = [
-    ("randn", lambda: minitorch.randn(200, 3, device=DEVICE), (200, 3), "float32"),
-    ("randn_float64", lambda: minitorch.randn(5, dtype=minitorch.float64), (5,), "float64"),
-    ("rand", lambda: minitorch.rand((100,), device=DEVICE), (100,), "float32"),
-    ("randint", lambda: minitorch.randint(3, 9, (50,), device=DEVICE), (50,), "int64"),
-    ("randint_high_only", lambda: minitorch.randint(4, (50,)), (50,), "int64"),
-    ("randperm", lambda: minitorch.randperm(10, device=DEVICE), (10,), "int64"),
+# ---- Tensor methods spelled as in torch (the ops behind them are tested in test_ops.py) -------------
+def _matrix(lib):
+    return lib.tensor([[0.5, -1.5, 2.0], [1.0, 3.0, -0.5]], device=_device(lib))
+
+
+METHODS = [
+    ("ne", lambda x: x.ne(1.0)), ("lt", lambda x: x.lt(1.0)), ("le", lambda x: x.le(1.0)),
+    ("gt", lambda x: x.gt(1.0)), ("ge", lambda x: x.ge(1.0)), ("eq", lambda x: x.eq(x)),
+    ("logical_not", lambda x: x.gt(0).logical_not()), ("invert", lambda x: ~(x > 0)),
+    ("and_or", lambda x: ((x > 0) & (x < 2)) | (x < -1)),
+    ("t", lambda x: x.t()), ("t_vector", lambda x: x[0].t()), ("T", lambda x: x.T),
+    ("view_as", lambda x: x.view_as(x.t())), ("expand_as", lambda x: x[:1].expand_as(x)),
+    ("max_positional_dim", lambda x: x.max(1)[0]), ("min_other", lambda x: x.min(x.t().t() * 0)),
+    ("half", lambda x: x.half()), ("double", lambda x: x.double()),
+    ("size_unpacked", lambda x: x.reshape(x.size(1), x.size(0))),
+    ("sum_positional", lambda x: x.sum(0, True)), ("var_positional", lambda x: x.var(1, False)),
+    ("permute_list", lambda x: x[None].permute([2, 0, 1])), ("clamp_min", lambda x: x.clamp(0)),
 ]
 
 
-@pytest.mark.parametrize("name, draw, shape, dtype", RANDOM, ids=[r[0] for r in RANDOM])
-def test_random_tensors(name, draw, shape, dtype):
+@pytest.mark.parametrize("name, call", METHODS, ids=[m[0] for m in METHODS])
+def test_methods_match_torch(name, call):
+    compare(call(_matrix(minitorch)), call(_matrix(torch)), name)
+
+
+# ---- random numbers -------------------------------------------------------------------------------------
+def _standard_normal(v):
+    return abs(v.mean()) < 0.2 and 0.85 < v.std() < 1.15
+
+
+RANDOM = [  # name, draw, shape, dtype, what the values must look like
+    ("randn", lambda: minitorch.randn(200, 3, device=DEVICE), (200, 3), "float32",
+     _standard_normal),
+    ("randn_float64", lambda: minitorch.randn(500, dtype=minitorch.float64), (500,), "float64",
+     _standard_normal),
+    ("rand", lambda: minitorch.rand((100,), device=DEVICE), (100,), "float32",
+     lambda v: v.min() >= 0 and v.max() < 1 and 0.4 < v.mean() < 0.6),
+    ("randint", lambda: minitorch.randint(3, 9, (50,), device=DEVICE), (50,), "int64",
+     lambda v: set(v.tolist()) == set(range(3, 9))),
+    ("randint_high_only", lambda: minitorch.randint(4, (50,)), (50,), "int64",
+     lambda v: set(v.tolist()) == set(range(4))),
+    ("randperm", lambda: minitorch.randperm(10, device=DEVICE), (10,), "int64",
+     lambda v: sorted(v.tolist()) == list(range(10))),
+]
+
+
+@pytest.mark.parametrize("name, draw, shape, dtype, plausible", RANDOM,
+                         ids=[r[0] for r in RANDOM])
+def test_random_tensors(name, draw, shape, dtype, plausible):
     minitorch.manual_seed(123)
     first = draw()
     assert first.shape == shape and str(first.dtype) == dtype
     minitorch.manual_seed(123)
     np.testing.assert_array_equal(first.numpy(), draw().numpy())  # the seed fixes the numbers
     assert not np.array_equal(first.numpy(), draw().numpy())      # and the stream moves on
-    values = first.numpy()
-    if name.startswith("rand") and dtype.startswith("float") and name != "randn_float64":
-        if name == "rand":
-            assert values.min() >= 0 and values.max() < 1
-        else:
-            assert abs(values.mean()) < 0.3 and 0.8 < values.std() < 1.2
-    if name == "randint":
-        assert values.min() >= 3 and values.max() < 9
-    if name == "randint_high_only":
-        assert values.min() >= 0 and values.max() < 4
-    if name == "randperm":
-        assert sorted(values.tolist()) == list(range(10))
+    assert plausible(first.numpy()), f"{name}: implausible values {first.numpy()[:10]}"
 
 
 def test_random_in_place_fills_are_seeded():
@@ -292,6 +317,8 @@ ERRORS = [
     ("index_float", lambda: [1, 2][minitorch.tensor(1.0)], TypeError, "integer tensors"),
     ("mean_int", lambda: minitorch.arange(3).mean(), RuntimeError,
      "mean\\(\\): expected a floating-point tensor, got dtype int64"),
+    ("t_of_3d", lambda: minitorch.zeros(2, 3, 4).t(), RuntimeError,
+     "t\\(\\) expects a tensor with <= 2 dimensions, got shape \\(2, 3, 4\\)"),
 ]
 
 

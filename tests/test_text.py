@@ -19,7 +19,7 @@ def streams():
     return train[0], valid[0]
 
 
-# ---- numbers in words -------------------------------------------------------------------------------
+# ---- numbers in words ----------------------------------------------------------------------------
 @pytest.mark.parametrize("n,words", [
     (1, "one"), (13, "thirteen"), (20, "twenty"), (21, "twenty one"), (100, "one hundred"),
     (101, "one hundred one"), (110, "one hundred ten"), (999, "nine hundred ninety nine"),
@@ -35,7 +35,7 @@ def test_human_numbers_text_joins_with_commas():
     assert human_numbers_text(range(1, 4)) == "one, two, three"
 
 
-# ---- the lesson's data ------------------------------------------------------------------------------
+# ---- the lesson's data ---------------------------------------------------------------------------
 def test_stream_lengths_and_first_tokens(streams):
     train, valid = streams
     assert len(valid) == 13017  # the lesson's validation stream
@@ -74,7 +74,7 @@ def test_vocab_create_options():
         Vocab(["a", "b", "a"])
 
 
-# ---- tokenizer rules --------------------------------------------------------------------------------
+# ---- tokenizer rules -----------------------------------------------------------------------------
 @pytest.mark.parametrize("text,tokens", [
     ("one, two, three", ["xxbos", "one", ",", "two", ",", "three"]),
     ("The cat", ["xxbos", "xxmaj", "the", "cat"]),
@@ -94,7 +94,7 @@ def test_tokenizer_rejects_non_text():
         Tokenizer()(["one"])
 
 
-# ---- the language-model loader ----------------------------------------------------------------------
+# ---- the language-model loader -------------------------------------------------------------------
 @pytest.mark.parametrize("bptt", [3, 20, 70])
 @pytest.mark.parametrize("which", ["train", "valid"])
 def test_batches_are_the_stream_shifted_by_one(bptt, which):
@@ -150,7 +150,7 @@ def test_quick_slice_keeps_the_full_vocabulary():
     assert data.train_dl.total_tokens == 300 and data.valid_dl.total_tokens == 100
 
 
-# ---- flattening layers against torch ----------------------------------------------------------------
+# ---- flattening layers against torch -------------------------------------------------------------
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("training", [True, False])
 def test_batchnorm1d_flat_matches_torch_on_flattened_input(dtype, training):

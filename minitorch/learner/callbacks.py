@@ -144,7 +144,7 @@ class Recorder(Callback):
             self.val_losses.append(None)
             self.metrics.append(None)
 
-    # ---- plots ------------------------------------------------------------------------------------
+    # ---- plots -----------------------------------------------------------------------------------
     def plot(self, skip_start=10, skip_end=5, path=None):
         """Smoothed loss against learning rate, log-scaled lr axis: the lr finder's curve.
 
@@ -158,7 +158,7 @@ class Recorder(Callback):
                              f"fewer than skip_start + skip_end = {skip_start + skip_end}; "
                              "lower them or run more batches")
         fig, ax = plt.subplots(1, 1, figsize=(6, 4))
-        ax.plot([_first(lr) for lr in lrs], losses)
+        ax.plot([_last_group(lr) for lr in lrs], losses)
         ax.set_xscale("log")
         ax.set_xlabel("Learning Rate")
         ax.set_ylabel("Loss")
@@ -184,12 +184,12 @@ class Recorder(Callback):
         iterations = range(len(self.lrs))
         if show_moms:
             fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
-            ax2.plot(iterations, [_first(m) for m in self.moms])
+            ax2.plot(iterations, [_last_group(m) for m in self.moms])
             ax2.set_xlabel("Iterations")
             ax2.set_ylabel("Momentum")
         else:
             fig, ax1 = plt.subplots(1, 1, figsize=(6, 4))
-        ax1.plot(iterations, [_first(lr) for lr in self.lrs])
+        ax1.plot(iterations, [_last_group(lr) for lr in self.lrs])
         ax1.set_xlabel("Iterations")
         ax1.set_ylabel("Learning Rate")
         return finish_figure(fig, path)
@@ -213,9 +213,9 @@ def _trim(values, skip_start, skip_end):
     return values[skip_start:len(values) - skip_end] if skip_end else values[skip_start:]
 
 
-def _first(value):
-    """A per-group hyper-parameter list plotted by its first group (fastai plots the last;
-    with one group they are the same)."""
+def _last_group(value):
+    """A per-layer-group hyper-parameter list is plotted by its last group (the head), as fastai
+    does; with one group it is a plain number."""
     return value[-1] if isinstance(value, (list, tuple)) else value
 
 

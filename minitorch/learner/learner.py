@@ -34,10 +34,9 @@ from minitorch.data import DatasetType
 from minitorch.learner import lr_finder, one_cycle
 from minitorch.learner.callbacks import (
     CancelBatchException, CancelEpochException, CancelFitException, ProgressCallback, Recorder,
-    SmoothenValue, TerminateOnNaN, WeightedMeans, finish_figure)
+    SmoothenValue, TerminateOnNaN, WeightedMeans, finish_figure, metric_name)
 from minitorch.learner.optimizer import OptimWrapper
 from minitorch.learner.summary import flatten_model, layer_parameters, model_summary
-from minitorch.nn import functional as F
 from minitorch.optim import Adam
 
 
@@ -57,7 +56,8 @@ class Learner:
     by default, as fastai); ``wd`` is the weight decay, applied as true weight decay unless
     ``true_wd=False``; ``bn_wd`` decays batchnorm and bias parameters too.  ``metrics`` are
     functions ``metric(pred, target)`` shown in the epoch table.  ``path / model_dir`` is
-    where ``save`` writes (``path`` defaults to the current folder).  ``silent=True`` prints nothing during training.
+    where ``save`` writes (``path`` defaults to the current folder).  ``silent=True`` prints
+    nothing during training.
     """
 
     default_lr = 3e-3
@@ -98,7 +98,7 @@ class Learner:
         self.stopped_on_nan = False
         self.smooth_loss = float("nan")
 
-    # ---- the optimizer ----------------------------------------------------------------------------
+    # ---- the optimizer ---------------------------------------------------------------------------
     def _param_groups(self):
         """Two optimizer param groups per layer group: weights, then norm-layer and bias
         parameters (see ``optimizer.py``).  Frozen parameters are included (so group indices
@@ -141,7 +141,7 @@ class Learner:
             values = [lr.stop / 10] * (n - 1) + [lr.stop]
         return values[0] if n == 1 else values
 
-    # ---- the training loop ------------------------------------------------------------------------
+    # ---- the training loop -----------------------------------------------------------------------
     def __call__(self, event):
         """Run ``event`` (``'begin_fit'``, ...) on every callback that defines it, in order."""
         for cb in sorted(self.callbacks + self.extra_callbacks, key=lambda c: c.order):
@@ -238,12 +238,12 @@ class Learner:
         """The learning-rate finder (see ``lr_finder.py``); then ``learn.recorder.plot()``."""
         lr_finder.lr_find(self, start_lr, end_lr, num_it, stop_div, wd)
 
-    # ---- evaluating -------------------------------------------------------------------------------
+    # ---- evaluating ------------------------------------------------------------------------------
     def validate(self, dl=None):
         """``[valid_loss, *metrics]`` over ``dl`` (default the validation set): batch-size-weighted
         means, as the epoch table shows them."""
         dl = self.data.valid_dl if dl is None else dl
-        sums = WeightedMeans(["loss"] + [getattr(m, "__name__", "") for m in self.metrics])
+        sums = WeightedMeans(["loss"] + [metric_name(m) for m in self.metrics])
         with _eval_mode(self.model), no_grad():
             for xb, yb in dl:
                 pred = self.model(xb)
@@ -306,7 +306,9 @@ class Learner:
         preds = self.pred_batch(batch=(xb,)).argmax(dim=-1)
         classes = getattr(self.data, "classes", None)
         name = (lambda i: classes[i]) if classes is not None else (lambda i: i)
-        images = backend.to_numpy(xb.data[:n])
+        # Back to [0, 1] pixels when the data was normalised (for drawing only).
+        denorm = getattr(self.data, "denorm", None)
+        images = denorm(xb[:n]) if denorm is not None else backend.to_numpy(xb.data[:n])
         fig, axes = plt.subplots(rows, rows, figsize=figsize, squeeze=False)
         for i, ax in enumerate(axes.flat):
             ax.axis("off")
@@ -328,7 +330,7 @@ class Learner:
         """fastai v1's table of leaf layers, output shapes and parameter counts (one batch)."""
         return model_summary(self)
 
-    # ---- freezing ---------------------------------------------------------------------------------
+    # ---- freezing --------------------------------------------------------------------------------
     def split(self, split_on):
         """Set the layer groups.  ``split_on`` is a function of the model returning the split
         points, or the split points themselves: modules, each starting a new group (the first
@@ -374,7 +376,7 @@ class Learner:
         """Train every layer group."""
         self.freeze_to(0)
 
-    # ---- saving -----------------------------------------------------------------------------------
+    # ---- saving ----------------------------------------------------------------------------------
     def _file(self, name):
         return self.path / self.model_dir / f"{name}.npz"
 

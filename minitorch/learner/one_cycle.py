@@ -73,7 +73,8 @@ class OneCycleScheduler(Callback):
             raise ValueError(f"OneCycleScheduler: pct_start must be in [0, 1], got {pct_start}")
         if div_factor <= 0:
             raise ValueError(f"OneCycleScheduler: div_factor must be > 0, got {div_factor}")
-        self.max_lr, self.moms, self.div_factor, self.pct_start = max_lr, moms, div_factor, pct_start
+        self.max_lr, self.moms = max_lr, moms
+        self.div_factor, self.pct_start = div_factor, pct_start
         self.final_div = div_factor * 1e4 if final_div is None else final_div
 
     def begin_fit(self):

@@ -54,7 +54,7 @@ class OptimWrapper:
         """A number when there is one layer group, else the list."""
         return values[0] if self.n_groups == 1 else values
 
-    # ---- the knobs --------------------------------------------------------------------------------
+    # ---- the knobs -------------------------------------------------------------------------------
     @property
     def lr(self):
         return self._read([g["lr"] for g in self.opt.param_groups[::2]])
@@ -97,7 +97,7 @@ class OptimWrapper:
             weights["weight_decay"] = 0.0 if self.true_wd else wd
             norms_and_biases["weight_decay"] = 0.0 if self.true_wd or not self.bn_wd else wd
 
-    # ---- the step ---------------------------------------------------------------------------------
+    # ---- the step --------------------------------------------------------------------------------
     def step(self):
         """True weight decay (``p ← p − lr·wd·p`` for every trainable parameter), then the
         optimizer's step."""

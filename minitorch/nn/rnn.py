@@ -55,7 +55,7 @@ from minitorch.tensor import empty, zeros
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-# ---- one time step, written from the basic ops -----------------------------------------------------
+# ---- one time step, written from the basic ops ---------------------------------------------------
 # ``xw`` is x_t W_ihᵀ + b_ih, already computed; ``hw`` is h_{t−1} W_hhᵀ + b_hh.
 def rnn_step(xw, h, weight_hh, bias_hh, nonlinearity="tanh"):
     """h_t = act(x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh)."""
@@ -88,7 +88,7 @@ def _uniform_parameter(shape, bound):
     return Parameter(empty(*shape).uniform_(-bound, bound))
 
 
-# ---- cells: one step, for writing the loop yourself --------------------------------------------------
+# ---- cells: one step, for writing the loop yourself ----------------------------------------------
 class _CellBase(Module):
     """Parameters and input checks shared by the three cells."""
 
@@ -179,7 +179,7 @@ class GRUCell(_CellBase):
         return h if input.ndim == 2 else h.squeeze(0)
 
 
-# ---- multi-layer modules: the loop over time -------------------------------------------------------
+# ---- multi-layer modules: the loop over time -----------------------------------------------------
 class RNNBase(Module):
     """The stack of layers that ``RNN``, ``LSTM`` and ``GRU`` share.
 
@@ -209,8 +209,10 @@ class RNNBase(Module):
             layer_input = input_size if layer == 0 else hidden_size * self.num_directions
             for suffix in self._suffixes():
                 name = f"l{layer}{suffix}"
-                setattr(self, f"weight_ih_{name}", _uniform_parameter((gate_size, layer_input), bound))
-                setattr(self, f"weight_hh_{name}", _uniform_parameter((gate_size, hidden_size), bound))
+                setattr(self, f"weight_ih_{name}",
+                        _uniform_parameter((gate_size, layer_input), bound))
+                setattr(self, f"weight_hh_{name}",
+                        _uniform_parameter((gate_size, hidden_size), bound))
                 if bias:
                     setattr(self, f"bias_ih_{name}", _uniform_parameter((gate_size,), bound))
                     setattr(self, f"bias_hh_{name}", _uniform_parameter((gate_size,), bound))
@@ -224,7 +226,7 @@ class RNNBase(Module):
                 getattr(self, f"bias_ih_{name}", None) if self.bias else None,
                 getattr(self, f"bias_hh_{name}", None) if self.bias else None)
 
-    # -- checking what comes in ----------------------------------------------------------------------
+    # -- checking what comes in --------------------------------------------------------------------
     def _time_major(self, input):
         """(T, B, input_size) whatever layout came in; also says whether it was batched."""
         if input.ndim not in (2, 3):
@@ -253,7 +255,7 @@ class RNNBase(Module):
                              f"{tuple(state.shape)}")
         return state
 
-    # -- one layer in one direction -------------------------------------------------------------------
+    # -- one layer in one direction ----------------------------------------------------------------
     def _run_direction(self, x, state, layer, suffix):
         """Every step of one layer in one direction: (outputs (T, B, H), final state)."""
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
@@ -292,7 +294,7 @@ class RNNBase(Module):
                 state = outputs[t] = rnn_step(steps[t], state, w_hh, b_hh, nonlinearity)
         return ops.stack(outputs, dim=0), state
 
-    # -- the whole stack ------------------------------------------------------------------------------
+    # -- the whole stack ---------------------------------------------------------------------------
     def _run(self, input, h0, c0=None):
         x, batched = self._time_major(input)
         batch = x.shape[1]

@@ -253,11 +253,14 @@ class Tanh(Function):
 class Sigmoid(Function):
     """y = σ(x) = 1 / (1 + e⁻ˣ);   dL/dx = dL/dy · y · (1 − y).
 
-    Computed as ½(1 + tanh(x/2)), the same number, which never overflows (e⁻ˣ does for x ≪ 0).
+    e⁻ˣ overflows for x ≪ 0, so with e = e^{−|x|} (always in (0, 1]) we use the two equal forms
+    σ(x) = 1 / (1 + e) for x ≥ 0 and σ(x) = e / (1 + e) for x < 0.  (The shortcut
+    ½(1 + tanh(x/2)) also never overflows, but rounds σ(−40) ≈ 4e−18 to 0, and log σ to −inf.)
     """
 
     def forward(self, x):
-        y = 0.5 * (1 + self.xp.tanh(0.5 * x))
+        e = self.xp.exp(-self.xp.abs(x))
+        y = self.xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
         self.save_for_backward(y)
         return y
 

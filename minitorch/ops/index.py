@@ -8,7 +8,7 @@ both gradients.  ``grad_x[idx] += g`` would keep only one of them; the backend's
 """
 from minitorch import backend
 from minitorch.autograd import Function
-from minitorch.ops.common import normalize_dim
+from minitorch.ops.common import broadcast_shape, normalize_dim
 from minitorch.tensor import Tensor, as_tensor
 
 
@@ -132,6 +132,9 @@ def masked_fill(x, mask, value):
     mask = as_tensor(mask, like=x)
     if mask.dtype.kind != "b":
         raise RuntimeError(f"masked_fill: mask must be a bool tensor, got {mask.dtype}")
+    if broadcast_shape("masked_fill", x.shape, mask.shape) != tuple(x.shape):
+        raise RuntimeError(f"masked_fill: the mask of shape {tuple(mask.shape)} must broadcast "
+                           f"to the input's shape {tuple(x.shape)}, not enlarge it")
     if isinstance(value, Tensor):
         value = value.item()
     return MaskedFill(value)(x, mask)

@@ -106,6 +106,15 @@ def _class_targets(input, target, weight, ignore_index, op):
     return target, n_classes
 
 
+def _total_weight(target, class_weight, ignore_index):
+    """Σₙ w[tₙ] over the targets that are not ignored (their count without class weights): what
+    PyTorch's 'mean' divides by.  0 when every target is ignored, so the mean is NaN, as there."""
+    valid = target != ignore_index
+    if class_weight is None:
+        return float(valid.sum())
+    return float((class_weight[target[valid]]).sum())
+
+
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of class indices, as ``torch.nn.functional.nll_loss``.
 
@@ -123,10 +132,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
         return losses.reshape(()) if unbatched else losses
     if reduction == "sum":
         return losses.sum()
-    valid = target.data != ignore_index
-    t = input.xp.where(valid, target.data, 0)
-    total_weight = valid.sum() if class_weight is None else (class_weight[t] * valid).sum()
-    return losses.sum() / float(total_weight)
+    return losses.sum() / _total_weight(target.data, class_weight, ignore_index)
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
@@ -165,10 +171,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if reduction == "sum":
         smooth = smooth.sum()
     elif reduction == "mean":
-        valid = ~ignored.data
-        t = input.xp.where(valid, target.data, 0)
-        total = valid.sum() if weight is None else (weight.data[t] * valid).sum()
-        smooth = smooth.sum() / float(total)
+        class_weight = None if weight is None else weight.data
+        smooth = smooth.sum() / _total_weight(target.data, class_weight, ignore_index)
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
 
 

@@ -20,6 +20,7 @@ size and we loop over the (few) output bins.
 """
 import math
 
+from minitorch import backend
 from minitorch.autograd import Function
 from minitorch.ops.conv import (
     batch_first, batch_last, col2im, offset_slices, pad_batch_last, pair, positive_pair,
@@ -66,9 +67,11 @@ def _check_input(x, op):
 class MaxPool2d(Function):
     """y = max of each window (padding counts as −∞);   dL/dx = dL/dy at the window's argmax.
 
-    Forward keeps, for every window, which kernel offset won (a small integer), so backward
-    only has to route each gradient to that offset.  The comparison ``candidate > best`` (not
-    ≥) keeps the first maximum on ties, and a NaN always wins (it propagates), as in PyTorch.
+    Forward is a running ``maximum`` over the kh·kw kernel offsets: one pass per offset and
+    nothing else to remember but the padded input and y.  Backward finds the winners again:
+    walking the offsets in order, the first one whose pixel equals y takes the gradient and
+    the window is marked done, so ties go to the first maximum, as in PyTorch.  (A window whose
+    maximum is NaN equals nothing and passes no gradient; PyTorch gives it to the NaN.)
     """
 
     def __init__(self, kernel, stride, padding, dilation, ceil_mode, return_indices):
@@ -83,45 +86,57 @@ class MaxPool2d(Function):
         kh, kw = self.kernel
         padded = pad_batch_last(xp, batch_last(x), pads, value=-math.inf)
         windows = window_view(xp, padded, self.kernel, self.stride, self.dilation, out_size)
-        best = windows[:, 0, 0].copy()                         # (C, OH, OW, N)
-        winner = xp.zeros(best.shape, dtype=xp.int16)          # which kernel offset won
-        better = xp.empty(best.shape, dtype=bool)
+        best = windows[:, 0, 0].copy()                           # (C, OH, OW, N)
         for offset in range(1, kh * kw):
-            candidate = windows[:, offset // kw, offset % kw]
-            xp.greater(candidate, best, out=better)
-            better |= xp.isnan(candidate)
-            xp.copyto(best, candidate, where=better)
-            winner[better] = offset
-        self.winner, self.pads, self.out_size, self.x_shape = winner, pads, out_size, (c, h, w, n)
+            xp.maximum(best, windows[:, offset // kw, offset % kw], out=best)
+        self.pads, self.out_size, self.x_shape = pads, out_size, (c, h, w, n)
+        # x too, though only padded is used: that is how an in-place change to x gets caught
+        self.save_for_backward(x, padded, best)
         out = batch_first(best)
         if not self.return_indices:
             return out
         # PyTorch's indices: the winner's position in the flattened H·W plane of its channel
-        top, left = pads[0], pads[2]
-        rows = xp.arange(out_size[0]).reshape(-1, 1, 1) * self.stride[0] - top
-        cols = xp.arange(out_size[1]).reshape(1, -1, 1) * self.stride[1] - left
+        winner = xp.zeros(best.shape, dtype=xp.int64)
+        for offset, hit in self.first_maxima(windows, best):
+            xp.copyto(winner, offset, where=hit)
+        rows = xp.arange(out_size[0]).reshape(-1, 1, 1) * self.stride[0] - pads[0]
+        cols = xp.arange(out_size[1]).reshape(1, -1, 1) * self.stride[1] - pads[2]
         rows = rows + (winner // kw) * self.dilation[0]
         cols = cols + (winner % kw) * self.dilation[1]
-        return out, batch_first((rows * w + cols).astype(xp.int64))
+        return out, batch_first(rows * w + cols)
+
+    def first_maxima(self, windows, best):
+        """(offset, mask of the windows whose first maximum sits at that offset), in order."""
+        xp = self.xp
+        kh, kw = self.kernel
+        unclaimed = xp.ones(best.shape, dtype=bool)
+        hit = xp.empty(best.shape, dtype=bool)
+        for offset in range(kh * kw):
+            xp.equal(windows[:, offset // kw, offset % kw], best, out=hit)
+            hit &= unclaimed
+            if offset < kh * kw - 1:
+                unclaimed ^= hit       # these windows are done: later ties lose
+            yield offset, hit
 
     def backward(self, grad, *grad_indices):
         xp = self.xp
+        _, padded, best = self.saved_tensors
         kh, kw = self.kernel
         c, h, w, n = self.x_shape
         top, bottom, left, right = self.pads
-        grad = batch_last(grad)                                # (C, OH, OW, N)
-        padded = xp.zeros((c, h + top + bottom, w + left + right, n), dtype=grad.dtype)
+        grad = batch_last(grad)                                  # (C, OH, OW, N)
+        windows = window_view(xp, padded, self.kernel, self.stride, self.dilation, self.out_size)
+        grad_padded = xp.zeros(padded.shape, dtype=grad.dtype)
         overlap = windows_overlap(self.kernel, self.stride, self.dilation)
         zero = xp.zeros((), dtype=grad.dtype)
-        for offset in range(kh * kw):
-            routed = xp.where(self.winner == offset, grad, zero)
+        for offset, hit in self.first_maxima(windows, best):
+            routed = xp.where(hit, grad, zero)  # not grad · hit: an inf gradient · 0 is NaN
             pixels = offset_slices(divmod(offset, kw), self.stride, self.dilation, self.out_size)
             if overlap:  # a pixel in several windows collects the gradient of each
-                padded[pixels] += routed
+                grad_padded[pixels] += routed
             else:
-                padded[pixels] = routed
-        self.winner = None
-        return batch_first(padded[:, top:top + h, left:left + w])
+                grad_padded[pixels] = routed
+        return batch_first(grad_padded[:, top:top + h, left:left + w])
 
 
 # ---- average pooling ------------------------------------------------------------------------------
@@ -222,31 +237,29 @@ class AdaptivePool2d(Function):
                     winners[:, a, b] = (r0 + where // (c1 - c0)) * w + c0 + where % (c1 - c0)
                 else:
                     out[:, a, b] = block.mean(axis=1)
-        self.winners = winners
+        self.save_for_backward(winners)
         if self.mode == "max" and self.return_indices:
             return batch_first(out), batch_first(winners)
         return batch_first(out)
 
     def backward(self, grad, *grad_indices):
         xp = self.xp
+        winners, = self.saved_tensors
         n, c, h, w = self.x_shape
         grad = batch_last(grad)
         grad_x = xp.zeros((c, h, w, n), dtype=grad.dtype)
         if self.mode == "max":
-            flat = grad_x.reshape(c, h * w, n)
-            for a in range(len(self.row_bins)):
-                for b in range(len(self.col_bins)):
-                    # each (channel, sample) puts its gradient on one pixel; bins can overlap
-                    # only between different (a, b), and we add bin after bin
-                    where = self.winners[:, a, b][:, None]     # (C, 1, N)
-                    current = xp.take_along_axis(flat, where, axis=1)
-                    xp.put_along_axis(flat, where, current + grad[:, a, b][:, None], axis=1)
+            # every output sends its gradient to its winner's pixel; bins overlap, so two
+            # outputs may share a winner: a scatter-add, with the flat index of (c, pixel, n)
+            channel = xp.arange(c).reshape(-1, 1, 1, 1)
+            sample = xp.arange(n).reshape(1, 1, 1, -1)
+            where = (channel * (h * w) + winners) * n + sample
+            backend.scatter_add(grad_x.reshape(-1), where.reshape(-1), grad.reshape(-1))
         else:
             for a, (r0, r1) in enumerate(self.row_bins):
                 for b, (c0, c1) in enumerate(self.col_bins):
-                    grad_x[:, r0:r1, c0:c1] += (grad[:, a, b] / ((r1 - r0) * (c1 - c0)))[:, None,
-                                                                                         None]
-        self.winners = None
+                    share = grad[:, a, b] / ((r1 - r0) * (c1 - c0))      # (C, N)
+                    grad_x[:, r0:r1, c0:c1] += share[:, None, None]
         return batch_first(grad_x)
 
 

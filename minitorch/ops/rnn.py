@@ -226,7 +226,7 @@ class GRUSequence(_Recurrence):
         return (d_xw_all, d_h) + self._weight_grads(d_hw_all, h_prev, hidden)
 
 
-# ---- what the modules call ------------------------------------------------------------------------
+# ---- what the modules call -----------------------------------------------------------------------
 def rnn_sequence(xw, h0, w_hh, b_hh=None, nonlinearity="tanh", reverse=False):
     """All steps of one Elman RNN layer (one direction); returns (outputs, h_T)."""
     op = RNNSequence(nonlinearity, b_hh is not None, reverse)

@@ -31,7 +31,7 @@ UNK, PAD, BOS, EOS, FLD = "xxunk", "xxpad", "xxbos", "xxeos", "xxfld"
 TK_MAJ, TK_UP, TK_REP, TK_WREP = "xxmaj", "xxup", "xxrep", "xxwrep"
 SPECIAL_TOKENS = [UNK, PAD, BOS, EOS, FLD, TK_MAJ, TK_UP, TK_REP, TK_WREP]
 
-# ---- rules on the raw string ----------------------------------------------------------------------
+# ---- rules on the raw string ---------------------------------------------------------------------
 _REPEATED_CHAR = re.compile(r"(\S)(\1{3,})")          # a character and 3+ more copies of it
 _REPEATED_WORD = re.compile(r"(\b\w+\W+)(\1{3,})")    # a word (and its separator) 4+ times
 _SPACES = re.compile(r" {2,}")
@@ -57,7 +57,7 @@ def rm_useless_spaces(text):
     return _SPACES.sub(" ", text)
 
 
-# ---- rules on the tokens --------------------------------------------------------------------------
+# ---- rules on the tokens -------------------------------------------------------------------------
 def replace_all_caps(tokens):
     """'STOP' → 'xxup', 'stop' (one-letter words like 'I' stay as they are)."""
     result = []
@@ -113,5 +113,6 @@ class Tokenizer:
         return [self(text) for text in texts]
 
     def __repr__(self):
-        names = lambda rules: ", ".join(rule.__name__ for rule in rules)  # noqa: E731
-        return f"Tokenizer(pre_rules=[{names(self.pre_rules)}], post_rules=[{names(self.post_rules)}])"
+        pre = ", ".join(rule.__name__ for rule in self.pre_rules)
+        post = ", ".join(rule.__name__ for rule in self.post_rules)
+        return f"Tokenizer(pre_rules=[{pre}], post_rules=[{post}])"
