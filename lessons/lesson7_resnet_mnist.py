@@ -102,7 +102,11 @@ def train(name, model, n_epochs, max_lr, lesson_accuracy, find_lr=False, slug=No
     learn.recorder.plot_losses(path=OUT / f"{slug}_losses.png")
     learn.recorder.plot_lr(show_moms=True, path=OUT / f"{slug}_lr_moms.png")
     parameters = sum(p.numel() for p in model.parameters())
-    RESULTS.append((name, parameters, learn.recorder.metrics[-1][0], lesson_accuracy, seconds))
+    if learn.stopped_on_nan:  # the fit stopped early: score the weights it stopped with
+        name += " (stopped: NaN loss)"
+    metrics = learn.recorder.metrics
+    final_accuracy = metrics[-1][0] if metrics and metrics[-1] else learn.validate()[1]
+    RESULTS.append((name, parameters, final_accuracy, lesson_accuracy, seconds))
     return learn
 
 

@@ -181,6 +181,20 @@ class Tensor:
     def __hash__(self):
         return id(self)
 
+    def __format__(self, spec):
+        """``f"{loss:.4f}"`` formats a 0-d tensor as its number (as torch)."""
+        return format(self.item(), spec) if self.ndim == 0 else format(str(self), spec)
+
+    def __iter__(self):
+        """``for row in t`` gives t[0], t[1], ... (each one a tensor, in the graph)."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __contains__(self, element):
+        """``value in t``: whether any element equals it."""
+        return bool((self == element).any())
+
     # ---- moving and converting (differentiable) --------------------------------------------------
     def to(self, *args, dtype=None, device=None):
         """``t.to('cuda')``, ``t.to(minitorch.float64)``, ``t.to(other_tensor)``, or both."""

@@ -400,7 +400,7 @@ ERROR_CASES = [
     ("fold-rows", lambda: conv.fold(t(1, 5, 4), (3, 3), 2), RuntimeError,
      r"fold: expected size of input's dimension 1 to be divisible"),
     ("max_pool2d-padding", lambda: pool.max_pool2d(t(1, 1, 6, 6), 2, padding=2), RuntimeError,
-     r"max_pool2d: pad should be at most half of effective kernel size"),
+     r"max_pool2d: pad should be smaller than or equal to half of kernel size"),
     ("max_pool2d-rank", lambda: pool.max_pool2d(t(6, 6), 2), RuntimeError,
      r"max_pool2d: expected a 3-D \(unbatched\) or 4-D \(batched\) input, got shape \(6, 6\)"),
     ("avg_pool2d-too-small", lambda: pool.avg_pool2d(t(1, 1, 2, 2), 3), RuntimeError,

@@ -489,3 +489,35 @@ def test_learner_rejects_bad_arguments():
         Learner(quadrant_data(), tiny_model())
     with pytest.raises(ValueError, match="epochs"):
         make_learner().fit(0, 1e-3)
+
+
+@pytest.mark.parametrize("loss_func,activation", [
+    (F.cross_entropy, lambda x: torch.softmax(x, -1)),
+    (nn.CrossEntropyLoss(), lambda x: torch.softmax(x, -1)),
+    (nn.BCEWithLogitsLoss(), torch.sigmoid),
+    (nn.MSELoss(), lambda x: x),
+])
+def test_predictions_go_through_the_loss_functions_activation(loss_func, activation):
+    learn = Learner(quadrant_data(), tiny_model(), loss_func=loss_func, silent=True)
+    xb, _ = next(iter(learn.data.valid_dl))
+    with minitorch.no_grad():
+        learn.model.eval()
+        raw = torch.tensor(learn.model(xb).numpy())
+    learn.model.train()
+    preds = learn.pred_batch(batch=(xb,))
+    np.testing.assert_allclose(preds.numpy(), activation(raw).numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_get_preds_on_an_unlabelled_test_set():
+    data = quadrant_data()
+    rng = np.random.default_rng(5)
+    test_images = ImageList.from_arrays(rng.integers(0, 255, (6, 1, 4, 4)).astype(np.uint8))
+    data = DataBunch.create(data.train_ds, data.valid_ds, LabelList(test_images, None,
+                                                                    data.classes), bs=8, val_bs=4)
+    learn = make_learner(data)
+    preds, _ = learn.get_preds(DatasetType.Test)
+    assert tuple(preds.shape) == (6, 4)
+    with minitorch.no_grad():
+        learn.model.eval()
+        expected = learn.model(minitorch.cat([x for x, _ in data.test_dl], 0)).softmax(-1)
+    np.testing.assert_allclose(preds.numpy(), expected.numpy(), rtol=1e-6)

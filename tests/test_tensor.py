@@ -232,6 +232,10 @@ CONVERSIONS = [
     ("is_floating_point", lambda lib: (lib.zeros(2).is_floating_point(),
                                        lib.arange(2).is_floating_point())),
     ("as_index", lambda lib: [10, 20, 30][lib.tensor(1)]),
+    ("format_0d", lambda lib: f"{lib.tensor(1.23456):.3f} {lib.tensor(7):>4}"),
+    ("iterate_rows", lambda lib: [row.tolist() for row in lib.tensor([[1, 2], [3, 4]])]),
+    ("unpack", lambda lib: [v.item() for v in lib.tensor([5, 6])]),
+    ("contains", lambda lib: (3 in lib.tensor([[1, 2], [3, 4]]), 5 in lib.tensor([1, 2]))),
 ]
 
 
@@ -314,6 +318,7 @@ ERRORS = [
     ("wrap_a_list", lambda: minitorch.Tensor([1.0]), TypeError,
      "Tensor wraps a NumPy or CuPy array, got list"),
     ("len_0d", lambda: len(minitorch.tensor(1.0)), TypeError, "len\\(\\) of a 0-d tensor"),
+    ("iterate_0d", lambda: list(minitorch.tensor(1.0)), TypeError, "iteration over a 0-d tensor"),
     ("index_float", lambda: [1, 2][minitorch.tensor(1.0)], TypeError, "integer tensors"),
     ("mean_int", lambda: minitorch.arange(3).mean(), RuntimeError,
      "mean\\(\\): expected a floating-point tensor, got dtype int64"),

@@ -267,11 +267,11 @@ class ProgressCallback(Callback):
         self.show_bar, self.print_table, self.write = show_bar, print_table, write
 
     def begin_fit(self):
-        names = ["epoch", "train_loss", "valid_loss"] + self.learn.recorder.metric_names + ["time"]
-        self.widths = [max(len(n), 8) for n in names]
+        self.names = ["epoch", "train_loss", "valid_loss"] + self.learn.recorder.metric_names + [
+            "time"]
+        self.widths = [max(len(n), 8) for n in self.names]
         self.bar = None
-        if self.print_table:
-            self.write("  ".join(n.ljust(w) for n, w in zip(names, self.widths)).rstrip())
+        self.header_written = False  # written with the first row: a fit stopped early has none
 
     def _wrap(self, description):
         disable = None if self.show_bar is None else not self.show_bar
@@ -299,6 +299,9 @@ class ProgressCallback(Callback):
         self._close()
         if not self.print_table:
             return
+        if not self.header_written:
+            self.write("  ".join(n.ljust(w) for n, w in zip(self.names, self.widths)).rstrip())
+            self.header_written = True
         rec = self.learn.recorder
         values = [str(self.learn.epoch), _six(rec.losses[-1] if rec.losses else None),
                   _six(rec.val_losses[-1])]

@@ -22,6 +22,7 @@ spreads them geometrically: small for the pretrained body, large for the new hea
 ``freeze_to(n)`` stops training the first ``n`` groups — except their batchnorm layers, whose
 statistics must adapt to the new data (``train_bn=True``, as in fastai).
 """
+import numbers
 from functools import partial
 from pathlib import Path
 
@@ -152,7 +153,7 @@ class Learner:
     def fit(self, epochs, lr=None, wd=None, callbacks=None):
         """Train for ``epochs`` epochs at learning rate ``lr`` (a number, one per layer group, or a
         slice), validating after each; ``callbacks`` join the Learner's for this fit only."""
-        if not isinstance(epochs, int) or epochs < 1:
+        if not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
         lr = self.lr_range(self.default_lr if lr is None else lr)
         wd = self.wd if wd is None else wd
@@ -258,12 +259,12 @@ class Learner:
         if activ is not None:
             return activ
         name = getattr(self.loss_func, "__name__", type(self.loss_func).__name__).lower()
-        if "cross_entropy" in name or "crossentropy" in name:
-            if "binary" in name or "bce" in name:
-                return lambda x: x.sigmoid()
-            return lambda x: x.softmax(-1)
-        if "bcewithlogits" in name or "with_logits" in name:
+        if "with_logits" in name or "withlogits" in name:
             return lambda x: x.sigmoid()
+        if "binary" in name or name.startswith("bce"):
+            return lambda x: x  # binary cross-entropy on probabilities: already activated
+        if "cross_entropy" in name or "crossentropy" in name:
+            return lambda x: x.softmax(-1)
         return lambda x: x
 
     def pred_batch(self, ds_type=DatasetType.Valid, batch=None, activ=None):

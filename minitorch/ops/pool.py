@@ -42,9 +42,9 @@ def _pool_geometry(x, kernel, stride, padding, dilation, ceil_mode, op):
     _, _, h, w = x.shape
     out_size, pads = [], []
     for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation):
-        if p > (d * (k - 1) + 1) // 2 or p > k // 2:
-            raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, "
-                               f"but got pad={p}, kernel_size={k} and dilation={d}")
+        if p > k // 2:
+            raise RuntimeError(f"{op}: pad should be smaller than or equal to half of kernel "
+                               f"size, but got padding={padding} and kernel_size={kernel}")
         out = pooling_output_size(size, k, s, p, d, ceil_mode)
         if out <= 0:
             raise RuntimeError(f"{op}: output size is too small: input of shape "
@@ -55,12 +55,6 @@ def _pool_geometry(x, kernel, stride, padding, dilation, ceil_mode, op):
         out_size.append(out)
         pads += [p, max(p, needed - size - p)]
     return tuple(out_size), tuple(pads)
-
-
-def _check_input(x, op):
-    if x.ndim != 4:
-        raise RuntimeError(f"{op}: expected a 4-D input (batch, channels, height, width), got "
-                           f"shape {tuple(x.shape)}")
 
 
 # ---- max pooling ----------------------------------------------------------------------------------

@@ -75,6 +75,9 @@ class Expand(Function):
         if extra < 0:
             raise RuntimeError(f"expand: the number of sizes {len(self.sizes)} must be at least "
                                f"the number of dims {x.ndim}")
+        if any(n == -1 for n in self.sizes[:extra]):
+            raise RuntimeError(f"expand: size -1 (keep the size) is not allowed in a new leading "
+                               f"dim; got sizes {tuple(self.sizes)} for shape {tuple(x.shape)}")
         shape = tuple(x.shape[i - extra] if n == -1 and i >= extra else n
                       for i, n in enumerate(self.sizes))
         for i, n in enumerate(x.shape):
