@@ -14,15 +14,18 @@ each of its callbacks, in ``order``::
     after_fit
 
 A callback is an object with methods named after the events it cares about; it reads and
-changes the learner (``self.learn``): the one-cycle schedule sets the learning rate at
-``begin_batch``, the recorder keeps the loss at ``after_loss``, the lr finder stops the fit at
-``after_batch``.  Control flow uses exceptions, as in fastai's course-v3 learner: raise
-:class:`CancelBatchException` to skip the rest of a batch, :class:`CancelEpochException` to end
-the current pass, :class:`CancelFitException` to stop training.
+changes the learner (``self.learn``): the recorder reads the learning rate at ``begin_batch``
+and keeps the loss at ``after_loss``, the one-cycle schedule moves the learning rate on at
+``after_batch``, the lr finder stops the fit there.  Control flow uses exceptions, as in
+fastai's course-v3 learner: raise :class:`CancelBatchException` to skip the rest of a batch
+(then ``after_cancel_batch``, and ``after_batch`` still runs), :class:`CancelEpochException` to
+end the current pass (``after_cancel_epoch``), :class:`CancelFitException` to stop training
+(``after_cancel_fit``; ``after_fit`` always runs, even after an error).
 
-This file also holds the two callbacks every Learner has: the :class:`Recorder` (losses,
-learning rates, momentums and per-epoch metrics, and the plots of them) and the
-:class:`ProgressCallback` (a progress bar over batches and fastai's epoch table).
+This file also holds the three callbacks every Learner has: the :class:`Recorder` (losses,
+learning rates, momentums and per-epoch metrics, and the plots of them), the
+:class:`ProgressCallback` (a progress bar over batches and fastai's epoch table) and
+:class:`TerminateOnNaN`.
 """
 import math
 import time
