@@ -1,6 +1,7 @@
 """Time forward + backward of conv2d, conv_transpose2d, max_pool2d and batch_norm against torch.
 
 Usage:  python benchmarks/bench_conv.py [--repeats 30] [--dtype float32] [--only conv2d]
+                                        [--threads 2] [--clock wall|process]
 
 Shapes: the lesson's MNIST models at batch 128 (the basic CNN's five k3 s2 p1 convs and the
 res-block's k3 s1 p1 convs), plus a larger ResNet-style layer (batch 32, 64×56×56, k3 s1 p1).
@@ -12,23 +13,44 @@ what it sees inside a network: the first conv layer reads the data loader's (N, 
 every other activation is produced by a minitorch conv (then batchnorm, ReLU), which leave it
 batch-innermost ((C, H, W, N) in memory, see ops/conv.py), and so does its upstream gradient.
 
+Threads: ``--threads`` sets both torch's threads and NumPy's BLAS threads (default 2, the
+machine's cores).  On a machine busy with other work, wall-clock times of multi-threaded code
+swing wildly (threads spin while waiting for a core); ``--threads 1 --clock process`` times the
+CPU seconds each single-threaded call uses, which other load hardly changes.
+
 Peak memory: the largest amount of NumPy memory (tracemalloc) that one minitorch forward +
 backward holds above its inputs; torch's allocator is invisible to tracemalloc.
 """
 import argparse
+import os
 import statistics
+import sys
 import time
 import tracemalloc
 
-import numpy as np
-import torch
 
-import minitorch
-from minitorch.ops.conv import conv2d, conv_transpose2d
-from minitorch.ops.norm import batch_norm
-from minitorch.ops.pool import max_pool2d
+def _threads_argument():
+    """--threads, read before NumPy loads: OpenBLAS fixes its thread count at import."""
+    for i, arg in enumerate(sys.argv):
+        if arg == "--threads" and i + 1 < len(sys.argv):
+            return sys.argv[i + 1]
+        if arg.startswith("--threads="):
+            return arg.split("=", 1)[1]
+    return "2"
 
-torch.set_num_threads(2)
+
+THREADS = int(_threads_argument())
+os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(THREADS)
+
+import numpy as np  # noqa: E402  (after the thread settings above)
+import torch  # noqa: E402
+
+import minitorch  # noqa: E402
+from minitorch.ops.conv import conv2d, conv_transpose2d  # noqa: E402
+from minitorch.ops.norm import batch_norm  # noqa: E402
+from minitorch.ops.pool import max_pool2d  # noqa: E402
+
+torch.set_num_threads(THREADS)
 rng = np.random.default_rng(0)
 
 
@@ -111,10 +133,11 @@ def peak_bytes(fn, arrays, upstream):
     return peak
 
 
-def run(repeats, dtype, only):
-    print(f"minitorch vs torch {torch.__version__} (CPU, {torch.get_num_threads()} threads), "
-          f"{np.dtype(dtype).name}, forward + backward per call, median of {repeats} "
-          f"interleaved repeats\n")
+def run(repeats, dtype, only, clock):
+    timer = time.process_time if clock == "process" else time.perf_counter
+    print(f"minitorch vs torch {torch.__version__} (CPU, {THREADS} threads for both, "
+          f"{'CPU' if clock == 'process' else 'wall-clock'} time), {np.dtype(dtype).name}, "
+          f"forward + backward per call, median of {repeats} interleaved repeats\n")
     print("| op | shape | minitorch ms | torch ms | ratio | minitorch peak MiB |")
     print("|---|---|---|---|---|---|")
     for name, label, mt_fn, torch_fn, arrays, inner in cases(dtype):
@@ -130,11 +153,11 @@ def run(repeats, dtype, only):
             np.ascontiguousarray(g.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2) if inner else g)
         mt_times, torch_times = [], []
         for step in range(repeats + 2):  # two warm-up rounds
-            start = time.perf_counter()
+            start = timer()
             minitorch_step(mt_fn, arrays, mt_upstream)
-            middle = time.perf_counter()
+            middle = timer()
             torch_step(torch_fn, arrays, torch_upstream)
-            end = time.perf_counter()
+            end = timer()
             if step >= 2:
                 mt_times.append(middle - start)
                 torch_times.append(end - middle)
@@ -148,7 +171,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads for torch and for NumPy's BLAS (read before import)")
+    parser.add_argument("--clock", default="wall", choices=["wall", "process"],
+                        help="wall-clock time, or the CPU time of this process")
     parser.add_argument("--only", default=None,
                         choices=["conv2d", "conv_transpose2d", "max_pool2d", "batch_norm"])
     args = parser.parse_args()
-    run(args.repeats, np.dtype(args.dtype).type, args.only)
+    if args.clock == "process" and args.threads != 1:
+        parser.error("--clock process needs --threads 1 (CPU time adds up every thread's time)")
+    run(args.repeats, np.dtype(args.dtype).type, args.only, args.clock)

@@ -99,6 +99,7 @@ def batch_norm_row(name, image, training, affine=True, **kwargs):
 ROWS = [
     # conv2d: kernel sizes 1..5 and non-square, strides, paddings, dilations, groups
     conv_row("k1", (2, 3, 5, 5), (4, 3, 1, 1)),
+    conv_row("k1-p1", (2, 3, 5, 5), (4, 3, 1, 1), padding=1),  # padding wider than the kernel
     conv_row("k2", (2, 3, 6, 5), (4, 3, 2, 2)),
     conv_row("k3-p1", (2, 3, 7, 7), (4, 3, 3, 3), padding=1),
     conv_row("k3-s2-p1", (3, 2, 9, 9), (5, 2, 3, 3), stride=2, padding=1),
@@ -123,6 +124,7 @@ ROWS = [
     conv_row("unbatched", (3, 6, 5), (4, 3, 3, 3), padding=1),
     # conv_transpose2d: weight (C_in, C_out / groups, kh, kw)
     transpose_row("k3-s1", (2, 3, 5, 5), (3, 4, 3, 3)),
+    transpose_row("k3-s1-p3", (1, 2, 8, 8), (2, 3, 3, 3), padding=3),  # crops past the kernel
     transpose_row("k3-s2-p1-op1", (2, 3, 5, 4), (3, 2, 3, 3), stride=2, padding=1,
                   output_padding=1),
     transpose_row("k4-s2-p1", (2, 3, 4, 4), (3, 2, 4, 4), stride=2, padding=1),
@@ -246,8 +248,7 @@ LAYOUT_ROWS = [row for row in ROWS if len(row.shapes[0]) == 4]
 @pytest.mark.parametrize("layout", ["noncontiguous", "batch-innermost"])
 @pytest.mark.parametrize("row", LAYOUT_ROWS, ids=[row.name for row in LAYOUT_ROWS])
 def test_layouts(row, layout):
-    if DEVICE != "cpu":
-        layout = "contiguous on the GPU: the harness copies the data to the device"
+    """(On a GPU the harness copies every input to the device, contiguous.)"""
     arrays = row.arrays(np.float64)
     image = noncontiguous(arrays[0]) if layout == "noncontiguous" else batch_innermost(arrays[0])
     run_row(row, [image] + arrays[1:], keep_layout=True)

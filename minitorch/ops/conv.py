@@ -37,6 +37,12 @@ The file has two versions of im2col:
      view*.  Elementwise ops (batchnorm, ReLU) keep that memory order, so the next conv's im2col
      reads a (C, H, W, N)-contiguous array and the whole network stays batch-innermost without
      a single layout copy.
+   * **the input gradient of a stride-1 conv is itself a convolution** (of dL/doutput with the
+     kernel flipped), so it reuses im2col, one copy, instead of col2im's kh·kw strided adds.
+
+conv_transpose2d is conv2d run backwards: its forward is exactly conv2d's input gradient
+(:func:`input_gradient`), and its backward needs conv2d's forward.  unfold is im2col, fold is
+col2im, and pooling (pool.py) reduces the same window view with max or mean.
 """
 from minitorch import backend
 from minitorch.autograd import Function
@@ -341,7 +347,8 @@ class Conv2d(Function):
 
         dL/dW    = dL/dY · cols(X)ᵀ
         dL/db    = Σ_positions dL/dY                (a row sum)
-        dL/dX    = col2im(Wᵀ · dL/dY)
+        dL/dX    = col2im(Wᵀ · dL/dY)               (for stride 1: dL/dY ⋆ flipped W, the same
+                                                     numbers; see input_gradient)
 
     With groups G, channels split into G blocks and each block is its own convolution: W and
     cols are block-diagonal, so each product is G independent products.
@@ -434,7 +441,7 @@ class ConvTranspose2d(Function):
             if self.needs_input_grad[1]:
                 grad_w = grouped_matmul_bt(x_matrix, grad_cols, self.groups).reshape(weight.shape)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            grad_b = row_sums(xp, grad.reshape(grad.shape[0], -1))
+            grad_b = row_sums(xp, grad.reshape(grad.shape[0], -1))   # (OC, out_h·out_w·N)
         return (grad_x, grad_w) if len(self.needs_input_grad) == 2 else (grad_x, grad_w, grad_b)
 
 
