@@ -3,8 +3,10 @@
 * torch is the reference: it must be importable (a missing torch fails the run, never skips).
 * A skipped test fails the run, except a test marked ``cuda`` on a machine without a GPU.
 * At the end, the number of torch-comparison tests that ran and passed is printed.
+* The fixture ``data_dir`` is the folder holding mnist/ and fashion_mnist/.
 """
 import os
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +39,18 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _seed():
     minitorch.manual_seed(0)
+
+
+@pytest.fixture
+def data_dir():
+    """$MINITORCH_DATA, else the workplace's ../shared/data; a missing folder fails the test."""
+    if os.environ.get("MINITORCH_DATA"):
+        return Path(os.environ["MINITORCH_DATA"])
+    local = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    if (local / "mnist").is_dir():
+        return local
+    pytest.fail("the MNIST files were not found: set MINITORCH_DATA to the folder holding "
+                f"mnist/ and fashion_mnist/ (tried $MINITORCH_DATA and {local})")
 
 
 def pytest_runtest_logreport(report):

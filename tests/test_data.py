@@ -6,8 +6,6 @@ data folder's README, independent of this code.  The data folder is $MINITORCH_D
 workplace's ../shared/data; without either the MNIST tests fail (they never skip).
 """
 import gzip
-import os
-from pathlib import Path
 
 import numpy
 import pytest
@@ -26,17 +24,6 @@ from minitorch.data.transforms import pad_crop_loop
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 MNIST_FIRST_TRAIN_LABELS = [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
-
-
-def data_dir():
-    """$MINITORCH_DATA, else the workplace's ../shared/data; a missing folder fails the test."""
-    if os.environ.get("MINITORCH_DATA"):
-        return Path(os.environ["MINITORCH_DATA"])
-    local = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    if (local / "mnist").is_dir():
-        return local
-    pytest.fail("the MNIST files were not found: set MINITORCH_DATA to the folder holding "
-                f"mnist/ and fashion_mnist/ (tried $MINITORCH_DATA and {local})")
 
 
 # ---- IDX -----------------------------------------------------------------------------------------
@@ -127,8 +114,8 @@ def test_parse_idx_rejects_unstorable_dtype():
 
 
 # ---- the real MNIST files --------------------------------------------------------------------------
-def test_mnist_training_split_matches_the_published_facts():
-    images, labels = load_mnist("mnist", train=True, root=data_dir(), download=False)
+def test_mnist_training_split_matches_the_published_facts(data_dir):
+    images, labels = load_mnist("mnist", train=True, root=data_dir, download=False)
     assert images.shape == (60000, 28, 28) and images.dtype == numpy.uint8
     assert labels.shape == (60000,) and labels.dtype == numpy.int64
     assert numpy.bincount(labels, minlength=10).tolist() == MNIST_TRAIN_COUNTS
@@ -137,8 +124,8 @@ def test_mnist_training_split_matches_the_published_facts():
     assert abs(images.mean() / 255 - 0.1307) < 0.0001
 
 
-def test_mnist_test_split_through_minitorch_data(monkeypatch):
-    monkeypatch.setenv("MINITORCH_DATA", str(data_dir()))
+def test_mnist_test_split_through_minitorch_data(monkeypatch, data_dir):
+    monkeypatch.setenv("MINITORCH_DATA", str(data_dir))
     test_set = MNIST(train=False, download=False)
     assert len(test_set) == 10000
     assert numpy.bincount(test_set.targets, minlength=10).tolist() == MNIST_TEST_COUNTS
@@ -148,8 +135,8 @@ def test_mnist_test_split_through_minitorch_data(monkeypatch):
     assert xb.shape == (2, 28, 28) and yb.tolist() == test_set.targets[:2].tolist()
 
 
-def test_fashion_mnist_pixel_statistics():
-    train_set = FashionMNIST(root=data_dir(), train=True, download=False)
+def test_fashion_mnist_pixel_statistics(data_dir):
+    train_set = FashionMNIST(root=data_dir, train=True, download=False)
     assert train_set.data.shape == (60000, 28, 28) and len(train_set.classes) == 10
     # Exact integer sums of the pixels and of their squares (255**2 fits in uint16): cheaper
     # than turning 47 million pixels into floats.
@@ -582,16 +569,16 @@ def test_plot_multi_calls_the_function_for_every_cell(tmp_path):
 
 
 # ---- the lesson's DataBunch --------------------------------------------------------------------------
-def test_mnist_image_list_has_the_lesson_folders():
-    il = mnist_image_list(root=data_dir(), limit=20, valid_limit=5)
+def test_mnist_image_list_has_the_lesson_folders(data_dir):
+    il = mnist_image_list(root=data_dir, limit=20, valid_limit=5)
     assert len(il) == 25 and il.items[0] == "training/5/0.png" and il.items[20].startswith("testing/")
     labelled = il.split_by_folder(train="training", valid="testing").label_from_folder()
     assert labelled.train.y[:10].tolist() == MNIST_FIRST_TRAIN_LABELS
     assert labelled.classes == [str(d) for d in range(10)]
 
 
-def test_mnist_databunch_quick_slice():
-    data = mnist_databunch(bs=64, limit=640, valid_limit=200, root=data_dir(), seed=0)
+def test_mnist_databunch_quick_slice(data_dir):
+    data = mnist_databunch(bs=64, limit=640, valid_limit=200, root=data_dir, seed=0)
     assert len(data.train_ds) == 640 and len(data.valid_ds) == 200
     assert len(data.train_dl) == 10 and len(data.valid_dl) == 4 and data.c == 10
     xb, yb = next(iter(data.train_dl))
@@ -601,8 +588,8 @@ def test_mnist_databunch_quick_slice():
     assert data.valid_ds.tfms == []
 
 
-def test_mnist_databunch_full_size_and_normalisation():
-    data = mnist_databunch(root=data_dir())
+def test_mnist_databunch_full_size_and_normalisation(data_dir):
+    data = mnist_databunch(root=data_dir)
     assert len(data.train_dl) == 60000 // 128 and len(data.valid_dl) == 79
     assert data.batch_size == 128 and data.classes == [str(d) for d in range(10)]
     # Stats from one random (augmented) training batch: close to MNIST's 0.1307 / 0.3081.

@@ -7,26 +7,13 @@ without the network.  The real MNIST files are checked against the project's che
 import functools
 import hashlib
 import http.server
-import os
 import threading
-from pathlib import Path
 
 import numpy
 import pytest
 
 from minitorch.data import download as dl
 from minitorch.data.idx import read_idx, write_idx
-
-
-def shared_data_dir():
-    """$MINITORCH_DATA, else the workplace's ../shared/data; a missing folder fails the test."""
-    if os.environ.get("MINITORCH_DATA"):
-        return Path(os.environ["MINITORCH_DATA"])
-    local = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    if (local / "mnist").is_dir():
-        return local
-    pytest.fail("the MNIST files were not found: set MINITORCH_DATA to the folder holding "
-                f"mnist/ and fashion_mnist/ (tried $MINITORCH_DATA and {local})")
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -229,9 +216,9 @@ def test_minitorch_data_is_searched_before_the_cache(tmp_path, monkeypatch):
 
 # ---- the real files ------------------------------------------------------------------------------
 @pytest.mark.parametrize("key", sorted(dl.KNOWN_CHECKSUMS))
-def test_the_real_files_match_the_checksum_table(key):
+def test_the_real_files_match_the_checksum_table(key, data_dir):
     name, filename = key.split("/")
-    path = dl.fetch(name, filename, root=shared_data_dir(), download_missing=False)
+    path = dl.fetch(name, filename, root=data_dir, download_missing=False)
     assert path.is_file()
 
 

@@ -21,6 +21,14 @@ def _index(idx, length, container):
     return idx % length
 
 
+def _renumber(container, modules):
+    """Store ``modules`` in ``container`` under the names '0', '1', ..., in order: after a layer is
+    deleted or inserted the names stay consecutive, as in PyTorch."""
+    container._modules.clear()
+    for i, module in enumerate(modules):
+        container._modules[str(i)] = module
+
+
 class Sequential(Module):
     """Layers applied one after the other: ``Sequential(conv, bn, relu)(x) == relu(bn(conv(x)))``.
 
@@ -55,11 +63,7 @@ class Sequential(Module):
         for key in (keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys),
                                                                             "Sequential")]]):
             del self._modules[key]
-        # renumber, as PyTorch does, so that the names stay '0', '1', ...
-        modules = list(self._modules.values())
-        self._modules.clear()
-        for i, module in enumerate(modules):
-            self._modules[str(i)] = module
+        _renumber(self, list(self._modules.values()))
 
     def __len__(self):
         return len(self._modules)
@@ -81,9 +85,7 @@ class Sequential(Module):
             raise TypeError(f"Sequential.insert: {type(module).__name__} is not a Module")
         modules = list(self._modules.values())
         modules.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(modules):
-            self._modules[str(i)] = m
+        _renumber(self, modules)
         return self
 
     def forward(self, input):
@@ -115,9 +117,7 @@ class ModuleList(Module):
             del modules[idx]
         else:
             del modules[_index(idx, len(modules), "ModuleList")]
-        self._modules.clear()
-        for i, module in enumerate(modules):
-            self._modules[str(i)] = module
+        _renumber(self, modules)
 
     def __len__(self):
         return len(self._modules)
@@ -141,11 +141,11 @@ class ModuleList(Module):
         return self
 
     def insert(self, index, module):
+        if module is not None and not isinstance(module, Module):  # as add_module checks
+            raise TypeError(f"ModuleList.insert: {type(module).__name__} is not a Module")
         modules = list(self._modules.values())
         modules.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(modules):
-            self.add_module(str(i), m)
+        _renumber(self, modules)
 
     def __repr__(self):
         # PyTorch shortens runs of identical layers: "(0-2): 3 x Linear(...)".

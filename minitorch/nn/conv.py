@@ -94,10 +94,7 @@ class _ConvNd(Module):
 
     def reset_parameters(self):
         """PyTorch's default: weight and bias uniform in ±1/√fan_in (kaiming_uniform_, a = √5)."""
-        init.kaiming_uniform_(self.weight, a=5 ** 0.5)
-        if self.bias is not None:
-            bound = init.default_bias_bound(self.weight)
-            init.uniform_(self.bias, -bound, bound)
+        init.default_init_(self.weight, self.bias)
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

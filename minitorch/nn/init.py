@@ -125,3 +125,16 @@ def default_bias_bound(weight):
     """The bound of PyTorch's default bias init for Linear and conv layers: 1/√fan_in."""
     fan_in, _ = _calculate_fan_in_and_fan_out(weight)
     return 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+
+
+def default_init_(weight, bias=None):
+    """PyTorch's default init of Linear and conv layers: weight and bias uniform in ±1/√fan_in.
+
+    The weight gets ``kaiming_uniform_`` with a = √5, which works out to exactly that bound; the
+    bias (when there is one) takes the bound from the weight's fan_in.  Returns the weight.
+    """
+    kaiming_uniform_(weight, a=5 ** 0.5)
+    if bias is not None:
+        bound = default_bias_bound(weight)
+        uniform_(bias, -bound, bound)
+    return weight

@@ -63,10 +63,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=5 ** 0.5)
-        if self.bias is not None:
-            bound = init.default_bias_bound(self.weight)
-            init.uniform_(self.bias, -bound, bound)
+        init.default_init_(self.weight, self.bias)
 
     def forward(self, input):
         if input.ndim == 0 or input.shape[-1] != self.in_features:
