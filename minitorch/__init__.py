@@ -28,3 +28,6 @@ half = float16
 long = int64
 int = int32  # noqa: A001
 bool = bool_  # noqa: A001
+
+# Last, as in torch: ``minitorch.nn`` and ``minitorch.optim`` after the core they build on.
+from minitorch import nn, optim  # noqa: E402,F401

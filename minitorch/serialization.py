@@ -18,12 +18,12 @@ half-written one.  A file that cannot be read gives an error naming the file.
 """
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy  # host-side file format only
 
 from minitorch import backend
+from minitorch.files import atomic_write
 from minitorch.tensor import Tensor
 
 STRUCTURE_KEY = "__structure__"
@@ -87,19 +87,8 @@ def save(obj, f):
     if hasattr(f, "write"):  # a file object: the caller owns it, so write in place
         numpy.savez(f, **arrays)
         return
-    path = os.fspath(f)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            numpy.savez(out, **arrays)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    with atomic_write(f) as out:
+        numpy.savez(out, **arrays)
 
 
 def load(f, map_location=None):

@@ -30,8 +30,6 @@ memory and the conversion costs microseconds per batch.
 """
 import enum
 import io
-import os
-import tempfile
 from pathlib import Path, PurePosixPath
 
 import numpy
@@ -41,6 +39,7 @@ from minitorch.data.dataset import Dataset
 from minitorch.data.image_folder import IMAGE_EXTENSIONS, image_files, load_images
 from minitorch.data.loader import DataLoader
 from minitorch.data.transforms import Normalize, channel_stats
+from minitorch.files import atomic_write
 from minitorch.tensor import Tensor, tensor
 
 # The colour map for one-channel images: the lesson sets fastai's ``defaults.cmap = 'binary'``,
@@ -515,17 +514,9 @@ def plot_multi(func, nrows=1, ncols=1, figsize=None, path=None):
 
 def save_figure(figure, path):
     """Save a matplotlib figure as a PNG at ``path``, through a temporary name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            figure.savefig(file, format="png")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_write(path) as file:
+        figure.savefig(file, format="png")
+    return Path(path)
 
 
 def _show_in_notebook(figure):

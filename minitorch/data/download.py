@@ -16,11 +16,12 @@ corrupt mirror can never leave a half-written file where a later run would find 
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.request
 from pathlib import Path
 
 from tqdm.auto import tqdm
+
+from minitorch.files import atomic_write
 
 # md5 and sha256 of the canonical files, byte-identical on every mirror (md5s as torchvision lists
 # them; the sha256s were computed from the same files).
@@ -100,13 +101,16 @@ def file_checksums(path):
 def verify_file(path, md5, sha256, shown_as=None):
     """Raise :class:`ChecksumError` unless the file at ``path`` has this md5 and this sha256.
 
-    ``shown_as`` is the name the error uses (a download checks its temporary file but reports the
-    file it was fetching)."""
-    got_md5, got_sha256 = file_checksums(path)
+    ``shown_as`` is the name the error uses."""
+    _require_checksums(shown_as or path, Path(path).stat().st_size, file_checksums(path),
+                       md5, sha256)
+
+
+def _require_checksums(shown_as, size, got, md5, sha256):
+    got_md5, got_sha256 = got
     if (got_md5, got_sha256) != (md5, sha256):
-        size = Path(path).stat().st_size
         raise ChecksumError(
-            f"{shown_as or path}: checksum mismatch, the file is corrupt or truncated "
+            f"{shown_as}: checksum mismatch, the file is corrupt or truncated "
             f"({size} bytes): expected md5 {md5} and sha256 {sha256}, got md5 {got_md5} and "
             f"sha256 {got_sha256}")
 
@@ -114,34 +118,30 @@ def verify_file(path, md5, sha256, shown_as=None):
 def download_url(url, destination, md5, sha256, progress=True, timeout=30):
     """Download ``url`` to ``destination`` (a file path), checked against ``md5`` and ``sha256``.
 
-    The bytes go to a temporary file in the destination's folder, with a tqdm progress bar; only a
-    complete file with both checksums right is renamed to ``destination``.  Anything else raises
-    (:class:`ChecksumError`, :class:`DownloadError`, or urllib's errors) and leaves no file behind.
+    The bytes are hashed as they arrive and written, with a tqdm progress bar, through
+    :func:`minitorch.files.atomic_write`: only a complete file with both checksums right is
+    renamed to ``destination``.  Anything else raises (:class:`ChecksumError`,
+    :class:`DownloadError`, or urllib's errors) and leaves no file behind.
     """
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=destination.parent,
-                                             prefix=destination.name + ".", suffix=".part")
-    try:
-        with os.fdopen(descriptor, "wb") as file, \
-                urllib.request.urlopen(url, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            expected_size = int(length) if length is not None else None
-            received = 0
-            with tqdm(total=expected_size, unit="B", unit_scale=True, unit_divisor=1024,
-                      desc=destination.name, disable=not progress, leave=False) as bar:
-                while chunk := response.read(_CHUNK):
-                    file.write(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
+    with atomic_write(destination) as file, \
+            urllib.request.urlopen(url, timeout=timeout) as response:
+        length = response.headers.get("Content-Length")
+        expected_size = int(length) if length is not None else None
+        received, md5_hash, sha256_hash = 0, hashlib.md5(), hashlib.sha256()
+        with tqdm(total=expected_size, unit="B", unit_scale=True, unit_divisor=1024,
+                  desc=destination.name, disable=not progress, leave=False) as bar:
+            while chunk := response.read(_CHUNK):
+                file.write(chunk)
+                md5_hash.update(chunk)
+                sha256_hash.update(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
         if expected_size is not None and received != expected_size:
             raise DownloadError(f"{destination.name}: the download from {url} stopped after "
                                 f"{received} of {expected_size} bytes")
-        verify_file(temporary, md5, sha256, shown_as=f"{destination.name} downloaded from {url}")
-        os.replace(temporary, destination)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        _require_checksums(f"{destination.name} downloaded from {url}", received,
+                           (md5_hash.hexdigest(), sha256_hash.hexdigest()), md5, sha256)
     return destination
 
 

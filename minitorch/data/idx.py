@@ -22,12 +22,12 @@ download is never silently turned into an array.
 import gzip
 import io
 import math
-import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy
+
+from minitorch.files import atomic_write
 
 # The element-type byte of the header, and the NumPy dtype it stands for ('>' = big-endian).
 IDX_DTYPES = {
@@ -133,12 +133,6 @@ def write_idx(path, array, compress=None):
         with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz:
             gz.write(data)
         data = buffer.getvalue()
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as file:
+        file.write(data)
     return path

@@ -34,6 +34,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 from tqdm import tqdm
 
+from minitorch.files import atomic_write
+
 
 class CancelBatchException(Exception):
     """Raised by a callback to skip the rest of the current batch (``after_batch`` still runs)."""
@@ -86,7 +88,8 @@ def finish_figure(fig, path=None):
     that draws dozens of plots does not keep them all in memory.
     """
     if path is not None:
-        fig.savefig(path, dpi=100, bbox_inches="tight")
+        with atomic_write(path) as file:
+            fig.savefig(file, format="png", dpi=100, bbox_inches="tight")
     if "inline" in matplotlib.get_backend():
         plt.show()
     else:

@@ -65,7 +65,8 @@ class _BatchNorm(Module):
             init.zeros_(self.bias)
 
     def _check_input(self, input):
-        raise NotImplementedError
+        """Raise if ``input`` has the wrong shape; each subclass (1d, 2d) knows what it takes."""
+        raise NotImplementedError(f"{type(self).__name__} must define _check_input(input)")
 
     def forward(self, input):
         self._check_input(input)

@@ -3,7 +3,8 @@
 Read in this order: ``common.py`` (broadcast bookkeeping), ``elementwise.py``, ``matmul.py``,
 ``reduce.py``, ``shape.py``, ``index.py``; then the neural-network ops, which are built the same
 way: ``conv.py`` (im2col: first the readable version, then the fast one), ``pool.py``,
-``norm.py``, ``loss.py``.
+``norm.py``, ``resample.py`` (interpolate, pixel shuffle), ``loss.py``, and ``rnn.py`` (a whole
+recurrent layer as one op, its backpropagation through time written by hand).
 """
 from minitorch.ops.elementwise import (  # noqa: F401
     abs, add, cast, clamp, clone, cos, div, eq, exp, ge, gt, le, leaky_relu, log, logical_and,
