@@ -16,12 +16,14 @@
 
 # %%
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
 
 import minitorch
 from minitorch import nn
+from minitorch.files import atomic_write
 from minitorch.learner import Learner, accuracy
 from minitorch.nn import functional as F
 from minitorch.text import BatchNorm1dFlat, CrossEntropyFlat, human_numbers_databunch
@@ -29,11 +31,16 @@ from minitorch.text import BatchNorm1dFlat, CrossEntropyFlat, human_numbers_data
 parser = argparse.ArgumentParser(description="Lesson 7: RNNs on human numbers")
 parser.add_argument("--quick", action="store_true",
                     help="a slice of the data and one epoch per model (for the test suite)")
-parser.add_argument("--out", default="lesson7_human_numbers_output",
-                    help="folder for the figures")
+parser.add_argument("--out", default="lesson_output/lesson7_human_numbers",
+                    help="folder for the figures and the results table")
 parser.add_argument("--device", default=None, help="'cpu' or 'cuda' (default: $MINITORCH_DEVICE)")
-parser.add_argument("--seed", type=int, default=42)
+parser.add_argument("--seed", type=int, default=42, help="the first seed")
+parser.add_argument("--seeds", type=int, default=1,
+                    help="train every model this many times (seeds seed, seed+1, ...) and report "
+                         "the mean accuracy")
 args = parser.parse_args([] if "ipykernel" in sys.modules else None)
+if args.seeds < 1:
+    parser.error("--seeds must be at least 1")
 OUT = Path(args.out)
 OUT.mkdir(parents=True, exist_ok=True)
 minitorch.manual_seed(args.seed)
@@ -75,19 +82,25 @@ def epochs(n):
 RESULTS = []  # (model, accuracy, the lesson's accuracy, seconds)
 
 
-def learner(data, model_class, loss_func, metrics):
-    """A Learner for a fresh ``model_class()``, built right after seeding: each model's run then
-    depends on the seed alone, not on which models trained before it."""
-    minitorch.manual_seed(args.seed)
-    return Learner(data, model_class(), loss_func=loss_func, metrics=metrics)
+def train(name, data, model_class, loss_func, metrics, n_epochs, max_lr, lesson_accuracy,
+          **one_cycle):
+    """Train a fresh ``model_class()`` with one cycle, once per seed, and keep the mean accuracy.
 
-
-def train(name, learn, n_epochs, max_lr, lesson_accuracy, **one_cycle):
-    print(f"\n{name}")
-    start = time.perf_counter()
-    learn.fit_one_cycle(epochs(n_epochs), max_lr, **one_cycle)
-    seconds = time.perf_counter() - start
-    RESULTS.append((name, learn.recorder.metrics[-1][0], lesson_accuracy, seconds))
+    Each model is built right after seeding, so its run depends on the seed alone, not on which
+    models trained before it.  Returns the last Learner."""
+    accuracies, seconds = [], []
+    for seed in range(args.seed, args.seed + args.seeds):
+        print(f"\n{name}" + (f", seed {seed}" if args.seeds > 1 else ""))
+        minitorch.manual_seed(seed)
+        learn = Learner(data, model_class(), loss_func=loss_func, metrics=metrics)
+        start = time.perf_counter()
+        learn.fit_one_cycle(epochs(n_epochs), max_lr, **one_cycle)
+        seconds.append(time.perf_counter() - start)
+        accuracies.append(learn.recorder.metrics[-1][0])
+    if args.seeds > 1:
+        print(f"{name} accuracies by seed:", " ".join(f"{a:.3f}" for a in accuracies))
+        name += f" (mean of {args.seeds} seeds)"
+    RESULTS.append((name, statistics.mean(accuracies), lesson_accuracy, statistics.mean(seconds)))
     return learn
 
 
@@ -131,8 +144,7 @@ class Model0(nn.Module):
         return self.h_o(h)
 
 
-learn = train("Model0 (3 words, unrolled)",
-              learner(data, Model0, loss_func=loss4, metrics=acc4), 6, 1e-4, 0.409)
+learn = train("Model0 (3 words, unrolled)", data, Model0, loss4, acc4, 6, 1e-4, 0.409)
 
 # %% [markdown]
 # ## Model1: the same, as a loop
@@ -157,8 +169,7 @@ class Model1(nn.Module):
         return self.h_o(h)
 
 
-learn = train("Model1 (a loop)", learner(data, Model1, loss_func=loss4, metrics=acc4),
-              6, 1e-4, 0.393)
+learn = train("Model1 (a loop)", data, Model1, loss4, acc4, 6, 1e-4, 0.393)
 
 # %% [markdown]
 # ## Model2: a prediction after every word
@@ -189,8 +200,7 @@ class Model2(nn.Module):
         return minitorch.stack(res, dim=1)
 
 
-learn = train("Model2 (predict every word)",
-              learner(data, Model2, loss_func=CrossEntropyFlat(), metrics=accuracy),
+learn = train("Model2 (predict every word)", data, Model2, CrossEntropyFlat(), accuracy,
               10, 1e-4, 0.350, pct_start=0.1)
 
 # %% [markdown]
@@ -224,8 +234,7 @@ class Model3(nn.Module):
         return self.h_o(self.bn(res))
 
 
-learn = train("Model3 (state kept, detached)",
-              learner(data, Model3, loss_func=CrossEntropyFlat(), metrics=accuracy),
+learn = train("Model3 (state kept, detached)", data, Model3, CrossEntropyFlat(), accuracy,
               20, 3e-3, 0.443)
 
 # %% [markdown]
@@ -250,9 +259,7 @@ class Model4(nn.Module):
         return self.h_o(self.bn(res))
 
 
-learn = train("Model4 (nn.RNN)",
-              learner(data, Model4, loss_func=CrossEntropyFlat(), metrics=accuracy),
-              20, 3e-3, 0.615)
+learn = train("Model4 (nn.RNN)", data, Model4, CrossEntropyFlat(), accuracy, 20, 3e-3, 0.615)
 
 # %% [markdown]
 # ## Model5: a 2-layer GRU
@@ -277,8 +284,7 @@ class Model5(nn.Module):
         return self.h_o(self.bn(res))
 
 
-learn = train("Model5 (2-layer GRU)",
-              learner(data, Model5, loss_func=CrossEntropyFlat(), metrics=accuracy),
+learn = train("Model5 (2-layer GRU)", data, Model5, CrossEntropyFlat(), accuracy,
               10, 1e-2, 0.807)
 learn.recorder.plot_losses(path=OUT / "model5_losses.png")
 
@@ -305,8 +311,7 @@ class Model6(nn.Module):
         return self.h_o(self.bn(res))
 
 
-learn = train("Model6 (2-layer LSTM)",
-              learner(data, Model6, loss_func=CrossEntropyFlat(), metrics=accuracy),
+learn = train("Model6 (2-layer LSTM)", data, Model6, CrossEntropyFlat(), accuracy,
               10, 1e-2, None)
 
 # %% [markdown]
@@ -316,11 +321,15 @@ learn = train("Model6 (2-layer LSTM)",
 # points.  What holds is the ordering: the GRU beats the RNN, which beats the hand-made loop.
 
 # %%
-print("\n| model | accuracy | lesson's accuracy | time |")
-print("|---|---:|---:|---:|")
+rows = ["| model | accuracy | lesson's accuracy | time |", "|---|---:|---:|---:|"]
 for name, acc, lesson_acc, seconds in RESULTS:
     lesson = f"{lesson_acc:.3f}" if lesson_acc is not None else "—"
-    print(f"| {name} | {acc:.3f} | {lesson} | {seconds:.1f} s |")
-total = sum(r[3] for r in RESULTS)
-print(f"total training time {total:.1f} s{' (--quick)' if args.quick else ''}; "
-      f"figures in {OUT}/")
+    rows.append(f"| {name} | {acc:.3f} | {lesson} | {seconds:.1f} s |")
+table = "\n".join(rows)
+print("\n" + table)
+total = sum(r[3] for r in RESULTS) * args.seeds
+run = "quick run" if args.quick else "full run"
+print(f"total training time {total:.1f} s ({run}, device {data.device}); figures in {OUT}/")
+with atomic_write(OUT / "results.md", mode="w") as file:
+    file.write(f"{run}, device {data.device}, seeds {args.seed}..{args.seed + args.seeds - 1}"
+               f"\n\n{table}\n")

@@ -26,3 +26,4 @@ def test_quick_lesson_run_prints_the_final_table(tmp_path):
         accuracy = float(row.split("|")[2])
         assert 0.0 <= accuracy <= 1.0
     assert (tmp_path / "model5_losses.png").is_file()
+    assert "Model5 (2-layer GRU)" in (tmp_path / "results.md").read_text()
