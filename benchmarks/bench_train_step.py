@@ -1,6 +1,6 @@
 """Time one training step of the lesson's MNIST models in minitorch and in PyTorch (CPU).
 
-Usage:  python benchmarks/bench_train_step.py [--repeats 30] [--models A C]
+Usage:  python benchmarks/bench_train_step.py [--rounds 5] [--steps 20] [--models A C]
 
 A step is what ``Learner.fit`` does per batch: forward, cross-entropy loss, backward, SGD step
 (momentum 0.9), zero the gradients — batch 128 of 1×28×28 float32 images.  Model A is the
@@ -9,12 +9,18 @@ lesson's basic CNN (five stride-2 convs with batchnorm and ReLU); model C its Re
 weights (copied from minitorch into torch) and train on the same batch; the first step's losses
 are printed side by side as a check that they compute the same thing.
 
-The two frameworks run interleaved (one minitorch step, one torch step, ...) so that the noise
-of a shared machine hits both alike; the table gives the medians and the ratio minitorch / torch
-(below 1: minitorch is faster).  Targets (issue 4): A ≤ 1.0×, C ≤ 1.5×.
+Each framework runs in a process of its own (PyTorch's OpenMP threads keep spinning for a while
+after each of its ops and would steal the cores from NumPy's BLAS in a shared process), and the
+processes alternate (minitorch, torch, minitorch, ...) so that the noise of a shared machine hits
+both alike; the table gives the medians over all timed steps and the ratio minitorch / torch
+(below 1: minitorch is faster).  Both processes import minitorch, so both run with the allocator
+setting of ``minitorch.backend.keep_freed_memory``.  Targets (issue 4): A ≤ 1.0×, C ≤ 1.5×.
 """
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -25,9 +31,6 @@ from minitorch import nn
 from minitorch.nn import functional as F
 from minitorch.optim import SGD
 from minitorch.vision import Flatten, conv_layer, res_block
-
-torch.set_num_threads(2)
-
 
 # ---- the models, in minitorch (as the lesson writes them) and in torch (the same modules) --------
 def minitorch_model(name):
@@ -106,48 +109,73 @@ def torch_step(model, opt, x, y):
     return loss.item()
 
 
-def bench(name, repeats, batch_size=128):
+def worker(framework, name, steps, batch_size=128):
+    """Time ``steps`` training steps of one framework; print the first loss and the step times.
+
+    Both frameworks start from the same weights (minitorch's, seeded, copied into torch) and
+    train on the same batch."""
     rng = np.random.default_rng(0)
     images = rng.standard_normal((batch_size, 1, 28, 28)).astype(np.float32)
     labels = rng.integers(0, 10, batch_size)
     minitorch.manual_seed(0)
-    mt_model, t_model = minitorch_model(name), torch_model(name)
-    t_model.load_state_dict({k: torch.tensor(v.numpy()) for k, v in
-                             mt_model.state_dict().items()})
-    mt_opt = SGD(mt_model.parameters(), lr=0.01, momentum=0.9)
-    t_opt = torch.optim.SGD(t_model.parameters(), lr=0.01, momentum=0.9)
-    mt_x, mt_y = minitorch.tensor(images), minitorch.tensor(labels)
-    t_x, t_y = torch.tensor(images), torch.tensor(labels)
+    mt_model = minitorch_model(name)
+    if framework == "minitorch":
+        model, step = mt_model, minitorch_step
+        opt = SGD(model.parameters(), lr=0.01, momentum=0.9)
+        x, y = minitorch.tensor(images), minitorch.tensor(labels)
+    else:
+        torch.set_num_threads(2)
+        model, step = torch_model(name), torch_step
+        model.load_state_dict({k: torch.tensor(v.numpy()) for k, v in
+                               mt_model.state_dict().items()})
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        x, y = torch.tensor(images), torch.tensor(labels)
+    first_loss = step(model, opt, x, y)
+    for _ in range(3):  # warm up: allocator, BLAS threads, caches
+        step(model, opt, x, y)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step(model, opt, x, y)
+        times.append(time.perf_counter() - start)
+    print(json.dumps({"first_loss": first_loss, "times": times}))
 
-    first = minitorch_step(mt_model, mt_opt, mt_x, mt_y), torch_step(t_model, t_opt, t_x, t_y)
-    for _ in range(2):  # warm up: allocator, BLAS threads, caches
-        minitorch_step(mt_model, mt_opt, mt_x, mt_y)
-        torch_step(t_model, t_opt, t_x, t_y)
-    mt_times, t_times = [], []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        minitorch_step(mt_model, mt_opt, mt_x, mt_y)
-        mt_times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        torch_step(t_model, t_opt, t_x, t_y)
-        t_times.append(time.perf_counter() - start)
-    parameters = sum(p.numel() for p in mt_model.parameters())
-    return parameters, first, statistics.median(mt_times), statistics.median(t_times)
+
+def run_worker(framework, name, steps):
+    command = [sys.executable, __file__, "--worker", framework, "--models", name,
+               "--steps", str(steps)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="alternations of the two frameworks (one process each)")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per process")
     parser.add_argument("--models", nargs="+", default=["A", "C"], choices=["A", "C"])
+    parser.add_argument("--worker", choices=["minitorch", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.models[0], args.steps)
+        return
     rows = []
     for name in args.models:
-        parameters, (mt_loss, t_loss), mt, t = bench(name, args.repeats)
-        print(f"model {name}: first-step loss minitorch {mt_loss:.6f}, torch {t_loss:.6f}")
+        times, first_loss = {"minitorch": [], "torch": []}, {}
+        for _ in range(args.rounds):
+            for framework in ("minitorch", "torch"):
+                result = run_worker(framework, name, args.steps)
+                times[framework] += result["times"]
+                first_loss[framework] = result["first_loss"]
+        mt, t = statistics.median(times["minitorch"]), statistics.median(times["torch"])
+        print(f"model {name}: first-step loss minitorch {first_loss['minitorch']:.6f}, "
+              f"torch {first_loss['torch']:.6f}")
+        parameters = sum(p.numel() for p in minitorch_model(name).parameters())
         rows.append(f"| {name} | {parameters:,} | {mt * 1e3:.1f} | {t * 1e3:.1f} "
                     f"| {mt / t:.2f}× |")
-    print(f"\nOne training step (forward + backward + SGD), batch 128, float32, "
-          f"median of {args.repeats}; torch {torch.__version__} with 2 threads\n")
+    print(f"\nOne training step (forward + backward + SGD), batch 128, float32; median of "
+          f"{args.rounds} × {args.steps} steps per framework, each framework in its own process, "
+          f"alternating; torch {torch.__version__} with 2 threads\n")
     print("| model | parameters | minitorch ms/step | torch ms/step | minitorch / torch |")
     print("|---|---:|---:|---:|---:|")
     print("\n".join(rows))
