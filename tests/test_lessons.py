@@ -1,6 +1,6 @@
 """The ResNet-on-MNIST lesson runs end to end on the real MNIST files (``--quick``: 2,000
 training and 500 validation images, one epoch per model), prints its final table and writes its
-figures.  Needs ``MINITORCH_DATA`` pointing at the data folder (``.ci/run`` sets it)."""
+figures.  The data folder comes from the ``data_dir`` fixture (``tests/conftest.py``)."""
 import os
 import subprocess
 import sys
@@ -16,12 +16,11 @@ FIGURES = ["batch", "a_losses", "a_lr_moms", "b_losses", "c_lr_find", "c_losses"
 
 
 @pytest.mark.slow
-def test_quick_resnet_mnist_lesson_prints_the_table_and_writes_the_figures(tmp_path):
-    if not os.environ.get("MINITORCH_DATA"):
-        pytest.fail("set MINITORCH_DATA to the folder holding mnist/ (../shared/data here)")
+def test_quick_resnet_mnist_lesson_prints_the_table_and_writes_the_figures(tmp_path, data_dir):
     result = subprocess.run([sys.executable, str(LESSON), "--quick", "--out", str(tmp_path)],
                             capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                            env={**os.environ, "MPLBACKEND": "Agg"})
+                            env={**os.environ, "MPLBACKEND": "Agg",
+                                 "MINITORCH_DATA": str(data_dir)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "Total params: 12,126" in out  # model A's summary
