@@ -316,6 +316,20 @@ def test_simple_version_matches_fast_version(case):
 
 
 # ---- batch_norm's running statistics -----------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_stride1_conv_in_column_blocks(monkeypatch, dtype, dilation):
+    """Large stride-1 layers build their columns a few output rows at a time; shrink the block
+    size so that these small inputs take that path (several blocks of output rows per call)."""
+    monkeypatch.setattr(conv, "COLUMN_BLOCK_BYTES", 3 * 4 * 3 * 3 * 7 * 2 * np.dtype(dtype).itemsize)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 4, 7, 9)).astype(dtype)
+    w = rng.standard_normal((5, 4, 3, 3)).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    check(lambda x, w, b: conv.conv2d(x, w, b, padding=dilation, dilation=dilation),
+          lambda x, w, b: TF.conv2d(x, w, b, padding=dilation, dilation=dilation), [x, w, b])
+
+
 @pytest.mark.parametrize("shape,momentum", [((4, 3, 5, 6), 0.1), ((5, 3, 7), 0.5), ((6, 4), 1.0)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 def test_batch_norm_running_stats(shape, momentum, dtype):

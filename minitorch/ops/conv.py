@@ -42,10 +42,9 @@ The file has two versions of im2col:
    * **a stride-1 conv takes its weight gradient from the gradient's columns too** (x times
      their transpose, see :class:`Conv2d`), so forward keeps x, not the kh·kw-times-larger
      columns of x, and backward builds one column matrix for both of its products.
-   * **stride-1 columns are made a block of rows at a time** (:func:`column_blocks`), about
-     1 MiB each, and multiplied while still in the cache: with 8–32 channels the products are
-     thin and wait on memory, so writing the whole column matrix out and reading it back cost
-     more than the Python loop over the blocks.
+   * **stride-1 columns of a large layer are made a block of rows at a time**
+     (:func:`column_blocks`) and multiplied block by block, so the column matrix never exists
+     whole; see ``COLUMN_BLOCK_BYTES`` for the block size and why it is not smaller.
 
 conv_transpose2d is conv2d run backwards: its forward is exactly conv2d's input gradient
 (:func:`input_gradient`), and its backward needs conv2d's forward.  unfold is im2col, fold is
@@ -185,8 +184,12 @@ def im2col(xp, x, kernel, stride, padding, dilation, out_size):
     return xp.ascontiguousarray(windows).reshape(c * kh * kw, -1)
 
 
-# Blocks of columns of about 1 MiB, the L2 cache of one core on the machines we measured on.
-COLUMN_BLOCK_BYTES = 1 << 20
+# Blocks of columns of at most 64 MiB: only large layers are split (which bounds their memory).
+# Smaller blocks (1 MiB, one core's L2 cache) made one thread faster at 128×8×14² (below), but
+# every block is a separate small matrix product, and with two BLAS threads each one pays the
+# threads' start-up: the two-thread training step of the lesson's ResNet-ish model took 40.4 ms
+# with 1 MiB blocks against 25.3 ms without (2026-11-27, bench_train_step.py --models C).
+COLUMN_BLOCK_BYTES = 64 << 20
 
 
 def column_blocks(xp, x, kernel, stride, padding, dilation, out_size):
@@ -197,7 +200,8 @@ def column_blocks(xp, x, kernel, stride, padding, dilation, out_size):
     whole column matrix (kh·kw times the image: 7 MiB at 128×8×14²) is written out to memory
     and read back.  With 8 channels the products wait on memory, not on arithmetic.  Measured
     (forward + backward of 128×8×14² → 8, one thread, CPU time, one run): 5.7 ms with the whole
-    matrix, 4.2 ms with 1 MiB blocks, 4.9 ms with 2 MiB and 5.3 ms with 4 MiB blocks.
+    matrix, 4.2 ms with 1 MiB blocks, 4.9 ms with 2 MiB and 5.3 ms with 4 MiB blocks — but see
+    ``COLUMN_BLOCK_BYTES`` for why two threads want large blocks.
     """
     windows = window_view(xp, pad_batch_last(xp, x, padding), kernel, stride, dilation, out_size)
     c, kh, kw, oh = windows.shape[:4]
