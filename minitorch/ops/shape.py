@@ -101,7 +101,8 @@ class Repeat(Function):
         if len(self.repeats) < x.ndim:
             raise RuntimeError(f"repeat: {len(self.repeats)} repeat sizes for a tensor with "
                                f"{x.ndim} dims; give at least one per dim")
-        self.x_shape = (1,) * (len(self.repeats) - x.ndim) + x.shape
+        self.input_shape = x.shape
+        self.x_shape = (1,) * (len(self.repeats) - x.ndim) + x.shape  # leading dims made explicit
         return self.xp.tile(x.reshape(self.x_shape), self.repeats)
 
     def backward(self, grad):
@@ -111,10 +112,6 @@ class Repeat(Function):
             split_shape += [r, n]
         grad = grad.reshape(split_shape).sum(axis=tuple(range(0, len(split_shape), 2)))
         return grad.reshape(self.input_shape)
-
-    @property
-    def input_shape(self):
-        return self.inputs[0].shape
 
 
 class Cat(Function):
@@ -318,5 +315,6 @@ def chunk(x, chunks, dim=0):
 
 def pad(x, pad, mode="constant", value=0.0):
     if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r}; use nn.ReplicationPad2d for 'replicate'")
+        raise NotImplementedError(f"pad: mode {mode!r} is not implemented here (constant only); "
+                                  "minitorch.nn.functional.pad also does 'replicate'")
     return Pad(pad, value)(x)
