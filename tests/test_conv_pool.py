@@ -315,6 +315,40 @@ def test_simple_version_matches_fast_version(case):
                  **tolerance(np.float64))
 
 
+# ---- col2im: every window's entries added back onto their pixels ---------------------------------
+COL2IM_CASES = [  # (image C, H, W, N), kernel, stride, padding (top, bottom, left, right), dilation
+    ((2, 14, 14, 3), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),   # the lesson's stride-2 convs
+    ((2, 7, 7, 3), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),     # odd: a row beyond the 2·OH block
+    ((1, 9, 8, 2), (3, 1), (2, 2), (0, 0, 0, 0), (1, 1)),     # kw < sw: the plain loop
+    ((2, 9, 8, 2), (3, 3), (2, 1), (1, 0, 1, 1), (1, 1)),     # stride 1 along the columns
+    ((1, 11, 10, 2), (5, 4), (3, 2), (2, 2, 1, 1), (1, 1)),
+    ((1, 10, 9, 2), (3, 3), (2, 2), (2, 2, 2, 2), (2, 2)),    # dilated: the plain loop
+    ((2, 8, 8, 2), (2, 2), (2, 2), (0, 0, 0, 0), (1, 1)),     # windows do not overlap
+]
+
+
+@pytest.mark.parametrize("case", COL2IM_CASES, ids=[f"k{c[1]}-s{c[2]}" for c in COL2IM_CASES])
+def test_col2im_adds_every_entry_onto_its_pixel(case):
+    """col2im against the definition, one window entry at a time, summed in the same order
+    (kernel offset by offset), so the two must agree to the last bit."""
+    image_shape, kernel, stride, padding, dilation = case
+    c, h, w, n = image_shape
+    top, bottom, left, right = padding
+    oh = conv.conv_output_size(h, kernel[0], stride[0], top, bottom, dilation[0])
+    ow = conv.conv_output_size(w, kernel[1], stride[1], left, right, dilation[1])
+    cols = np.random.default_rng(0).standard_normal((c * kernel[0] * kernel[1], oh * ow * n))
+    fast = conv.col2im(np, cols, image_shape, kernel, stride, padding, dilation, (oh, ow))
+    by_entry = np.zeros((c, h + top + bottom, w + left + right, n))
+    windows = cols.reshape(c, kernel[0], kernel[1], oh, ow, n)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            for y in range(oh):
+                for x in range(ow):
+                    by_entry[:, y * stride[0] + i * dilation[0], x * stride[1] + j * dilation[1]] \
+                        += windows[:, i, j, y, x]
+    assert np.array_equal(fast, by_entry[:, top:top + h, left:left + w])
+
+
 # ---- batch_norm's running statistics -----------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("dilation", [1, 2])
