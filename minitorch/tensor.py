@@ -531,10 +531,10 @@ class Tensor:
         return ops.reshape(self, _sizes(shape))
 
     def view(self, *shape):
-        return ops.reshape(self, _sizes(shape))
+        return ops.view(self, _sizes(shape))
 
     def view_as(self, other):
-        return ops.reshape(self, other.shape)
+        return ops.view(self, other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
         return ops.flatten(self, start_dim, end_dim)

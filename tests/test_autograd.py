@@ -318,6 +318,10 @@ ERRORS = [
      RuntimeError, r"masked_fill: the mask of shape \(4, 2, 3\) must broadcast to .*\(2, 3\)"),
     ("one_hot_range", lambda: minitorch.one_hot(minitorch.tensor([0, 3]), num_classes=3),
      RuntimeError, r"one_hot: class value 3 is out of range \[0, 3\)"),
+    ("view_of_transposed", lambda: _x23().t().view(6),
+     RuntimeError, r"view: shape \[6\] is not compatible with the memory layout .*\.reshape"),
+    ("pad_below_zero", lambda: minitorch.nn.functional.pad(_x23(), (-2, -2)),
+     RuntimeError, r"pad: the input size 3, padded by -2 and -2, would be -1"),
 ]
 
 
@@ -385,3 +389,15 @@ def test_gradcheck_catches_a_wrong_backward(op):
 def test_gradcheck_refuses_float32():
     with pytest.raises(TypeError, match="float64.*float32"):
         minitorch.gradcheck(lambda t: t * 2, [leaf([1.0], dtype=minitorch.float32)])
+
+
+def test_reshape_shares_the_version_counter_only_when_it_is_a_view():
+    """A reshape that can be a view shares its input's version counter (an in-place change of
+    either is a change of both); one that had to copy has its own, as in PyTorch."""
+    x = minitorch.ones(2, 3, device=DEVICE)
+    as_view, as_copy = x.reshape(6), x.t().reshape(6)
+    as_view.add_(1)
+    assert x._version == 1 and as_view._version == 1
+    as_copy.add_(1)
+    assert x._version == 1 and as_copy._version == 1
+    assert as_copy.tolist() == [2.0] * 6 and x.tolist() == [[2.0] * 3] * 2

@@ -107,6 +107,8 @@ ROWS = [
     conv_row("k5-p2", (2, 2, 7, 6), (3, 2, 5, 5), padding=2),
     conv_row("k2x3-s21-p10", (2, 3, 7, 6), (4, 3, 2, 3), stride=(2, 1), padding=(1, 0)),
     conv_row("k3-s3", (2, 2, 10, 11), (3, 2, 3, 3), stride=3),
+    conv_row("empty-batch", (0, 2, 5, 5), (3, 2, 3, 3), stride=2, padding=1),
+    conv_row("empty-batch-s1", (0, 2, 5, 5), (3, 2, 3, 3), padding=1),
     conv_row("dilation2", (2, 2, 9, 9), (3, 2, 3, 3), dilation=2, padding=2),
     conv_row("dilation12", (2, 2, 8, 9), (3, 2, 3, 2), dilation=(1, 2), padding=(1, 0)),
     conv_row("same-k3", (2, 2, 7, 8), (3, 2, 3, 3), padding="same"),

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minitorch
-from torch_compare import DEVICE, check, noncontiguous
+from torch_compare import DEVICE, assert_close, check, noncontiguous
 
 # Few examples per test (there are hundreds of tests); derandomized so a failure repeats.
 EXAMPLES = settings(max_examples=10, deadline=None, derandomize=True, database=None,
@@ -118,9 +118,10 @@ def elementwise(n_inputs=1, min_side=0, **kwargs):
 
 @st.composite
 def reductions(draw, dims=("none", "int", "tuple"), min_dims=0, min_side=0, keepdim=True,
-               **settings_):
-    """A shape plus a ``dim`` (None, one possibly negative int, or a tuple) and ``keepdim`` (if
-    the op has one); each further keyword, a list of values, adds a setting drawn from it."""
+               empty_tuple=True, **settings_):
+    """A shape plus a ``dim`` (None, one possibly negative int, or a tuple, empty too unless
+    ``empty_tuple=False``) and ``keepdim`` (if the op has one); each further keyword, a list of
+    values, adds a setting drawn from it."""
     shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=3, min_side=min_side, max_side=4))
     ndim = len(shape)
     kwargs = {name: draw(st.sampled_from(values)) for name, values in settings_.items()}
@@ -128,7 +129,9 @@ def reductions(draw, dims=("none", "int", "tuple"), min_dims=0, min_side=0, keep
     if kind == "int":
         kwargs["dim"] = draw(st.integers(-max(ndim, 1), max(ndim, 1) - 1))
     elif kind == "tuple" and ndim:
-        kwargs["dim"] = tuple(draw(st.lists(st.integers(-ndim, ndim - 1), min_size=1,
+        # the empty tuple too: PyTorch's sum, mean and var then reduce every dim
+        kwargs["dim"] = tuple(draw(st.lists(st.integers(-ndim, ndim - 1),
+                                            min_size=0 if empty_tuple else 1,
                                             unique_by=lambda d: d % ndim)))
     if "dim" in kwargs and keepdim:
         kwargs["keepdim"] = draw(st.booleans())
@@ -228,8 +231,10 @@ ROWS = [
     # reductions: dim None / int / tuple, negative dims, keepdim
     Row("sum", method("sum"), reductions()),
     Row("mean", method("mean"), reductions(min_side=1)),
-    Row("var", method("var"), reductions(min_dims=1, min_side=2, unbiased=[True, False])),
-    Row("std", method("std"), reductions(min_dims=1, min_side=2, unbiased=[True, False])),
+    Row("var", method("var"), reductions(min_dims=1, min_side=2, empty_tuple=False,
+                                          unbiased=[True, False])),
+    Row("std", method("std"), reductions(min_dims=1, min_side=2, empty_tuple=False,
+                                          unbiased=[True, False])),
     Row("max", method("max"), reductions(dims=("none", "int"), min_side=1)),
     Row("min", method("min"), reductions(dims=("none", "int"), min_side=1)),
     Row("max_ties", method("max"), [fixed([(4, 5)])], values=small_integers, gradcheck=False),
@@ -283,7 +288,10 @@ ROWS = [
         fixed([(7, 2)], chunks=3), fixed([(2, 6)], chunks=4, dim=-1), fixed([(2, 2)], chunks=5)]),
     Row("pad", lambda lib, x, **kw: F(lib).pad(x, **kw), [
         fixed([(2, 3)], pad=(1, 2)), fixed([(2, 3, 4)], pad=(1, 0, 2, 1), value=1.5),
-        fixed([(2, 3)], pad=(0, 0, 0, 2), value=-1.0)]),
+        fixed([(2, 3)], pad=(0, 0, 0, 2), value=-1.0),
+        # negative amounts crop, as in PyTorch
+        fixed([(2, 3)], pad=(-1, 2)), fixed([(3, 4, 5)], pad=(1, -2, -1, 0), value=0.5),
+        fixed([(2, 3)], pad=(-3, 0))]),
     # indexing: basic (views), integer arrays with repeats, boolean masks, None and Ellipsis
     Row("getitem", lambda lib, x, *index, key: x[key(*index)], [
         fixed([(4, 5)], key=lambda: 1), fixed([(4, 5)], key=lambda: -1),
@@ -368,3 +376,17 @@ def test_gradcheck(row, data):
 def test_every_row_has_a_unique_name():
     names = [row.name for row in ROWS]
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_var_over_empty_dim_is_over_every_dim(name):
+    """dim=() reduces every dim, as PyTorch's forward does.  PyTorch's backward of var and std
+    reads dim=() as no dim at all (it gives 2·(x − mean) for var with unbiased=False, and inf
+    with unbiased=True), so the torch table leaves the empty tuple out for these two; here the
+    value is compared with torch's and the gradient held to finite differences."""
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    values = getattr(minitorch.tensor(x, device=DEVICE), name)(dim=())
+    assert_close(values, getattr(torch.tensor(x), name)(dim=()), rtol=1e-12, atol=1e-12,
+                 what=f"{name}(dim=())")
+    inputs = [minitorch.tensor(x, device=DEVICE, requires_grad=True)]
+    assert minitorch.gradcheck(lambda t: getattr(t, name)(dim=()), inputs)

@@ -45,13 +45,15 @@ def normalize_dim(dim, ndim, op="op"):
     return dim % size
 
 
-def normalize_dims(dim, ndim, op="op"):
+def normalize_dims(dim, ndim, op="op", empty_is_all=True):
     """None → every axis; an int or a sequence of ints → a sorted tuple of axes.
 
-    A 0-d tensor accepts dim 0 or -1 (as PyTorch) but has no axis to reduce: the result is ().
-    A dim named twice is an error, as in PyTorch.
+    An empty sequence also means every axis, as for PyTorch's sum, mean and var
+    (``empty_is_all=False``: no axis, as its any and all take it).  A 0-d tensor accepts dim 0
+    or -1 (as PyTorch) but has no axis to reduce: the result is ().  A dim named twice is an
+    error, as in PyTorch.
     """
-    if dim is None:
+    if dim is None or (empty_is_all and not isinstance(dim, int) and len(dim) == 0):
         return tuple(range(ndim))
     if isinstance(dim, int):
         dim = (dim,)

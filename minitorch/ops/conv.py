@@ -457,6 +457,9 @@ class Conv2d(Function):
         self.geometry = ((kh, kw), self.stride, self.padding, self.dilation, (oh, ow))
         self.image_shape = (c, h, w, n)
         self.flipped_pads = flipped_padding(self.geometry, (h, w))    # None: not stride 1
+        if n == 0:   # an empty batch: nothing to convolve, and nothing for backward to add up
+            self.weight_shape = weight.shape
+            return xp.zeros((0, out_channels, oh, ow), dtype=x.dtype)
         weight_matrix = weight.reshape(out_channels, -1)
         if self.flipped_pads is None:                 # backward needs cols(X): make it whole
             cols = im2col(xp, batch_last(x), *self.geometry)          # (C·kh·kw, OH·OW·N)
@@ -475,8 +478,14 @@ class Conv2d(Function):
         return batch_first(out)
 
     def backward(self, grad):
-        saved, weight = self.saved_tensors
         xp = self.xp
+        if self.image_shape[3] == 0:                              # an empty batch
+            c, h, w, _ = self.image_shape
+            grads = (xp.zeros((0, c, h, w), dtype=grad.dtype),
+                     xp.zeros(self.weight_shape, dtype=grad.dtype),
+                     xp.zeros(self.weight_shape[0], dtype=grad.dtype))
+            return grads[:len(self.needs_input_grad)]
+        saved, weight = self.saved_tensors
         grad = as_matrix(grad)                                    # (OC, OH·OW·N)
         (oh, ow), n = self.geometry[4], self.image_shape[3]
         needs_x, needs_w = self.needs_input_grad[0], self.needs_input_grad[1]

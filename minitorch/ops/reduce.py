@@ -165,7 +165,8 @@ class Any(Function):
         self.dim, self.keepdim = dim, keepdim
 
     def forward(self, x):
-        return x.any(axis=normalize_dims(self.dim, x.ndim, "any"), keepdims=self.keepdim)
+        axes = normalize_dims(self.dim, x.ndim, "any", empty_is_all=False)
+        return x.any(axis=axes, keepdims=self.keepdim)
 
 
 class All(Function):
@@ -177,7 +178,8 @@ class All(Function):
         self.dim, self.keepdim = dim, keepdim
 
     def forward(self, x):
-        return x.all(axis=normalize_dims(self.dim, x.ndim, "all"), keepdims=self.keepdim)
+        axes = normalize_dims(self.dim, x.ndim, "all", empty_is_all=False)
+        return x.all(axis=axes, keepdims=self.keepdim)
 
 
 class Softmax(Function):

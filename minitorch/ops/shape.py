@@ -32,10 +32,32 @@ class Reshape(Function):
         if not fits:
             raise RuntimeError(f"reshape: shape {list(self.shape)} is invalid for an input of "
                                f"shape {tuple(x.shape)} (size {x.size})")
-        return x.reshape(self.shape)
+        y = x.reshape(self.shape)
+        # NumPy copies when no view can show the new shape: then y is not a view of x, and an
+        # in-place change of one must not count as a change of the other
+        self.is_view = y.size == 0 or self.xp.may_share_memory(x, y)
+        return y
 
     def backward(self, grad):
         return grad.reshape(self.x_shape)
+
+
+class View(Reshape):
+    """``x.view(shape)``: the same memory read with a new shape, never a copy.
+
+    A transposed or sliced tensor cannot always be read that way (its elements are not in the
+    order the new shape needs); then PyTorch refuses and so do we.  ``reshape`` copies instead.
+    """
+
+    def forward(self, x):
+        y = super().forward(x)
+        if y.size and not self.xp.may_share_memory(x, y):   # NumPy had to copy
+            strides = tuple(s // x.itemsize for s in x.strides)
+            raise RuntimeError(
+                f"view: shape {list(self.shape)} is not compatible with the memory layout of the "
+                f"input (shape {tuple(x.shape)}, strides {strides}): no view can show it; use "
+                f".reshape(...) (which copies) or .contiguous() first")
+        return y
 
 
 class Permute(Function):
@@ -185,6 +207,7 @@ class Pad(Function):
     """y = x with ``value`` added around it;   dL/dx = dL/dy with the padding cut off.
 
     ``pad`` is PyTorch's: (left, right) for the last dim, then (top, bottom) for the one before…
+    A negative amount cuts that many elements off instead, as in PyTorch; their gradient is 0.
     """
 
     def __init__(self, pad, value):
@@ -194,16 +217,28 @@ class Pad(Function):
         if len(self.pad) % 2 or len(self.pad) // 2 > x.ndim:
             raise RuntimeError(f"pad: padding {self.pad} must have an even length of at most "
                                f"2 × the {x.ndim} dims of the input")
-        if any(p < 0 for p in self.pad):
-            raise ValueError(f"pad: negative padding {self.pad} is not supported; slice instead")
         widths = [(0, 0)] * x.ndim
         for i in range(len(self.pad) // 2):
             widths[x.ndim - 1 - i] = (self.pad[2 * i], self.pad[2 * i + 1])
-        self.crop = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
-        return self.xp.pad(x, widths, mode="constant", constant_values=self.value)
+        # first cut off what the negative amounts remove, then pad by the positive ones
+        self.kept = tuple(slice(max(-before, 0), n - max(-after, 0))
+                          for (before, after), n in zip(widths, x.shape))
+        for (before, after), n, kept in zip(widths, x.shape, self.kept):
+            if kept.stop < kept.start:
+                raise RuntimeError(f"pad: the input size {n}, padded by {before} and {after}, "
+                                   f"would be {n + before + after}: a negative size")
+        self.x_shape = x.shape
+        grown = [(max(before, 0), max(after, 0)) for before, after in widths]
+        self.crop = tuple(slice(before, before + kept.stop - kept.start)
+                          for (before, _), kept in zip(grown, self.kept))
+        return self.xp.pad(x[self.kept], grown, mode="constant", constant_values=self.value)
 
     def backward(self, grad):
-        return grad[self.crop]
+        if all(k.start == 0 and k.stop == n for k, n in zip(self.kept, self.x_shape)):
+            return grad[self.crop]
+        grad_x = self.xp.zeros(self.x_shape, dtype=grad.dtype)
+        grad_x[self.kept] = grad[self.crop]
+        return grad_x
 
 
 # ---- the functions users call ---------------------------------------------------------------------
@@ -211,7 +246,8 @@ def reshape(x, shape):
     return Reshape(shape)(x)
 
 
-view = reshape
+def view(x, shape):
+    return View(shape)(x)
 
 
 def flatten(x, start_dim=0, end_dim=-1):
