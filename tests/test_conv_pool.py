@@ -317,6 +317,28 @@ def test_simple_version_matches_fast_version(case):
                  **tolerance(np.float64))
 
 
+# ---- NaN in a max-pooling window --------------------------------------------------------------
+@pytest.mark.parametrize("name", ["max_pool2d", "adaptive_max_pool2d"])
+def test_max_pooling_hands_a_nan_window_to_its_last_nan(name):
+    """A window holding NaNs has NaN as its maximum; PyTorch hands the window's gradient to its
+    last NaN (in window order), and its indices point there.  Overlapping windows (k3 s2), with
+    two NaNs, one, and none."""
+    x = np.arange(2 * 3 * 7 * 6, dtype=np.float64).reshape(2, 3, 7, 6) % 11
+    x[0, 0, 1, 1] = x[0, 0, 2, 2] = x[1, 2, 4, 3] = np.nan
+    args = (dict(kernel_size=3, stride=2, padding=1) if name == "max_pool2d"
+            else dict(output_size=(3, 2)))
+    mine = minitorch.tensor(x, device=DEVICE, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    out, index = getattr(pool, name)(mine, return_indices=True, **args)
+    t_out, t_index = getattr(TF, name)(theirs, return_indices=True, **args)
+    assert np.array_equal(np.isnan(out.detach().cpu().numpy()), np.isnan(t_out.detach().numpy()))
+    assert np.array_equal(index.cpu().numpy(), t_index.numpy())
+    upstream = np.random.default_rng(0).standard_normal(tuple(t_out.shape))
+    out.backward(minitorch.tensor(upstream, device=DEVICE))
+    t_out.backward(torch.tensor(upstream))
+    assert_close(mine.grad, theirs.grad, what=f"{name} gradient", **tolerance(np.float64))
+
+
 # ---- col2im: every window's entries added back onto their pixels ---------------------------------
 COL2IM_CASES = [  # (image C, H, W, N), kernel, stride, padding (top, bottom, left, right), dilation
     ((2, 14, 14, 3), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),   # the lesson's stride-2 convs

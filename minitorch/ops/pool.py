@@ -6,7 +6,8 @@ strided window view and col2im).  The difference is what happens inside a window
 takes a dot product with weights, pooling takes the max or the mean of the window.
 
 * max:  y = max over the window;   dL/dx = dL/dy at the window's argmax, 0 elsewhere (only the
-  winner influenced y).  Ties go to the first maximum in the window (row by row), as PyTorch.
+  winner influenced y).  Ties go to the first maximum in the window (row by row), and a window
+  holding NaNs has its last NaN as the winner, as in PyTorch.
 * mean: y = (1/d) Σ window;   dL/dx = dL/dy / d for every pixel of the window.
 
 Both loop over the kh·kw kernel offsets, never over pixels: for one offset (i, j), the pixel it
@@ -92,6 +93,11 @@ class MaxPool2d(Function):
             xp.multiply(better, offset, out=claim)
             xp.maximum(winner, claim, out=winner)
             xp.maximum(best, candidate, out=best)                # maximum, so a NaN stays NaN
+        if xp.isnan(best).any():
+            # a window holding a NaN has NaN as its maximum, and PyTorch hands that window's
+            # gradient to its last NaN (in window order): offsets grow, so the last write wins
+            for offset in range(kh * kw):
+                winner[xp.isnan(windows[:, offset // kw, offset % kw])] = offset
         self.padded_shape, self.pads, self.out_size = padded.shape, pads, out_size
         self.save_for_backward(winner)
         out = batch_first(best)
@@ -217,7 +223,11 @@ class AdaptivePool2d(Function):
             for b, (c0, c1) in enumerate(self.col_bins):
                 block = image[:, r0:r1, c0:c1].reshape(c, -1, n)   # (C, bin pixels, N)
                 if self.mode == "max":
-                    where = xp.argmax(block, axis=1)  # the first maximum (a NaN wins)
+                    where = xp.argmax(block, axis=1)  # the first maximum (or first NaN)
+                    holds_nan = xp.isnan(block)
+                    if holds_nan.any():   # PyTorch picks the last NaN of a bin
+                        last_nan = block.shape[1] - 1 - xp.argmax(holds_nan[:, ::-1], axis=1)
+                        where = xp.where(holds_nan.any(axis=1), last_nan, where)
                     out[:, a, b] = xp.take_along_axis(block, where[:, None], axis=1)[:, 0]
                     # flat index into the H·W plane
                     winners[:, a, b] = (r0 + where // (c1 - c0)) * w + c0 + where % (c1 - c0)
