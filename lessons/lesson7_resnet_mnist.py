@@ -242,7 +242,9 @@ header = "| model | parameters | final accuracy | the lesson's accuracy | wall t
 rows = [header, "|---|---:|---:|---:|---:|"]
 for name, parameters, final_accuracy, lesson_accuracy, seconds in RESULTS:
     lesson = f"{lesson_accuracy:.4f}" if lesson_accuracy is not None else "—"
-    rows.append(f"| {name} | {parameters:,} | {final_accuracy:.4f} | {lesson} | {seconds:.0f} |")
+    # a mean over seeds gets a fifth decimal: rounded to four, 0.99517 would read as 0.9952
+    accuracy_text = f"{final_accuracy:.5f}" if "mean of" in name else f"{final_accuracy:.4f}"
+    rows.append(f"| {name} | {parameters:,} | {accuracy_text} | {lesson} | {seconds:.0f} |")
 table = "\n".join(rows)
 run = "quick run (2,000 / 500 images, 1 epoch each)" if args.quick else "full MNIST"
 print(f"\nResults ({run}, device {data.device}):\n{table}")
