@@ -33,7 +33,7 @@ MT = types.SimpleNamespace(
     adaptive_avg_pool2d=pool.adaptive_avg_pool2d, adaptive_max_pool2d=pool.adaptive_max_pool2d,
     batch_norm=norm.batch_norm, layer_norm=norm.layer_norm, interpolate=resample.interpolate,
     pixel_shuffle=resample.pixel_shuffle, replication_pad2d=resample.replication_pad2d,
-    relu=minitorch.relu, full=minitorch.full)
+    pad2d=resample.pad2d, relu=minitorch.relu, full=minitorch.full)
 TORCH = types.SimpleNamespace(
     conv2d=TF.conv2d, conv_transpose2d=TF.conv_transpose2d, unfold=TF.unfold, fold=TF.fold,
     max_pool2d=TF.max_pool2d, avg_pool2d=TF.avg_pool2d,
@@ -41,7 +41,7 @@ TORCH = types.SimpleNamespace(
     batch_norm=TF.batch_norm, layer_norm=TF.layer_norm, interpolate=TF.interpolate,
     pixel_shuffle=TF.pixel_shuffle,
     replication_pad2d=lambda x, pad: TF.pad(x, pad, mode="replicate"),
-    relu=torch.relu, full=torch.full)
+    pad2d=lambda x, pad, mode: TF.pad(x, pad, mode=mode), relu=torch.relu, full=torch.full)
 
 
 def normal(rng, shape):
@@ -224,6 +224,13 @@ ROWS = [
         [(1, 2, 3, 2)]),
     Row("replication_pad2d-3d", lambda lib, x: lib.replication_pad2d(x, (2, 2, 2, 2)),
         [(2, 3, 3)]),
+    Row("pad2d-reflect", lambda lib, x: lib.pad2d(x, (1, 2, 3, 1), "reflect"), [(2, 3, 4, 5)]),
+    Row("pad2d-reflect-widest", lambda lib, x: lib.pad2d(x, (4, 0, 0, 2), "reflect"),
+        [(1, 2, 3, 5)]),
+    Row("pad2d-reflect-3d", lambda lib, x: lib.pad2d(x, (2, 2, 2, 2), "reflect"), [(2, 3, 3)]),
+    Row("pad2d-circular", lambda lib, x: lib.pad2d(x, (1, 2, 3, 0), "circular"), [(2, 3, 4, 5)]),
+    Row("pad2d-circular-whole", lambda lib, x: lib.pad2d(x, (5, 5, 3, 3), "circular"),
+        [(1, 2, 3, 5)]),
 ]
 ROW_IDS = [row.name for row in ROWS]
 
@@ -281,6 +288,8 @@ GRADCHECK_ROWS = [
     Row("pixel_shuffle", lambda lib, x: lib.pixel_shuffle(x, 2), [(1, 4, 2, 2)]),
     Row("replication_pad2d", lambda lib, x: lib.replication_pad2d(x, (1, 2, 2, 0)),
         [(1, 2, 3, 3)]),
+    Row("pad2d-reflect", lambda lib, x: lib.pad2d(x, (2, 1, 0, 2), "reflect"), [(1, 2, 3, 3)]),
+    Row("pad2d-circular", lambda lib, x: lib.pad2d(x, (3, 1, 2, 0), "circular"), [(1, 2, 3, 3)]),
 ]
 
 
@@ -504,6 +513,14 @@ ERROR_CASES = [
     ("replication_pad2d-negative", lambda: resample.replication_pad2d(t(1, 1, 3, 3),
                                                                       (1, -1, 0, 0)),
      ValueError, r"negative padding"),
+    ("pad2d-reflect-too-wide", lambda: resample.pad2d(t(1, 1, 3, 4), (4, 0, 0, 0), "reflect"),
+     ValueError, r"mode 'reflect' can pad at most 2 rows and 3 columns of an input of height 3 "
+                 r"and width 4, got pad=\(4, 0, 0, 0\)"),
+    ("pad2d-circular-too-wide", lambda: resample.pad2d(t(1, 1, 3, 4), (0, 0, 4, 0), "circular"),
+     ValueError, r"mode 'circular' can pad at most 3 rows and 4 columns"),
+    ("pad2d-mode", lambda: resample.pad2d(t(1, 1, 3, 4), 1, "mirror"),
+     ValueError, r"pad2d: mode must be one of \('replicate', 'reflect', 'circular'\), "
+                 r"got 'mirror'"),
 ]
 
 

@@ -48,6 +48,10 @@ LAYERS = [
     row("conv_valid", lambda nn: nn.Conv2d(3, 2, 5, padding="valid"), (2, 3, 7, 7)),
     row("conv_replicate", lambda nn: nn.Conv2d(2, 3, 3, padding=1, padding_mode="replicate"),
         (2, 2, 5, 6)),
+    row("conv_reflect", lambda nn: nn.Conv2d(2, 3, 3, padding=(2, 1), padding_mode="reflect"),
+        (2, 2, 5, 6)),
+    row("conv_circular_strided", lambda nn: nn.Conv2d(2, 3, 3, stride=2, padding=1,
+                                                       padding_mode="circular"), (2, 2, 5, 6)),
     row("conv_unbatched", lambda nn: nn.Conv2d(3, 2, 3, stride=2), (3, 7, 7)),
     row("conv_transpose", lambda nn: nn.ConvTranspose2d(4, 3, 4, stride=2, padding=1),
         (2, 4, 5, 5)),
@@ -94,6 +98,8 @@ LAYERS = [
     row("upsample_bilinear_corners", lambda nn: nn.Upsample(size=(5, 7), mode="bilinear",
                                                             align_corners=True), (2, 3, 3, 4)),
     row("replication_pad", lambda nn: nn.ReplicationPad2d((1, 2, 0, 3)), (2, 3, 4, 4)),
+    row("reflection_pad", lambda nn: nn.ReflectionPad2d((1, 2, 0, 3)), (2, 3, 4, 4)),
+    row("circular_pad", lambda nn: nn.CircularPad2d((1, 2, 0, 3)), (2, 3, 4, 4)),
     row("zero_pad", lambda nn: nn.ZeroPad2d(1), (2, 3, 4, 4)),
     row("small_cnn", lambda nn: nn.Sequential(
         nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
@@ -221,6 +227,10 @@ FUNCTIONS = [
                  id="pad_constant"),
     pytest.param(lambda F, x: F.pad(x, (1, 0, 2, 1), mode="replicate"), [_table(2, 3, 4, 4)],
                  id="pad_replicate"),
+    pytest.param(lambda F, x: F.pad(x, (1, 0, 2, 1), mode="reflect"), [_table(2, 3, 4, 4)],
+                 id="pad_reflect"),
+    pytest.param(lambda F, x: F.pad(x, (1, 0, 2, 1), mode="circular"), [_table(3, 4, 4)],
+                 id="pad_circular"),
     pytest.param(lambda F, i, w: F.embedding(i, w, padding_idx=-1),
                  [np.array([[0, 5, 2], [5, 5, 1]]), _table(6, 3)], id="embedding_padding_idx"),
     pytest.param(lambda F, x: F.softmax(x, dim=0), [_table(3, 4)], id="softmax"),
@@ -463,7 +473,7 @@ def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="padding='same' is not supported for strided"):
         nn.Conv2d(3, 4, 3, stride=2, padding="same")
     with pytest.raises(ValueError, match="padding_mode"):
-        nn.Conv2d(3, 4, 3, padding_mode="circular")
+        nn.Conv2d(3, 4, 3, padding_mode="mirror")
     with pytest.raises(IndexError, match="index 12 is out of range for a table of 10 rows"):
         nn.Embedding(10, 2)(minitorch.tensor([1, 12]))
 

@@ -17,7 +17,8 @@ from minitorch.nn.linear import Flatten, Identity, Linear  # noqa: F401
 from minitorch.nn.loss import (  # noqa: F401
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
 from minitorch.nn.normalization import BatchNorm1d, BatchNorm2d  # noqa: F401
-from minitorch.nn.padding import ReplicationPad2d, ZeroPad2d  # noqa: F401
+from minitorch.nn.padding import (  # noqa: F401
+    CircularPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d)
 from minitorch.nn.pooling import (  # noqa: F401
     AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d)
 from minitorch.nn.rnn import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell  # noqa: F401

@@ -64,9 +64,9 @@ class _ConvNd(Module):
             self.padding = padding
         else:
             self.padding = _pair(padding)
-        if padding_mode not in ("zeros", "replicate"):
-            raise ValueError(f"{name}: padding_mode must be 'zeros' or 'replicate', got "
-                             f"{padding_mode!r}")
+        if padding_mode not in ("zeros", "replicate", "reflect", "circular"):
+            raise ValueError(f"{name}: padding_mode must be 'zeros', 'replicate', 'reflect' or "
+                             f"'circular', got {padding_mode!r}")
         # The padding as F.pad takes it, (left, right, top, bottom).  'same' needs
         # d(k − 1) in total per dim; when that is odd the extra one goes right/bottom, as in
         # PyTorch.
@@ -135,8 +135,9 @@ class Conv2d(_ConvNd):
         if self.padding_mode == "zeros" and left == right and top == bottom:
             output = F.conv2d(input, self.weight, self.bias, self.stride, (top, left),
                               self.dilation, self.groups)
-        else:  # replicate padding, or the uneven 'same' padding of an even kernel: pad first
-            mode = "replicate" if self.padding_mode == "replicate" else "constant"
+        else:  # padding with the image's pixels, or the uneven 'same' padding of an even
+            # kernel: pad first, then convolve without padding
+            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
             output = F.conv2d(F.pad(input, self._pad_lrtb, mode=mode), self.weight, self.bias,
                               self.stride, 0, self.dilation, self.groups)
         return output.squeeze(0) if unbatched else output

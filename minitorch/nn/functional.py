@@ -25,7 +25,8 @@ from minitorch.ops.pool import (  # noqa: F401
     adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d)
 from minitorch.ops.reduce import log_softmax as _log_softmax
 from minitorch.ops.reduce import softmax as _softmax
-from minitorch.ops.resample import interpolate, pixel_shuffle, replication_pad2d  # noqa: F401
+from minitorch.ops.resample import (  # noqa: F401
+    interpolate, pad2d, pixel_shuffle, replication_pad2d)
 from minitorch.ops.shape import pad as _constant_pad
 from minitorch.tensor import Tensor, as_tensor
 
@@ -132,16 +133,17 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
 def pad(input, pad, mode="constant", value=0.0):
     """Pad the last dims: ``pad`` is (left, right, top, bottom, ...), last dim first.
 
-    mode 'constant' fills with ``value``; 'replicate' repeats the edge pixels (the last two
-    dims of a 3-d or 4-d input).
+    mode 'constant' fills with ``value`` (a negative amount crops); 'replicate', 'reflect' and
+    'circular' fill with the image's own pixels (the last two dims of a 3-d or 4-d input; see
+    ``ops/resample.py``).
     """
     if mode == "constant":
         return _constant_pad(input, pad, value=value)
-    if mode == "replicate":
+    if mode in ("replicate", "reflect", "circular"):
         if len(pad) != 4 or input.ndim not in (3, 4):
-            raise NotImplementedError(f"pad: mode 'replicate' is implemented for 4 padding "
-                                      f"values on a 3-d or 4-d input, got pad={tuple(pad)} and "
-                                      f"input shape {tuple(input.shape)}")
-        return replication_pad2d(input, tuple(pad))
-    raise NotImplementedError(f"pad: mode {mode!r} is not implemented (use 'constant' or "
-                              "'replicate')")
+            raise NotImplementedError(f"pad: mode {mode!r} is implemented for 4 padding values "
+                                      f"on a 3-d or 4-d input, got pad={tuple(pad)} and input "
+                                      f"shape {tuple(input.shape)}")
+        return pad2d(input, tuple(pad), mode)
+    raise ValueError(f"pad: mode must be 'constant', 'replicate', 'reflect' or 'circular', "
+                     f"got {mode!r}")

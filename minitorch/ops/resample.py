@@ -1,4 +1,4 @@
-"""Resampling images: interpolate (nearest, bilinear), pixel_shuffle, replication_pad2d.
+"""Resampling images: interpolate (nearest, bilinear), pixel_shuffle, pad2d.
 
 Read after ``ops/shape.py`` and ``ops/matmul.py``.  These are the upsampling tools of the
 lesson's U-Net and super-resolution decoder.
@@ -18,8 +18,9 @@ outputs add up, with no scatter loop.  The matrices hold PyTorch's exact source 
 **pixel_shuffle** moves r² channels into an r×r block of pixels: a reshape and a permute, so it
 is built from those two ops and autograd differentiates it.
 
-**replication_pad2d** repeats the edge pixels outward; its backward adds the gradient of every
-copy back onto the edge pixel it copied.
+**pad2d** (modes replicate, reflect, circular) fills the border by reading pixels of the image
+itself: each padded row reads one source row, each padded column one source column.  Its
+backward adds the gradient of every copy back onto the pixel it copied.
 """
 import math
 
@@ -83,37 +84,61 @@ class Resample2d(Function):
         return self.rows.T @ grad @ self.cols
 
 
-class ReplicationPad2d(Function):
-    """y = x with its edge pixels repeated outward by (left, right, top, bottom).
+PAD_MODES = ("replicate", "reflect", "circular")
 
-    Forward indexes with clamped positions: output row r reads input row clamp(r − top, 0,
-    H − 1).  Backward: the interior gradient goes straight back, and the gradient of every
-    repeated copy is added onto the edge row or column it copied (corners do both).
+
+def source_positions(size, before, after, mode):
+    """Which input position each of the before + size + after positions of a padded axis reads.
+
+    replicate: the edge pixel, repeated (… 0 0 | 0 1 2 3 | 3 3 …);  reflect: mirrored about the
+    edge pixel, which is not repeated (… 2 1 | 0 1 2 3 | 2 1 …);  circular: the image wrapped
+    around (… 2 3 | 0 1 2 3 | 0 1 …).
+    """
+    positions = numpy.arange(-before, size + after)
+    if mode == "replicate":
+        return numpy.clip(positions, 0, size - 1)
+    if mode == "reflect":
+        return (size - 1) - numpy.abs((size - 1) - numpy.abs(positions))
+    return positions % size
+
+
+class EdgePad2d(Function):
+    """y = x padded on its last two axes with its own pixels:  y[…, r, c] = x[…, rows[r], cols[c]].
+
+    ``rows`` and ``cols`` are the source positions of :func:`source_positions`.  Backward: the
+    interior of dL/dy goes straight back (an interior position reads itself), and the gradient
+    of every border copy is added onto the row or column it copied — first along the rows, then
+    along the columns, so a corner copy reaches its corner source through both.
     """
 
-    def __init__(self, pad):
-        self.pad = pad
+    def __init__(self, pad, mode):
+        self.pad, self.mode = pad, mode
 
     def forward(self, x):
         xp = self.xp
         left, right, top, bottom = self.pad
         h, w = x.shape[-2:]
-        rows = xp.clip(xp.arange(-top, h + bottom), 0, h - 1)
-        cols = xp.clip(xp.arange(-left, w + right), 0, w - 1)
         self.size = (h, w)
-        return x[..., rows[:, None], cols[None, :]]
+        device = backend.device_of(x)
+        self.rows = backend.to_device(source_positions(h, top, bottom, self.mode), device)
+        self.cols = backend.to_device(source_positions(w, left, right, self.mode), device)
+        return x[..., self.rows[:, None], self.cols[None, :]]
 
     def backward(self, grad):
-        left, right, top, bottom = self.pad
+        left, _, top, _ = self.pad
         h, w = self.size
-        # fold the repeated rows onto the first and last rows, then the same for columns
-        grad_rows = grad[..., top:top + h, :].copy()
-        grad_rows[..., :1, :] += grad[..., :top, :].sum(axis=-2, keepdims=True)
-        grad_rows[..., h - 1:, :] += grad[..., top + h:, :].sum(axis=-2, keepdims=True)
-        grad_x = grad_rows[..., left:left + w].copy()
-        grad_x[..., :1] += grad_rows[..., :left].sum(axis=-1, keepdims=True)
-        grad_x[..., w - 1:] += grad_rows[..., left + w:].sum(axis=-1, keepdims=True)
-        return grad_x
+        grad_rows = fold_copies(grad, self.rows, top, h, lambda i: (Ellipsis, i, slice(None)))
+        return fold_copies(grad_rows, self.cols, left, w, lambda i: (Ellipsis, i))
+
+
+def fold_copies(grad, sources, before, size, on_axis):
+    """The gradient of one padded axis summed back onto the ``size`` positions it was copied
+    from: the interior reads itself, each border position adds onto its source.  ``on_axis(i)``
+    is the index that takes ``i`` along the axis and everything along the others."""
+    folded = grad[on_axis(slice(before, before + size))].copy()
+    for border in (slice(0, before), slice(before + size, len(sources))):
+        backend.scatter_add(folded, on_axis(sources[border]), grad[on_axis(border)])
+    return folded
 
 
 # ---- the functions users call (torch.nn.functional's signatures) ----------------------------------
@@ -186,15 +211,28 @@ def pixel_shuffle(input, upscale_factor):
     return reshape(permute(blocks, order), (*batch, channels // (r * r), h * r, w * r))
 
 
-def replication_pad2d(input, pad):
-    """Pad the last two dims by repeating edge pixels; pad = (left, right, top, bottom)."""
+def pad2d(input, pad, mode):
+    """Pad the last two dims of a 3-D or 4-D input with its own pixels; pad = (left, right, top,
+    bottom), mode 'replicate', 'reflect' or 'circular' (what ``F.pad`` does for those modes)."""
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad2d: mode must be one of {PAD_MODES}, got {mode!r}")
     pad = (pad,) * 4 if isinstance(pad, int) else tuple(int(p) for p in pad)
     if len(pad) != 4:
-        raise ValueError(f"replication_pad2d: pad must be an int or (left, right, top, bottom), "
-                         f"got {pad!r}")
+        raise ValueError(f"pad2d: pad must be an int or (left, right, top, bottom), got {pad!r}")
     if min(pad) < 0:
-        raise ValueError(f"replication_pad2d: negative padding {pad} is not supported")
+        raise ValueError(f"pad2d: negative padding {pad} is not supported in mode {mode!r}")
     if input.ndim not in (3, 4) or min(input.shape[-2:]) == 0:
-        raise ValueError(f"replication_pad2d: expected a 3-D or 4-D input with non-empty height "
-                         f"and width, got shape {tuple(input.shape)}")
-    return ReplicationPad2d(pad)(input)
+        raise ValueError(f"pad2d: expected a 3-D or 4-D input with non-empty height and width, "
+                         f"got shape {tuple(input.shape)}")
+    (left, right, top, bottom), (h, w) = pad, input.shape[-2:]
+    # as PyTorch: a reflection cannot reach past the far edge, a wrap cannot go round twice
+    limit = {"reflect": (h - 1, w - 1), "circular": (h, w)}.get(mode)
+    if limit and (max(top, bottom) > limit[0] or max(left, right) > limit[1]):
+        raise ValueError(f"pad2d: mode {mode!r} can pad at most {limit[0]} rows and {limit[1]} "
+                         f"columns of an input of height {h} and width {w}, got pad={pad}")
+    return EdgePad2d(pad, mode)(input)
+
+
+def replication_pad2d(input, pad):
+    """Pad the last two dims by repeating edge pixels; pad = (left, right, top, bottom)."""
+    return pad2d(input, pad, "replicate")
