@@ -60,16 +60,17 @@ class Row:
     shapes: list            # shapes of the float inputs, the image first
     values: Callable = normal
     float32_rtol: float = None  # looser float32 rtol, only with a comment at the row saying why
+    float32_atol: float = None  # the same for atol
 
     def arrays(self, dtype, seed=0):
         rng = np.random.default_rng(seed)
         return [self.values(rng, s).astype(dtype) for s in self.shapes]
 
 
-def conv_row(name, image, weight, bias=True, float32_rtol=None, **kwargs):
+def conv_row(name, image, weight, bias=True, float32_rtol=None, float32_atol=None, **kwargs):
     shapes = [image, weight] + ([(weight[0],)] if bias else [])
     return Row(f"conv2d-{name}", lambda lib, x, w, b=None: lib.conv2d(x, w, b, **kwargs), shapes,
-               float32_rtol=float32_rtol)
+               float32_rtol=float32_rtol, float32_atol=float32_atol)
 
 
 def transpose_row(name, image, weight, groups=1, bias=True, **kwargs):
@@ -107,6 +108,13 @@ ROWS = [
     conv_row("k5-p2", (2, 2, 7, 6), (3, 2, 5, 5), padding=2),
     conv_row("k2x3-s21-p10", (2, 3, 7, 6), (4, 3, 2, 3), stride=(2, 1), padding=(1, 0)),
     conv_row("k3-s3", (2, 2, 10, 11), (3, 2, 3, 3), stride=3),
+    # Enough output positions (over 1,024) for a small weight gradient to be summed in pieces.
+    # Each weight-gradient entry then sums 1,568 / 1,156 products: in float32 torch's own error
+    # on them reaches 7.6e-5 (ours 1.2e-5, both against float64), beyond the default rtol.
+    conv_row("k3-s2-p1-pieces", (8, 1, 28, 28), (8, 1, 3, 3), stride=2, padding=1,
+             float32_rtol=5e-6, float32_atol=1e-4),
+    conv_row("k3-p1-pieces", (4, 2, 17, 17), (4, 2, 3, 3), padding=1, float32_rtol=5e-6,
+             float32_atol=1e-4),
     conv_row("empty-batch", (0, 2, 5, 5), (3, 2, 3, 3), stride=2, padding=1),
     conv_row("empty-batch-s1", (0, 2, 5, 5), (3, 2, 3, 3), padding=1),
     conv_row("dilation2", (2, 2, 9, 9), (3, 2, 3, 3), dilation=2, padding=2),
@@ -235,15 +243,17 @@ ROWS = [
 ROW_IDS = [row.name for row in ROWS]
 
 
-def run_row(row, arrays, keep_layout=False, rtol=None):
+def run_row(row, arrays, keep_layout=False, rtol=None, atol=None):
     check(lambda *inputs: row.fn(MT, *inputs), lambda *inputs: row.fn(TORCH, *inputs), arrays,
-          keep_layout=keep_layout, rtol=rtol)
+          keep_layout=keep_layout, rtol=rtol, atol=atol)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
 def test_against_torch(row, dtype):
-    run_row(row, row.arrays(dtype), rtol=row.float32_rtol if dtype == np.float32 else None)
+    float32 = dtype == np.float32
+    run_row(row, row.arrays(dtype), rtol=row.float32_rtol if float32 else None,
+            atol=row.float32_atol if float32 else None)
 
 
 def batch_innermost(array):
