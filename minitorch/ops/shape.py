@@ -352,5 +352,6 @@ def chunk(x, chunks, dim=0):
 def pad(x, pad, mode="constant", value=0.0):
     if mode != "constant":
         raise NotImplementedError(f"pad: mode {mode!r} is not implemented here (constant only); "
-                                  "minitorch.nn.functional.pad also does 'replicate'")
+                                  "minitorch.nn.functional.pad also does 'replicate', 'reflect' "
+                                  "and 'circular'")
     return Pad(pad, value)(x)
