@@ -13,7 +13,8 @@ Each framework runs in a process of its own (PyTorch's OpenMP threads keep spinn
 after each of its ops and would steal the cores from NumPy's BLAS in a shared process), and the
 processes alternate (minitorch, torch, minitorch, ...) so that the noise of a shared machine hits
 both alike; the table gives the medians over all timed steps and the ratio minitorch / torch
-(below 1: minitorch is faster).  Both processes import minitorch, so both run with the allocator
+(below 1: minitorch is faster), and the lowest and highest ratio of one round (its two
+processes ran back to back) as a measure of the machine's noise.  Both processes import minitorch, so both run with the allocator
 setting of ``minitorch.backend.keep_freed_memory``.  Targets (issue 4): A ≤ 1.0×, C ≤ 1.5×.
 """
 import argparse
@@ -162,22 +163,27 @@ def main():
     rows = []
     for name in args.models:
         times, first_loss = {"minitorch": [], "torch": []}, {}
+        round_ratios = []  # each round's two processes ran back to back: a ratio under one noise
         for _ in range(args.rounds):
+            round_medians = {}
             for framework in ("minitorch", "torch"):
                 result = run_worker(framework, name, args.steps)
                 times[framework] += result["times"]
                 first_loss[framework] = result["first_loss"]
+                round_medians[framework] = statistics.median(result["times"])
+            round_ratios.append(round_medians["minitorch"] / round_medians["torch"])
         mt, t = statistics.median(times["minitorch"]), statistics.median(times["torch"])
         print(f"model {name}: first-step loss minitorch {first_loss['minitorch']:.6f}, "
               f"torch {first_loss['torch']:.6f}")
         parameters = sum(p.numel() for p in minitorch_model(name).parameters())
         rows.append(f"| {name} | {parameters:,} | {mt * 1e3:.1f} | {t * 1e3:.1f} "
-                    f"| {mt / t:.2f}× |")
+                    f"| {mt / t:.2f}× | {min(round_ratios):.2f}–{max(round_ratios):.2f}× |")
     print(f"\nOne training step (forward + backward + SGD), batch 128, float32; median of "
           f"{args.rounds} × {args.steps} steps per framework, each framework in its own process, "
           f"alternating; torch {torch.__version__} with 2 threads\n")
-    print("| model | parameters | minitorch ms/step | torch ms/step | minitorch / torch |")
-    print("|---|---:|---:|---:|---:|")
+    print("| model | parameters | minitorch ms/step | torch ms/step | minitorch / torch "
+          "| one round's ratio, lowest–highest |")
+    print("|---|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
 
 
