@@ -115,7 +115,6 @@ class EdgePad2d(Function):
         self.pad, self.mode = pad, mode
 
     def forward(self, x):
-        xp = self.xp
         left, right, top, bottom = self.pad
         h, w = x.shape[-2:]
         self.size = (h, w)
