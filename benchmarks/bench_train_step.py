@@ -4,8 +4,9 @@ Usage:  python benchmarks/bench_train_step.py [--rounds 5] [--steps 20] [--model
 
 A step is what ``Learner.fit`` does per batch: forward, cross-entropy loss, backward, SGD step
 (momentum 0.9), zero the gradients — batch 128 of 1×28×28 float32 images.  Model A is the
-lesson's basic CNN (five stride-2 convs with batchnorm and ReLU); model C its ResNet-ish model
-(conv_layer + res_block four times, then conv_layer → 10).  Both frameworks start from the same
+lesson's basic CNN (five stride-2 convs with batchnorm and ReLU), model B the same written with
+conv_layer, model C its ResNet-ish model (conv_layer + res_block four times, then conv_layer →
+10).  Both frameworks start from the same
 weights (copied from minitorch into torch) and train on the same batch; the first step's losses
 are printed side by side as a check that they compute the same thing.
 
@@ -42,6 +43,9 @@ def minitorch_model(name):
         for ni, nf in [(1, 8), (8, 16), (16, 32), (32, 16)]:
             layers += [conv(ni, nf), nn.BatchNorm2d(nf), nn.ReLU()]
         return nn.Sequential(*layers, conv(16, 10), nn.BatchNorm2d(10), Flatten())
+    if name == "B":
+        return nn.Sequential(*[conv_layer(ni, nf, stride=2) for ni, nf in
+                               [(1, 8), (8, 16), (16, 32), (32, 16), (16, 10)]], Flatten())
 
     def conv_and_res(ni, nf):
         return nn.Sequential(conv_layer(ni, nf, stride=2), res_block(nf))
@@ -72,8 +76,10 @@ class TorchMerge(torch.nn.Module):
 
 
 def torch_conv_layer(ni, nf, stride=1):
-    return torch.nn.Sequential(torch.nn.Conv2d(ni, nf, 3, stride=stride, padding=1, bias=False),
-                               torch.nn.ReLU(), torch.nn.BatchNorm2d(nf))
+    """fastai's conv_layer: conv without bias, kaiming-normal init → ReLU → batchnorm."""
+    conv = torch.nn.Conv2d(ni, nf, 3, stride=stride, padding=1, bias=False)
+    torch.nn.init.kaiming_normal_(conv.weight)
+    return torch.nn.Sequential(conv, torch.nn.ReLU(), torch.nn.BatchNorm2d(nf))
 
 
 def torch_model(name):
@@ -84,6 +90,10 @@ def torch_model(name):
                        torch.nn.ReLU()]
         return torch.nn.Sequential(*layers, torch.nn.Conv2d(16, 10, 3, stride=2, padding=1),
                                    torch.nn.BatchNorm2d(10), torch.nn.Flatten())
+    if name == "B":
+        return torch.nn.Sequential(*[torch_conv_layer(ni, nf, stride=2) for ni, nf in
+                                     [(1, 8), (8, 16), (16, 32), (32, 16), (16, 10)]],
+                                   torch.nn.Flatten())
 
     def conv_and_res(ni, nf):
         block = TorchSequentialEx(torch_conv_layer(nf, nf), torch_conv_layer(nf, nf), TorchMerge())
@@ -154,7 +164,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5,
                         help="alternations of the two frameworks (one process each)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per process")
-    parser.add_argument("--models", nargs="+", default=["A", "C"], choices=["A", "C"])
+    parser.add_argument("--models", nargs="+", default=["A", "C"], choices=["A", "B", "C"])
     parser.add_argument("--worker", choices=["minitorch", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
