@@ -130,8 +130,15 @@ xb = xb.to(data.device)
 with minitorch.no_grad():
     print("the model's output for one batch:", tuple(model(xb).shape))
 
+# %% [markdown]
+# Which learning rate?  The learning-rate finder trains for up to 100 batches while the rate
+# grows exponentially from 1e-7 to `end_lr`, and plots the (smoothed) loss against the rate on
+# a log scale; a good `max_lr` is where the loss still falls steeply, well before it blows up.
+# It is an experiment, not training: the weights are put back afterwards.  The notebook runs it
+# here, then trains with one cycle at `max_lr=0.1` (`a_lr_find.png`).
+
 # %%
-learn = train("A: basic CNN", model, epochs(3), 0.1, 0.9886)
+learn = train("A: basic CNN", model, epochs(3), 0.1, 0.9886, find_lr=True)
 
 # %% [markdown]
 # ## Model B: the same with `conv_layer`
@@ -166,8 +173,8 @@ learn = train("B: conv_layer refactor", refactored_cnn(), epochs(10), 0.1, 0.991
 # computes `x + conv(conv(x))`: it can always fall back to the identity, so adding blocks can
 # only help, and the loss landscape becomes much smoother (Li et al. 2018).  fastai's
 # `res_block(nf)` builds it as a "sequential with memory" whose last layer, `MergeLayer`, adds
-# the block's input back.  Before training we let the learning-rate finder show which rates
-# the model tolerates: the loss against the rate, on a log scale.
+# the block's input back.  A deeper model tolerates other rates: the learning-rate finder
+# first (`c_lr_find.png`), then one cycle at `max_lr=0.05`.
 
 # %%
 def conv_and_res(ni, nf, dense=False):
@@ -198,16 +205,16 @@ learn.save("resnet_ish")
 # (seeds 1 and 2) and the table reports the mean over the seeds.
 
 # %%
-REPEATS = [("A: basic CNN", basic_cnn, 3, 0.1, 0.9886),
-           ("B: conv_layer refactor", refactored_cnn, 10, 0.1, 0.9916),
-           ("C: ResNet-ish", resnet_ish, 12, 0.05, 0.9952)]
-for name, build, n_epochs, max_lr, lesson_accuracy in REPEATS if args.seeds > 1 else []:
+REPEATS = [("A: basic CNN", basic_cnn, 3, 0.1, 0.9886, True),  # ..., find_lr: as seed 0 ran
+           ("B: conv_layer refactor", refactored_cnn, 10, 0.1, 0.9916, False),
+           ("C: ResNet-ish", resnet_ish, 12, 0.05, 0.9952, True)]
+for name, build, n_epochs, max_lr, lesson_accuracy, find_lr in REPEATS if args.seeds > 1 else []:
     first = next(i for i, row in enumerate(RESULTS) if row[0] == name)
     for seed in range(1, args.seeds):
         print(f"\n{name}, seed {seed}")
         minitorch.manual_seed(seed)  # other initial weights, other batch order and augmentation
         train(f"{name} (seed {seed})", build(), epochs(n_epochs), max_lr, lesson_accuracy,
-              slug=f"{name[0].lower()}_seed{seed}")
+              find_lr=find_lr, slug=f"{name[0].lower()}_seed{seed}")
     seed_rows = [RESULTS[first]] + RESULTS[-(args.seeds - 1):]
     del RESULTS[-(args.seeds - 1):]
     print(f"{name} accuracies by seed:", " ".join(f"{row[2]:.4f}" for row in seed_rows))
@@ -220,7 +227,8 @@ for name, build, n_epochs, max_lr, lesson_accuracy in REPEATS if args.seeds > 1 
 #
 # `res_block(nf, dense=True)` concatenates the block's input to its output instead of adding
 # it: the channels double after every block, and the next conv must take twice as many in.
-# The lesson names it without training it; there are no reference numbers.
+# The lesson names it without training it; there are no reference numbers.  It is trained
+# the way model C is: the learning-rate finder (`d_lr_find.png`), then `fit_one_cycle(12, 0.05)`.
 
 # %%
 minitorch.manual_seed(0)
@@ -232,7 +240,7 @@ model = nn.Sequential(
     conv2(32, 10),
     Flatten(),
 )
-learn = train("D: DenseNet variant", model, epochs(12), 0.05, None)
+learn = train("D: DenseNet variant", model, epochs(12), 0.05, None, find_lr=True)
 
 # %% [markdown]
 # ## Results

@@ -11,8 +11,8 @@ import pytest
 LESSON = Path(__file__).resolve().parents[1] / "lessons" / "lesson7_resnet_mnist.py"
 MODELS = [("A: basic CNN", "12,126", "0.9886"), ("B: conv_layer refactor", "12,044", "0.9916"),
           ("C: ResNet-ish", "41,132", "0.9952"), ("D: DenseNet variant", "52,940", "—")]
-FIGURES = ["batch", "a_losses", "a_lr_moms", "b_losses", "c_lr_find", "c_losses", "c_lr_moms",
-           "c_results", "d_losses"]
+FIGURES = ["batch", "a_lr_find", "a_losses", "a_lr_moms", "b_losses", "c_lr_find", "c_losses",
+           "c_lr_moms", "c_results", "d_lr_find", "d_losses"]
 
 
 @pytest.mark.slow
