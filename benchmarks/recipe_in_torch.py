@@ -1,6 +1,7 @@
 """The lesson's MNIST recipe trained in PyTorch, over seeds: what accuracy the recipe itself gives.
 
 Usage:  python benchmarks/recipe_in_torch.py [--models A B C] [--seeds 10] [--first-seed 0]
+                                            [--threads 2]
 
 The lesson script (``lessons/lesson7_resnet_mnist.py``) trains the lesson's models in minitorch;
 this script trains the same models with the same recipe in PyTorch, so that the two spreads of
@@ -87,8 +88,10 @@ def main():
     parser.add_argument("--models", nargs="+", default=["A", "B"], choices=sorted(RECIPES))
     parser.add_argument("--seeds", type=int, default=10, help="how many seeds")
     parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch's threads (1 when another job shares the two cores)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     minitorch.manual_seed(0)  # the normalisation batch, as the lesson script draws it
     stats = mnist_databunch(bs=128).stats
