@@ -1,6 +1,7 @@
 """Time one training step of the lesson's MNIST models in minitorch and in PyTorch (CPU).
 
-Usage:  python benchmarks/bench_train_step.py [--rounds 5] [--steps 20] [--models A C]
+Usage:  python benchmarks/bench_train_step.py [--rounds 5] [--steps 20] [--models A B C]
+                                             [--torch-threads 2] [--blas-threads N]
 
 A step is what ``Learner.fit`` does per batch: forward, cross-entropy loss, backward, SGD step
 (momentum 0.9), zero the gradients — batch 128 of 1×28×28 float32 images.  Model A is the
@@ -20,6 +21,7 @@ setting of ``minitorch.backend.keep_freed_memory``.  Targets (issue 4): A ≤ 1.
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -120,7 +122,7 @@ def torch_step(model, opt, x, y):
     return loss.item()
 
 
-def worker(framework, name, steps, batch_size=128):
+def worker(framework, name, steps, torch_threads, batch_size=128):
     """Time ``steps`` training steps of one framework; print the first loss and the step times.
 
     Both frameworks start from the same weights (minitorch's, seeded, copied into torch) and
@@ -135,7 +137,7 @@ def worker(framework, name, steps, batch_size=128):
         opt = SGD(model.parameters(), lr=0.01, momentum=0.9)
         x, y = minitorch.tensor(images), minitorch.tensor(labels)
     else:
-        torch.set_num_threads(2)
+        torch.set_num_threads(torch_threads)
         model, step = torch_model(name), torch_step
         model.load_state_dict({k: torch.tensor(v.numpy()) for k, v in
                                mt_model.state_dict().items()})
@@ -152,10 +154,13 @@ def worker(framework, name, steps, batch_size=128):
     print(json.dumps({"first_loss": first_loss, "times": times}))
 
 
-def run_worker(framework, name, steps):
+def run_worker(framework, name, steps, args):
     command = [sys.executable, __file__, "--worker", framework, "--models", name,
-               "--steps", str(steps)]
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
+               "--steps", str(steps), "--torch-threads", str(args.torch_threads)]
+    env = dict(os.environ)
+    if framework == "minitorch" and args.blas_threads:
+        env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(args.blas_threads)
+    result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -165,10 +170,14 @@ def main():
                         help="alternations of the two frameworks (one process each)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per process")
     parser.add_argument("--models", nargs="+", default=["A", "C"], choices=["A", "B", "C"])
+    parser.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="OPENBLAS_NUM_THREADS for minitorch's process (default: as set, "
+                             "else OpenBLAS's own choice: one per core)")
     parser.add_argument("--worker", choices=["minitorch", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.models[0], args.steps)
+        worker(args.worker, args.models[0], args.steps, args.torch_threads)
         return
     rows = []
     for name in args.models:
@@ -177,7 +186,7 @@ def main():
         for _ in range(args.rounds):
             round_medians = {}
             for framework in ("minitorch", "torch"):
-                result = run_worker(framework, name, args.steps)
+                result = run_worker(framework, name, args.steps, args)
                 times[framework] += result["times"]
                 first_loss[framework] = result["first_loss"]
                 round_medians[framework] = statistics.median(result["times"])
@@ -190,7 +199,8 @@ def main():
                     f"| {mt / t:.2f}× | {min(round_ratios):.2f}–{max(round_ratios):.2f}× |")
     print(f"\nOne training step (forward + backward + SGD), batch 128, float32; median of "
           f"{args.rounds} × {args.steps} steps per framework, each framework in its own process, "
-          f"alternating; torch {torch.__version__} with 2 threads\n")
+          f"alternating; torch {torch.__version__} with {args.torch_threads} thread(s), "
+          f"minitorch with {args.blas_threads or 'the default number of'} BLAS thread(s)\n")
     print("| model | parameters | minitorch ms/step | torch ms/step | minitorch / torch "
           "| one round's ratio, lowest–highest |")
     print("|---|---:|---:|---:|---:|---:|")
