@@ -7,17 +7,19 @@ A step is what ``Learner.fit`` does per batch: forward, cross-entropy loss, back
 (momentum 0.9), zero the gradients — batch 128 of 1×28×28 float32 images.  Model A is the
 lesson's basic CNN (five stride-2 convs with batchnorm and ReLU), model B the same written with
 conv_layer, model C its ResNet-ish model (conv_layer + res_block four times, then conv_layer →
-10).  Both frameworks start from the same
-weights (copied from minitorch into torch) and train on the same batch; the first step's losses
-are printed side by side as a check that they compute the same thing.
+10).  Both frameworks start from the same weights (copied from minitorch into torch) and train
+on the same batch; the first step's losses are printed side by side as a check that they
+compute the same thing.  ``--torch-threads`` and ``--blas-threads`` set each framework's
+threads (see benchmarks/README.md, "Threads").
 
 Each framework runs in a process of its own (PyTorch's OpenMP threads keep spinning for a while
 after each of its ops and would steal the cores from NumPy's BLAS in a shared process), and the
 processes alternate (minitorch, torch, minitorch, ...) so that the noise of a shared machine hits
 both alike; the table gives the medians over all timed steps and the ratio minitorch / torch
 (below 1: minitorch is faster), and the lowest and highest ratio of one round (its two
-processes ran back to back) as a measure of the machine's noise.  Both processes import minitorch, so both run with the allocator
-setting of ``minitorch.backend.keep_freed_memory``.  Targets (issue 4): A ≤ 1.0×, C ≤ 1.5×.
+processes ran back to back) as a measure of the machine's noise.  Both processes import
+minitorch, so both run with the allocator setting of ``minitorch.backend.keep_freed_memory``.
+Targets (issue 4): A ≤ 1.0×, C ≤ 1.5×.
 """
 import argparse
 import json
