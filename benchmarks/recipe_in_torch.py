@@ -18,14 +18,14 @@ momentum 0.95 → 0.85 → 0.95), cross-entropy; batches of 128 from minitorch's
 468 batches an epoch), which the test suite checks against fastai's semantics.  Accuracy is
 measured on the 10,000 test images (the lesson's validation set) with the batchnorms in eval
 mode.  ``tests/test_training_vs_torch.py`` holds this loop and ``learn.fit_one_cycle`` to the
-same losses and weights step by step in float64; here both run in float32.
+same losses and weights step by step in float64 (it imports ``fit_one_cycle_torch`` from
+here); here both run in float32.
 """
 import argparse
 import math
 import statistics
 import time
 
-import numpy as np
 import torch
 
 import minitorch
@@ -54,26 +54,33 @@ def one_cycle(n_steps, max_lr):
             yield cos(max_lr, low / 1e4, pct), cos(MOMS[1], MOMS[0], pct)
 
 
+def fit_one_cycle_torch(model, batches, n_steps, max_lr):
+    """Train ``model`` on ``n_steps`` batches ((images, labels) NumPy arrays) with Adam, true
+    weight decay and one cycle up to ``max_lr``, as fastai v1 does; returns each step's loss."""
+    opt = torch.optim.Adam(model.parameters(), lr=0.0, betas=(MOMS[0], BETA2), eps=1e-8)
+    model.train()
+    losses = []
+    for (xb, yb), (lr, beta1) in zip(batches, one_cycle(n_steps, max_lr)):
+        for group in opt.param_groups:
+            group["lr"], group["betas"] = lr, (beta1, BETA2)
+        loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(xb)),
+                                                 torch.from_numpy(yb))
+        opt.zero_grad()
+        loss.backward()
+        with torch.no_grad():
+            for p in model.parameters():  # decoupled decay, batchnorm included
+                p.mul_(1 - lr * WD)
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
 def train_and_score(name, seed, data):
     epochs, max_lr, _ = RECIPES[name]
     torch.manual_seed(seed)
     model = torch_model(name)
-    opt = torch.optim.Adam(model.parameters(), lr=0.0, betas=(MOMS[0], BETA2), eps=1e-8)
-    schedule = one_cycle(epochs * len(data.train_dl), max_lr)
-    model.train()
-    for _ in range(epochs):
-        for xb, yb in data.train_dl:
-            lr, beta1 = next(schedule)
-            for group in opt.param_groups:
-                group["lr"], group["betas"] = lr, (beta1, BETA2)
-            loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(xb.numpy())),
-                                                     torch.from_numpy(yb.numpy()))
-            opt.zero_grad()
-            loss.backward()
-            with torch.no_grad():
-                for p in model.parameters():
-                    p.mul_(1 - lr * WD)
-            opt.step()
+    batches = ((xb.numpy(), yb.numpy()) for _ in range(epochs) for xb, yb in data.train_dl)
+    fit_one_cycle_torch(model, batches, epochs * len(data.train_dl), max_lr)
     model.eval()
     correct = 0
     with torch.no_grad():

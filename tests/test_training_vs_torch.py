@@ -3,9 +3,10 @@
 The op tables hold every forward and backward against torch; the Learner tests hold each knob
 (one cycle, true weight decay, the lr finder) against its formula.  This file holds them all
 together: the lesson's three MNIST models are trained with ``learn.fit_one_cycle`` on real
-MNIST images, and a plain PyTorch loop written from lesson7.md's recipe — torch's own modules,
-``torch.optim.Adam`` with betas (0.95…0.85, 0.99), weight decay ``p ← p·(1 − lr·wd)`` before
-each step, the one-cycle formulas computed here again — trains a twin from the same starting
+MNIST images, and a plain PyTorch loop written from lesson7.md's recipe
+(``benchmarks/recipe_in_torch.py``: torch's own modules, ``torch.optim.Adam`` with betas
+(0.95…0.85, 0.99), weight decay ``p ← p·(1 − lr·wd)`` before each step, the one-cycle formulas
+written out again, not taken from minitorch) trains a twin from the same starting
 weights on the same batches (the ones minitorch's loader drew, augmentation included).  Every
 step's loss and, at the end, every weight and running statistic must agree.
 
@@ -19,7 +20,8 @@ full-size step.  (Measured 2026-11-28 on model C, batch 64: one such ReLU flip i
 backward moved a weight gradient from -2.3e-4 to +2.2e-4.)  From then on the two float32 runs
 are two draws of the same training, which is what the lesson's accuracy over seeds measures.
 """
-import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,101 +31,14 @@ import minitorch
 from minitorch import nn
 from minitorch.data import mnist_databunch
 from minitorch.learner import Callback, Learner
-from minitorch.vision import Flatten, conv_layer, res_block
 
-MAX_LR, WD, MOMS, DIV_FACTOR, PCT_START, BETA2 = 0.1, 1e-2, (0.95, 0.85), 25.0, 0.3, 0.99
+# The lesson's models in both frameworks, and the recipe in plain PyTorch, live with the
+# benchmarks that use them too (bench_train_step.py, recipe_in_torch.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from bench_train_step import minitorch_model, torch_model  # noqa: E402
+from recipe_in_torch import WD, fit_one_cycle_torch  # noqa: E402
 
-
-# ---- the three models, in minitorch and in torch, with the same parameter names ----------------
-def minitorch_model(name):
-    def conv2(ni, nf):
-        return conv_layer(ni, nf, stride=2)
-
-    if name == "A: basic CNN":
-        def conv(ni, nf):
-            return nn.Conv2d(ni, nf, kernel_size=3, stride=2, padding=1)
-        return nn.Sequential(conv(1, 8), nn.BatchNorm2d(8), nn.ReLU(),
-                             conv(8, 16), nn.BatchNorm2d(16), nn.ReLU(),
-                             conv(16, 32), nn.BatchNorm2d(32), nn.ReLU(),
-                             conv(32, 16), nn.BatchNorm2d(16), nn.ReLU(),
-                             conv(16, 10), nn.BatchNorm2d(10), Flatten())
-    if name == "B: conv_layer":
-        return nn.Sequential(conv2(1, 8), conv2(8, 16), conv2(16, 32), conv2(32, 16),
-                             conv2(16, 10), Flatten())
-    return nn.Sequential(*[nn.Sequential(conv2(ni, nf), res_block(nf))
-                           for ni, nf in ((1, 8), (8, 16), (16, 32), (32, 16))],
-                         conv2(16, 10), Flatten())
-
-
-class TorchResBlock(torch.nn.Module):
-    """fastai's ``res_block(nf)`` written out in torch: ``x + conv_layer(conv_layer(x))``, its
-    layers under ``layers.0`` and ``layers.1`` as in the SequentialEx it mirrors."""
-
-    def __init__(self, nf):
-        super().__init__()
-        self.layers = torch.nn.ModuleList([torch_conv_layer(nf, nf, 1), torch_conv_layer(nf, nf, 1)])
-
-    def forward(self, x):
-        return x + self.layers[1](self.layers[0](x))
-
-
-def torch_conv_layer(ni, nf, stride):
-    return torch.nn.Sequential(torch.nn.Conv2d(ni, nf, 3, stride, 1, bias=False),
-                               torch.nn.ReLU(), torch.nn.BatchNorm2d(nf))
-
-
-def torch_model(name):
-    if name == "A: basic CNN":
-        layers = []
-        for ni, nf in ((1, 8), (8, 16), (16, 32), (32, 16), (16, 10)):
-            layers += [torch.nn.Conv2d(ni, nf, 3, 2, 1), torch.nn.BatchNorm2d(nf), torch.nn.ReLU()]
-        return torch.nn.Sequential(*layers[:-1], torch.nn.Flatten())
-    if name == "B: conv_layer":
-        return torch.nn.Sequential(*[torch_conv_layer(ni, nf, 2) for ni, nf in
-                                     ((1, 8), (8, 16), (16, 32), (32, 16), (16, 10))],
-                                   torch.nn.Flatten())
-    return torch.nn.Sequential(*[torch.nn.Sequential(torch_conv_layer(ni, nf, 2), TorchResBlock(nf))
-                                 for ni, nf in ((1, 8), (8, 16), (16, 32), (32, 16))],
-                               torch_conv_layer(16, 10, 2), torch.nn.Flatten())
-
-
-# ---- the recipe, from lesson7.md, independently of minitorch's one_cycle.py --------------------
-def one_cycle(n_steps):
-    """(lr, beta1) for each step: cosine from max_lr/25 up to max_lr over the first
-    int(0.3·n) steps, then cosine down to max_lr/(25·1e4); momentum the mirror image."""
-    def cos(start, end, pct):
-        return end + (start - end) / 2 * (math.cos(math.pi * pct) + 1)
-
-    warm = int(n_steps * PCT_START)
-    low = MAX_LR / DIV_FACTOR
-    schedule = []
-    for i in range(n_steps):
-        if i < warm:
-            pct = i / warm
-            schedule.append((cos(low, MAX_LR, pct), cos(MOMS[0], MOMS[1], pct)))
-        else:
-            pct = (i - warm) / (n_steps - warm)
-            schedule.append((cos(MAX_LR, low / 1e4, pct), cos(MOMS[1], MOMS[0], pct)))
-    return schedule
-
-
-def train_torch(model, batches):
-    """Adam with fastai's true weight decay, one cycle over ``batches``; the loss of each step."""
-    opt = torch.optim.Adam(model.parameters(), lr=0.0, betas=(MOMS[0], BETA2), eps=1e-8)
-    losses = []
-    model.train()
-    for (xb, yb), (lr, beta1) in zip(batches, one_cycle(len(batches))):
-        for group in opt.param_groups:
-            group["lr"], group["betas"] = lr, (beta1, BETA2)
-        loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(xb)), torch.from_numpy(yb))
-        opt.zero_grad()
-        loss.backward()
-        with torch.no_grad():
-            for p in model.parameters():  # decoupled decay, batchnorm and biases included
-                p.mul_(1 - lr * WD)
-        opt.step()
-        losses.append(loss.item())
-    return losses
+MAX_LR = 0.1
 
 
 class KeepBatches(Callback):
@@ -149,9 +64,9 @@ class KeepBatches(Callback):
 # One line per model: batch size, batches per epoch, epochs, and how close (float64).
 ROWS = [
     # model,          bs, batches/epoch, epochs, loss rtol, weight rtol, weight atol
-    ("A: basic CNN",  32, 15, 2, 1e-10, 1e-9, 1e-11),
-    ("B: conv_layer", 32, 15, 2, 1e-10, 1e-9, 1e-11),
-    ("C: ResNet-ish", 32, 15, 2, 1e-10, 1e-9, 1e-11),
+    ("A",  32, 15, 2, 1e-10, 1e-9, 1e-11),  # the basic CNN
+    ("B",  32, 15, 2, 1e-10, 1e-9, 1e-11),  # the same with conv_layer
+    ("C",  32, 15, 2, 1e-10, 1e-9, 1e-11),  # ResNet-ish
 ]
 # Model A's conv biases sit right before a batchnorm, which subtracts them again: their true
 # gradient is 0, and what either framework computes is rounding noise (~1e-17) that Adam
@@ -163,7 +78,7 @@ BIAS_NOISE_ATOL = 1e-5
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,bs,n_batches,epochs,loss_rtol,w_rtol,w_atol", ROWS,
-                         ids=[r[0][0] for r in ROWS])
+                         ids=[r[0] for r in ROWS])
 def test_fit_one_cycle_matches_a_torch_loop(data_dir, name, bs, n_batches, epochs,
                                             loss_rtol, w_rtol, w_atol):
     data = mnist_databunch(bs=bs, limit=bs * n_batches, valid_limit=2 * bs, root=data_dir, seed=0)
@@ -181,7 +96,7 @@ def test_fit_one_cycle_matches_a_torch_loop(data_dir, name, bs, n_batches, epoch
     learn.fit_one_cycle(epochs, max_lr=MAX_LR)
     assert len(keep.batches) == epochs * n_batches
 
-    torch_losses = train_torch(tmodel, keep.batches)
+    torch_losses = fit_one_cycle_torch(tmodel, keep.batches, len(keep.batches), MAX_LR)
     ours = np.array(keep.losses)
     theirs = np.array(torch_losses)
     worst = np.argsort(-np.abs(ours - theirs))[:3]
