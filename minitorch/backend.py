@@ -88,8 +88,84 @@ def to_device(array, device):
 
 
 def to_numpy(array):
-    """A NumPy array with the same values, wherever ``array`` lives."""
-    return to_device(array, "cpu")
+    """A NumPy array with the same values, wherever ``array`` lives.
+
+    From the GPU this is a device→host sync; the index checks waiting on the device
+    (:func:`check_later`) travel back with the values in the same transfer and raise here.
+    """
+    if device_of(array) == "cpu":
+        return numpy.asarray(array)
+    if not _pending_checks:
+        return cupy.asnumpy(array)
+    flags = cupy.stack([bad for bad, _ in _pending_checks])
+    if array.dtype.kind == "f":  # one transfer: the values, then the flags, as float64
+        both = cupy.asnumpy(cupy.concatenate([array.reshape(-1).astype(numpy.float64),
+                                              flags.astype(numpy.float64)]))
+        values, flags = both[:array.size].astype(array.dtype).reshape(array.shape), both[array.size:]
+    else:
+        flags, values = cupy.asnumpy(flags), None
+    _raise_pending(flags)
+    return cupy.asnumpy(array) if values is None else values
+
+
+# ---- index checks that cost no sync --------------------------------------------------------------
+# CuPy does not check indices: an out-of-range index wraps around (or, in a hand-written kernel,
+# reads whatever memory is there).  Checking on the host means reading a value back from the GPU
+# — a sync, which stalls the pipeline of queued kernels — on every call.  Instead the check is
+# computed on the device (a 0-d bool array) and kept; it is read together with the next value
+# that leaves the device anyway (the loss, once per batch, see to_numpy), and raises there, as
+# PyTorch's device-side asserts do.  On the CPU the check is made at once.
+_pending_checks = []
+
+
+def check_later(bad, message, error=IndexError):
+    """Raise ``error(message())`` if the 0-d bool array ``bad`` is true: now on the CPU, on the
+    GPU when the next array leaves the device.  ``message`` is called only to raise (it may
+    read the offending values then)."""
+    if device_of(bad) == "cpu":
+        if bad:
+            raise error(message())
+        return
+    _pending_checks.append((bad, (message, error)))
+    if len(_pending_checks) > 256:  # nothing read back for a long while: check now (one sync)
+        _raise_pending(cupy.asnumpy(cupy.stack([b for b, _ in _pending_checks])))
+
+
+def _raise_pending(flags):
+    checks = list(_pending_checks)
+    _pending_checks.clear()
+    for flag, (_, (message, error)) in zip(flags, checks):
+        if flag:
+            raise error(message())
+
+
+def check_index_arrays(key, shape, op):
+    """Check the integer arrays in an index ``key`` (a tuple of ints, slices, None, ..., and
+    arrays) against ``shape``; NumPy checks them itself, so this matters on the GPU only."""
+    parts = key if isinstance(key, tuple) else (key,)
+    if not any(is_array(p) and device_of(p) == "cuda" for p in parts):
+        return
+    consumed = sum(0 if p is None or p is Ellipsis else
+                   (p.ndim if is_array(p) and p.dtype.kind == "b" else 1) for p in parts)
+    axis = 0
+    for p in parts:
+        if p is Ellipsis:
+            axis += len(shape) - consumed
+        elif is_array(p) and p.dtype.kind == "b":
+            axis += p.ndim
+        elif p is not None:
+            if is_array(p) and p.dtype.kind in "iu" and p.size and axis < len(shape):
+                n, where, index = shape[axis], axis, p
+                check_later(((index < -n) | (index >= n)).any(), lambda: (
+                    f"{op}: index {_first_bad(index, n)} is out of bounds for dimension "
+                    f"{where} with size {n}"))
+            axis += 1
+
+
+def _first_bad(index, n):
+    """The first out-of-range value of ``index`` (read back only to write an error message)."""
+    values = to_numpy(index).reshape(-1)
+    return int(values[(values < -n) | (values >= n)][0])
 
 
 def scatter_add(target, indices, values):

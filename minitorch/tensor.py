@@ -151,7 +151,7 @@ class Tensor:
     def item(self):
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {tuple(self.shape)}")
-        return self.data.reshape(()).item()
+        return backend.to_numpy(self.data.reshape(())).item()  # a sync on the GPU
 
     def tolist(self):
         return backend.to_numpy(self.data).tolist()

@@ -110,9 +110,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if input.dtype.kind not in "iu":
         raise TypeError(f"embedding: expected integer indices, got dtype {input.dtype}")
     n = weight.shape[0]
-    if input.numel() and (int(input.data.min()) < 0 or int(input.data.max()) >= n):
-        bad = int(input.data.min()) if int(input.data.min()) < 0 else int(input.data.max())
-        raise IndexError(f"embedding: index {bad} is out of range for a table of {n} rows")
+    if input.numel():  # on the GPU checked on the device, read with the next value that leaves it
+        i = input.data
+        backend.check_later(((i < 0) | (i >= n)).any(), lambda: (
+            f"embedding: index {_first_bad_row(i, n)} is out of range for a table of {n} rows"))
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
     if max_norm is not None:
@@ -127,6 +128,11 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         return output
     is_padding = (input == padding_idx).unsqueeze(-1)
     return where(is_padding, weight.detach()[input], output)
+
+
+def _first_bad_row(index, n):
+    values = backend.to_numpy(index)
+    return int(values.min()) if values.min() < 0 else int(values.max())
 
 
 # ---- padding ---------------------------------------------------------------------------------------

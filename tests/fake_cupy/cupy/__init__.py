@@ -276,6 +276,9 @@ class ndarray:
     def sort(self, axis=-1, kind=None):
         self._a.sort(axis=axis)
 
+    def take(self, indices, axis=None, out=None):
+        return take(self, indices, axis, out)
+
     def put(self, indices, values, mode="wrap"):
         put(self, indices, values, mode)
 
@@ -290,7 +293,7 @@ def _method(name, contiguous=False):
 
 for _name in ("sum", "mean", "var", "std", "prod", "max", "min", "argmax", "argmin", "any",
               "all", "cumsum", "cumprod", "swapaxes", "squeeze", "ravel", "flatten", "repeat",
-              "take", "diagonal", "trace", "argsort", "conj", "dot", "ptp"):
+              "diagonal", "trace", "argsort", "conj", "dot", "ptp"):
     setattr(ndarray, _name, _method(_name, contiguous=_name == "dot"))
 for _name in ("clip", "round"):
     setattr(ndarray, _name, _method(_name, contiguous=True))
@@ -356,7 +359,7 @@ _OTHER = (
     "rollaxis", "expand_dims", "squeeze", "ravel", "concatenate", "stack", "vstack", "hstack",
     "dstack", "column_stack", "split", "array_split", "hsplit", "vsplit", "pad", "tile",
     "repeat", "flip", "fliplr", "flipud", "roll", "rot90", "atleast_1d", "atleast_2d",
-    "atleast_3d", "take", "take_along_axis", "tril", "triu", "diag", "diagonal", "trace",
+    "atleast_3d", "tril", "triu", "diag", "diagonal", "trace",
     "sort", "argsort", "searchsorted", "allclose", "array_equal", "may_share_memory",
     "shares_memory", "linspace", "logspace", "meshgrid", "eye", "identity", "tri",
     "ascontiguousarray", "asfortranarray", "zeros", "ones", "empty", "full", "zeros_like",
@@ -407,8 +410,22 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
     return _wrap(numpy.unique(_unwrap(ar), return_index, return_inverse, return_counts, axis))
 
 
+def take_along_axis(a, indices, axis):
+    """Out-of-range indices wrap around (CuPy indexes without checking)."""
+    a, indices = _unwrap(a), _unwrap(indices)
+    n = a.shape[axis] if axis is not None else a.size
+    return _wrap(numpy.take_along_axis(a, indices % n if n else indices, axis))
+
+
 def put_along_axis(arr, indices, values, axis):
-    numpy.put_along_axis(_unwrap(arr), _unwrap(indices), _unwrap(values), axis)
+    arr, indices = _unwrap(arr), _unwrap(indices)
+    n = arr.shape[axis] if axis is not None else arr.size
+    numpy.put_along_axis(arr, indices % n if n else indices, _unwrap(values), axis)
+
+
+def take(a, indices, axis=None, out=None):
+    a, indices = _unwrap(a), _unwrap(indices)
+    return _wrap(numpy.take(a, indices, axis=axis, out=_unwrap(out), mode="wrap"))
 
 
 def put(a, ind, v, mode="wrap"):

@@ -1,0 +1,157 @@
+"""The GPU code path: moving between devices, host values meeting device tensors, index checks
+that CuPy does not make, and the CuPy stand-in's own rules.
+
+Read after ``tests/fake_cupy/cupy/__init__.py``.  These tests need a 'cuda' device: a real GPU
+with CuPy, or the stand-in (``MINITORCH_DEVICE=cuda`` on a machine without a GPU, as the second
+run of ``.ci/run`` does).  Without either they are the allowed ``cuda`` skips.  Each one failed on
+the stand-in before the fix it names.
+"""
+import numpy as np
+import pytest
+
+import minitorch
+from minitorch import backend, nn
+from minitorch.nn import functional as F
+from torch_compare import to_numpy
+
+needs_cuda = [pytest.mark.cuda,
+              pytest.mark.skipif(not minitorch.cuda_is_available(), reason="needs a GPU (CuPy)")]
+pytestmark = needs_cuda
+
+
+def _stand_in():
+    cupy = pytest.importorskip("cupy")
+    if not hasattr(cupy, "_stand_in"):
+        pytest.skip("these check the stand-in itself")  # on a real GPU: nothing to check
+    return cupy
+
+
+# ---- moving between devices (autograd converted every output with the input's array module) ----
+def test_to_cuda_and_back_keeps_each_output_on_its_device_and_gradients_flow():
+    x = minitorch.tensor([1.0, -2.0, 3.0], device="cpu", requires_grad=True)
+    on_gpu = x.to("cuda")
+    assert on_gpu.device == "cuda" and backend.device_of(on_gpu.data) == "cuda"
+    back = (on_gpu * 2).cpu()
+    assert back.device == "cpu" and isinstance(back.data, np.ndarray)
+    back.sum().backward()
+    assert x.grad.device == "cpu"
+    np.testing.assert_array_equal(to_numpy(x.grad), [2.0, 2.0, 2.0])
+
+
+def test_an_unused_output_of_a_move_gets_a_zero_gradient_on_its_own_device():
+    x = minitorch.tensor([1.0, 2.0], device="cuda", requires_grad=True)
+    a, b = x.cpu().split(1)
+    (a * 5).sum().backward()
+    assert x.grad.device == "cuda"
+    np.testing.assert_array_equal(to_numpy(x.grad), [5.0, 0.0])
+
+
+# ---- host values written into device tensors ---------------------------------------------------
+def test_setitem_and_inplace_ops_accept_host_arrays():
+    t = minitorch.zeros(2, 3, device="cuda")
+    t[0] = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    t[1] = [4.0, 5.0, 6.0]
+    t.add_(np.ones(3, dtype=np.float32))
+    t.sub_(np.full(3, 0.5, dtype=np.float32), alpha=2)
+    t.mul_(np.array([2.0, 2.0, 2.0], dtype=np.float32))
+    t.div_(np.array([1.0, 2.0, 4.0], dtype=np.float32))
+    np.testing.assert_allclose(to_numpy(t), [[2, 2, 1.5], [8, 5, 3]])
+    assert t.device == "cuda"
+
+
+def test_as_tensor_like_moves_a_tensor_to_the_device_of_like():
+    weight = minitorch.tensor([1.0, 2.0, 0.5], device="cpu")
+    moved = minitorch.as_tensor(weight, like=minitorch.zeros(1, device="cuda"))
+    assert moved.device == "cuda"
+    logits = minitorch.randn(4, 3, device="cuda", requires_grad=True)
+    target = minitorch.tensor([0, 2, 1, 2], device="cuda")
+    loss = nn.CrossEntropyLoss(weight=weight)(logits, target)
+    expected = nn.CrossEntropyLoss(weight=weight)(logits.detach().cpu(), target.cpu())
+    np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-6)
+    loss.backward()
+    assert logits.grad.device == "cuda"
+
+
+# ---- indices: CuPy wraps an out-of-range index around instead of raising ---------------------------
+OUT_OF_RANGE = [
+    ("getitem", lambda: minitorch.arange(3.0, device="cuda")[minitorch.tensor([0, 3], device="cuda")],
+     r"index 3 is out of bounds for dimension 0 with size 3"),
+    ("getitem_negative",
+     lambda: minitorch.zeros(2, 3, device="cuda")[:, minitorch.tensor([-4], device="cuda")],
+     r"index -4 is out of bounds for dimension 1 with size 3"),
+    ("gather", lambda: minitorch.zeros(2, 3, device="cuda").gather(
+        1, minitorch.tensor([[0], [3]], device="cuda")), r"gather: index out of range"),
+    ("embedding", lambda: nn.Embedding(10, 2).to("cuda")(minitorch.tensor([1, 12], device="cuda")),
+     r"embedding: index 12 is out of range for a table of 10 rows"),
+    ("cross_entropy", lambda: F.cross_entropy(minitorch.zeros(2, 4, device="cuda"),
+                                              minitorch.tensor([1, 4], device="cuda")),
+     r"cross_entropy: target class 4 is out of range for 4 classes"),
+]
+
+
+@pytest.mark.parametrize("name, make, message", OUT_OF_RANGE, ids=[r[0] for r in OUT_OF_RANGE])
+def test_an_out_of_range_index_raises_when_the_next_value_is_read(name, make, message):
+    out = make()  # on the GPU the check waits on the device (no sync of its own) ...
+    with pytest.raises(IndexError, match=message):
+        out.sum().item()  # ... and raises with the next value that leaves it
+    assert minitorch.zeros(1, device="cuda").item() == 0  # the failed check is gone
+
+
+def test_the_index_check_travels_with_the_value_in_one_sync():
+    cupy = _stand_in()
+    logits = minitorch.zeros(8, 4, device="cuda")
+    target = minitorch.tensor([0, 1, 2, 3, 0, 1, 2, 3], device="cuda")
+    with cupy._stand_in.counting() as counts:
+        loss = F.cross_entropy(logits, target)
+        value = loss.item()
+    assert abs(value - np.log(4)) < 1e-6
+    assert counts.syncs_total() == 1, counts
+
+
+# ---- in place on an expanded tensor (CuPy's broadcast views are writable) --------------------------
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_inplace_on_an_expanded_tensor_is_refused_as_in_torch(device):
+    if device == "cuda" and not minitorch.cuda_is_available():
+        pytest.skip("needs a GPU")
+    base = minitorch.zeros(1, 3, device=device)
+    wide = base.expand(4, 3)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        wide.add_(1.0)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        wide[0] = 2.0
+    np.testing.assert_array_equal(to_numpy(base), np.zeros((1, 3)))
+    wide.clone().add_(1.0)  # a copy owns its memory
+
+
+# ---- the stand-in raises where CuPy raises ---------------------------------------------------------------
+def test_the_stand_in_refuses_what_cupy_refuses():
+    cupy = _stand_in()
+    device = cupy.arange(6.0).reshape(2, 3)
+    with pytest.raises(TypeError, match="Implicit conversion to a NumPy array"):
+        np.asarray(device)
+    with pytest.raises(TypeError, match="Unsupported type"):
+        device + np.ones(3)
+    with pytest.raises(TypeError, match="Unsupported type"):
+        np.ones(3) * device
+    with pytest.raises(TypeError, match="Unsupported type"):
+        cupy.maximum(device, np.zeros(3))
+    with pytest.raises(TypeError, match="Unsupported type"):
+        device[0] = np.zeros(3)
+    with pytest.raises(AttributeError):
+        cupy.not_a_cupy_function  # noqa: B018
+    assert (np.float32(2) * device).dtype == np.float64  # scalars mix freely
+    assert device.T.copy().flags.c_contiguous and (device.T + 1).flags.c_contiguous
+    assert device[cupy.asarray([3])].get().tolist() == [[3.0, 4.0, 5.0]]  # 3 wraps to row 1
+    wide = cupy.broadcast_to(cupy.zeros(3), (2, 3))
+    wide[1, 1] = 7.0  # writable, and it writes the one shared element
+    assert wide.get().tolist() == [[0.0, 7.0, 0.0], [0.0, 7.0, 0.0]]
+
+
+def test_the_stand_in_counts_syncs_and_copies_by_minitorch_line():
+    cupy = _stand_in()
+    with cupy._stand_in.counting() as counts:
+        t = minitorch.tensor(np.ones(3, dtype=np.float32), device="cuda")
+        t.sum().item()
+        t.numpy()
+    assert counts.copies_total() == 1 and counts.syncs_total() == 2, counts
+    assert all(where.startswith("minitorch/") for where in (*counts.copies, *counts.syncs))
