@@ -87,6 +87,30 @@ def to_device(array, device):
     return cupy.asnumpy(array)
 
 
+def to_device_together(arrays, device):
+    """Several host arrays (a batch's inputs and targets) moved to ``device`` in ONE host→device
+    copy: their bytes are packed into one buffer, uploaded, and viewed back as the arrays.
+
+    Each copy to the GPU has a fixed cost (a driver call, a synchronisation with the host
+    buffer) that dwarfs the bytes of a small batch; two fields, two copies, would double it.
+    On the CPU the arrays are returned unchanged.
+    """
+    if device == "cpu" or all(device_of(a) == device for a in arrays):
+        return list(arrays)
+    hosts = [numpy.ascontiguousarray(a) for a in arrays]
+    starts, end = [], 0
+    for a in hosts:  # every field starts on a 16-byte boundary, so any dtype can view it
+        end = -(-end // 16) * 16
+        starts.append(end)
+        end += a.nbytes
+    packed = numpy.zeros(end, dtype=numpy.uint8)
+    for a, start in zip(hosts, starts):
+        packed[start:start + a.nbytes] = a.reshape(-1).view(numpy.uint8)
+    on_device = cupy.asarray(packed)  # the one copy
+    return [on_device[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+            for a, start in zip(hosts, starts)]
+
+
 def to_numpy(array):
     """A NumPy array with the same values, wherever ``array`` lives.
 
@@ -106,6 +130,13 @@ def to_numpy(array):
         flags, values = cupy.asnumpy(flags), None
     _raise_pending(flags)
     return cupy.asnumpy(array) if values is None else values
+
+
+def reads_are_cheap(array):
+    """Whether looking at a value of ``array`` from Python (``if x.any():``) is cheap: on the CPU
+    it is; on the GPU it is a sync, so code that would branch on a value should rather compute
+    both ways branch-free there."""
+    return device_of(array) == "cpu"
 
 
 # ---- index checks that cost no sync --------------------------------------------------------------

@@ -154,4 +154,8 @@ def test_the_stand_in_counts_syncs_and_copies_by_minitorch_line():
         t.sum().item()
         t.numpy()
     assert counts.copies_total() == 1 and counts.syncs_total() == 2, counts
-    assert all(where.startswith("minitorch/") for where in (*counts.copies, *counts.syncs))
+    # .item() and .numpy() only pass the transfer on: the line that asked for it is counted
+    assert all(where.startswith("test_device.py:") for where in (*counts.copies, *counts.syncs))
+    with cupy._stand_in.counting() as counts:
+        F.cross_entropy(minitorch.zeros(2, 3, device="cuda"), [0, 1])  # a target list: uploaded
+    assert list(counts.copies) and all(w.startswith("minitorch/") for w in counts.copies), counts

@@ -35,6 +35,7 @@ import matplotlib.pyplot as plt
 from tqdm import tqdm
 
 from minitorch.files import atomic_write
+from minitorch.tensor import Tensor, float64, tensor
 
 
 class CancelBatchException(Exception):
@@ -135,9 +136,8 @@ class Recorder(Callback):
         learn = self.learn
         if learn.training or getattr(learn, "loss", None) is None:
             return
-        values = [learn.loss.item()] + [m(learn.pred, learn.yb).item()
-                                        for m in learn.metrics]
-        self.valid_sums.add(values, weight=len(learn.yb))
+        values = [learn.loss] + [m(learn.pred, learn.yb) for m in learn.metrics]
+        self.valid_sums.add(values, weight=len(learn.yb))  # on the device: read once, at the end
 
     def after_epoch(self):
         self.nb_batches.append(self.batches_this_epoch)
@@ -238,13 +238,21 @@ class WeightedMeans:
         self.names, self.sums, self.count = names, [0.0] * len(names), 0
 
     def add(self, values, weight):
-        self.sums = [s + weight * float(v) for s, v in zip(self.sums, values)]
+        """``values`` are numbers or one-element tensors; tensors are summed where they live
+        (in float64), so on the GPU nothing is read back until :meth:`means`."""
+        self.sums = [s + weight * (v.detach().double() if isinstance(v, Tensor) else float(v))
+                     for s, v in zip(self.sums, values)]
         self.count += weight
 
     def means(self):
         if self.count == 0:
             raise ValueError("no validation batch was seen: the validation set is empty")
-        return [s / self.count for s in self.sums]
+        from minitorch.ops import stack
+        sums = [s.reshape(()) if isinstance(s, Tensor) else tensor(s, dtype=float64, device="cpu")
+                for s in self.sums]
+        if all(s.device == "cpu" for s in sums):
+            return [s.item() / self.count for s in sums]
+        return [s / self.count for s in stack([s.cuda() for s in sums]).tolist()]  # one sync
 
 
 def format_time(seconds):

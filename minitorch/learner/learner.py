@@ -248,9 +248,8 @@ class Learner:
         with _eval_mode(self.model), no_grad():
             for xb, yb in dl:
                 pred = self.model(xb)
-                values = [self.loss_func(pred, yb).item()] + [m(pred, yb).item()
-                                                              for m in self.metrics]
-                sums.add(values, weight=len(yb))
+                values = [self.loss_func(pred, yb)] + [m(pred, yb) for m in self.metrics]
+                sums.add(values, weight=len(yb))  # summed on the device, read once at the end
         return sums.means()
 
     def _activation(self, activ):
