@@ -212,20 +212,38 @@ def scatter_add(target, indices, values):
 
 
 # ---- random numbers ------------------------------------------------------------------------------
-# All random draws come from one NumPy generator on the CPU and are then moved to the tensor's
-# device, so a seed gives the same numbers on every device.
+# Weights, shuffling and augmentation draw from one NumPy generator on the CPU (moved to the
+# tensor's device when needed), so a seed gives the same weights on every device.  Masks drawn
+# on every call (dropout) come from a generator on the device itself — drawing on the host and
+# uploading would cost a host→device copy per call: on the GPU that is CuPy's generator, seeded
+# by the same seed, so a seed gives the same masks on every run of a device (not the CPU's).
+_seed = 0
 _generator = numpy.random.default_rng(0)
+_device_generator = None
 
 
 def manual_seed(seed):
     """Seed minitorch's random numbers (weights, dropout, shuffling, augmentation)."""
-    global _generator
-    _generator = numpy.random.default_rng(int(seed))
+    global _generator, _device_generator, _seed
+    _seed = int(seed)
+    _generator = numpy.random.default_rng(_seed)
+    _device_generator = None  # made again, from the new seed, at its next use
 
 
 def rng():
-    """The generator every random draw uses."""
+    """The generator every random draw on the host uses."""
     return _generator
+
+
+def random(shape, device):
+    """Uniform samples in [0, 1) of ``shape``, drawn on ``device`` (float64 from :func:`rng` on
+    the CPU; float32 from the device's own seeded generator on the GPU)."""
+    global _device_generator
+    if device == "cpu":
+        return _generator.random(shape)
+    if _device_generator is None:
+        _device_generator = cupy.random.default_rng(_seed)
+    return _device_generator.random(shape, dtype=numpy.float32)
 
 
 # ---- the C allocator --------------------------------------------------------------------------------

@@ -159,3 +159,17 @@ def test_the_stand_in_counts_syncs_and_copies_by_minitorch_line():
     with cupy._stand_in.counting() as counts:
         F.cross_entropy(minitorch.zeros(2, 3, device="cuda"), [0, 1])  # a target list: uploaded
     assert list(counts.copies) and all(w.startswith("minitorch/") for w in counts.copies), counts
+
+
+# ---- random masks drawn on the device -------------------------------------------------------------
+def test_dropout_masks_are_drawn_on_the_device_and_repeat_with_the_seed():
+    cupy = _stand_in()
+    x = minitorch.ones(64, 32, device="cuda")
+    masks = []
+    for _ in range(2):
+        minitorch.manual_seed(3)
+        with cupy._stand_in.counting() as counts:
+            masks.append(to_numpy(F.dropout(x, 0.5, training=True).detach().data))
+        assert counts.copies_total() == 0, counts  # no mask uploaded
+    np.testing.assert_array_equal(masks[0], masks[1])
+    assert set(np.unique(masks[0])) == {0.0, 2.0} and 0.4 < (masks[0] == 0).mean() < 0.6

@@ -71,8 +71,8 @@ def _dropout_with_mask_shape(input, p, training, mask_shape, op):
         return input * 0.0
     # keep each unit with probability 1 − p and scale the kept ones by 1/(1 − p), so that the
     # expected output equals the input and evaluation mode needs no rescaling ("inverted dropout")
-    keep = backend.rng().random(mask_shape) >= p
-    mask = backend.to_device((keep / (1.0 - p)).astype(input.dtype), input.device)
+    keep = backend.random(mask_shape, input.device) >= p  # drawn where the input lives
+    mask = (keep / (1.0 - p)).astype(input.dtype)
     return input * Tensor(mask)
 
 
