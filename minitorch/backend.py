@@ -132,6 +132,37 @@ def to_numpy(array):
     return cupy.asnumpy(array) if values is None else values
 
 
+def tuned_for_cpu(array):
+    """Whether to use the shapes measured fastest with OpenBLAS on the CPU (True) or the plain
+    forms (False, on the GPU), for ``array``'s device.  The one place this choice is made.
+
+    On the CPU, ops/conv.py sums rows as a stack of BLAS dot products (2× faster than
+    ``.sum(axis=1)``), cuts a weight gradient's long, thin product into pieces of 512 positions
+    summed afterwards (3-4× faster in OpenBLAS) and keeps the batch innermost.  On the GPU each
+    of those hurts: a stack of dot products becomes a batched GEMV launching one tiny GEMM per
+    row, where ``.sum(axis)`` is one reduction kernel; the pieces need transposed (strided)
+    4-D operands, which CuPy's batched matmul first copies, where cuBLAS takes the whole long
+    product in one call (it splits the long dimension itself); so the GPU takes the plain forms.
+    """
+    return device_of(array) == "cpu"
+
+
+def fuse(function):
+    """``function`` of arrays and numbers, compiled by ``cupy.fuse`` into ONE GPU kernel when
+    called with CuPy arrays (a chain of k element-wise ops otherwise launches k kernels and
+    writes k − 1 temporaries to GPU memory); called with NumPy arrays it simply runs.  Inside,
+    write only operators (``+ - * / **``), which both libraries share."""
+    if cupy is None:
+        return function
+    fused = cupy.fuse()(function)
+
+    def call(*args):
+        on_gpu = any(device_of(a) == "cuda" for a in args if is_array(a))
+        return fused(*args) if on_gpu else function(*args)
+    call.__name__, call.__doc__ = function.__name__, function.__doc__
+    return call
+
+
 def reads_are_cheap(array):
     """Whether looking at a value of ``array`` from Python (``if x.any():``) is cheap: on the CPU
     it is; on the GPU it is a sync, so code that would branch on a value should rather compute

@@ -173,3 +173,42 @@ def test_dropout_masks_are_drawn_on_the_device_and_repeat_with_the_seed():
         assert counts.copies_total() == 0, counts  # no mask uploaded
     np.testing.assert_array_equal(masks[0], masks[1])
     assert set(np.unique(masks[0])) == {0.0, 2.0} and 0.4 < (masks[0] == 0).mean() < 0.6
+
+
+# ---- the GPU code path (backend.tuned_for_cpu, backend.fuse) against the CPU's -------------------
+def test_adam_fused_update_on_the_device_matches_the_cpu_update():
+    minitorch.manual_seed(0)
+    shapes = [(5, 3), (7,)]
+    start = [minitorch.randn(*s, dtype=minitorch.float64, device="cpu") for s in shapes]
+    params = {d: [t.clone().to(d) for t in start] for d in ("cpu", "cuda")}
+    for d in params:
+        for p in params[d]:
+            p.requires_grad_(True)
+    opts = {d: minitorch.optim.Adam(params[d], lr=0.1, betas=(0.8, 0.9), weight_decay=0.01)
+            for d in params}
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        grads = [rng.standard_normal(s) for s in shapes]
+        for d in params:
+            for p, g in zip(params[d], grads):
+                p.grad = minitorch.tensor(g, device=d)
+            opts[d].step()
+    for a, b in zip(params["cpu"], params["cuda"]):
+        np.testing.assert_allclose(to_numpy(b), to_numpy(a), rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(to_numpy(opts["cuda"].state[b]["exp_avg_sq"]),
+                                   to_numpy(opts["cpu"].state[a]["exp_avg_sq"]), rtol=1e-13)
+
+
+def test_the_gpu_takes_the_plain_forms_of_the_conv_reductions():
+    from minitorch.ops import conv
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 3, 2048)), rng.standard_normal((2, 4, 2048))
+    on_cpu = conv.grouped_matmul_bt(a.reshape(6, -1), b.reshape(8, -1), 2)  # pieces of 512
+    on_gpu = conv.grouped_matmul_bt(backend.to_device(a.reshape(6, -1), "cuda"),
+                                    backend.to_device(b.reshape(8, -1), "cuda"), 2)
+    np.testing.assert_allclose(to_numpy(on_gpu), on_cpu, rtol=1e-12)
+    m = rng.standard_normal((4, 300))
+    np.testing.assert_allclose(to_numpy(conv.row_sums(backend.array_module("cuda"),
+                                                      backend.to_device(m, "cuda"))),
+                               conv.row_sums(np, m), rtol=1e-12)
+    assert backend.tuned_for_cpu(m) and not backend.tuned_for_cpu(backend.to_device(m, "cuda"))

@@ -275,6 +275,8 @@ def row_sums(xp, matrix):
     matrix-vector product ``matrix @ ones`` is as fast for small matrices but was measured over
     10× slower for 64 rows of 25,000+ numbers in OpenBLAS; the stack of dots has no such cliff.)
     """
+    if not backend.tuned_for_cpu(matrix):  # the GPU: one reduction kernel (see backend.py)
+        return matrix.sum(axis=1)
     return row_dots(matrix, xp.ones((1, matrix.shape[1]), dtype=matrix.dtype))
 
 
@@ -284,6 +286,8 @@ def row_dots(a, b):
     No a·b temporary is made, and unlike ``einsum``, which accumulates float32 products one by
     one (it broke a gradient check here), BLAS accumulates in blocks.
     """
+    if not backend.tuned_for_cpu(a):  # the GPU: elementwise, then one reduction kernel
+        return (a * b).sum(axis=1)
     return (a[:, None, :] @ b[:, :, None])[:, 0, 0]
 
 
@@ -328,7 +332,8 @@ def grouped_matmul_bt(a, b, groups):
     a = a.reshape(groups, a.shape[0] // groups, -1)
     b = b.reshape(groups, b.shape[0] // groups, -1)
     (_, m, positions), n = a.shape, b.shape[1]
-    if m * n > SMALL_PRODUCT or positions < 2 * POSITIONS_PER_PIECE:
+    if m * n > SMALL_PRODUCT or positions < 2 * POSITIONS_PER_PIECE \
+            or not backend.tuned_for_cpu(a):  # the GPU: one product (see backend.py)
         return (b @ a.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(-1, n)
     pieces = positions // POSITIONS_PER_PIECE
     whole = pieces * POSITIONS_PER_PIECE
