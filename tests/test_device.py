@@ -212,3 +212,24 @@ def test_the_gpu_takes_the_plain_forms_of_the_conv_reductions():
                                                       backend.to_device(m, "cuda"))),
                                conv.row_sums(np, m), rtol=1e-12)
     assert backend.tuned_for_cpu(m) and not backend.tuned_for_cpu(backend.to_device(m, "cuda"))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_fused_elementwise_parts_match_the_cpu(training):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3, 5, 5))
+    upstream = rng.standard_normal((4, 3, 5, 5))
+    results = {}
+    for device in ("cpu", "cuda"):
+        layer = nn.BatchNorm2d(3).double().to(device)
+        with minitorch.no_grad():
+            layer.weight.copy_(minitorch.tensor([0.5, 1.5, -2.0], dtype=minitorch.float64))
+            layer.bias.copy_(minitorch.tensor([0.1, 0.0, 0.3], dtype=minitorch.float64))
+        layer.train(training)
+        xt = minitorch.tensor(x, device=device, requires_grad=True)
+        out = layer(xt)
+        out.backward(minitorch.tensor(upstream, device=device))
+        results[device] = [to_numpy(t) for t in (out, xt.grad, layer.weight.grad,
+                                                 layer.bias.grad, layer.running_var)]
+    for gpu, cpu in zip(results["cuda"], results["cpu"]):
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-12, atol=1e-14)
