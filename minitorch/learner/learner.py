@@ -36,6 +36,7 @@ from minitorch.learner.callbacks import (
 from minitorch.learner.optimizer import OptimWrapper
 from minitorch.learner.summary import flatten_model, layer_parameters, model_summary
 from minitorch.optim import Adam
+from minitorch.tensor import tensor
 
 
 def _norm_layer_types():
@@ -287,9 +288,13 @@ class Learner:
     def predict(self, x, activ=None):
         """Predict one item ``x`` (as the loaders give it, without the batch dimension): returns
         ``(shown, pred, raw)`` as fastai does — the prediction as the targets' item list shows it
-        (a class name, a text), the analysed prediction (a class index, token numbers) and the
-        raw output after the activation (probabilities)."""
-        raw = self.pred_batch(batch=(x.unsqueeze(0).to(self._device()),), activ=activ)[0]
+        (a class name, a text, an image), the analysed prediction (a class index, token numbers)
+        and the raw output after the activation (probabilities; pixels for normalised image
+        targets)."""
+        raw = self.pred_batch(batch=(x.unsqueeze(0).to(self._device()),), activ=activ)
+        if getattr(self.data, "norm_y", False):  # an image target: back to pixels
+            raw = tensor(self.data.denorm(raw))
+        raw = raw[0]
         y = self.data.valid_ds.y
         pred = y.analyze_pred(raw)
         return y.reconstruct(pred), pred, raw

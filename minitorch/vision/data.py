@@ -3,14 +3,16 @@
 Read ``minitorch/data/data_block.py`` (item lists, the data block steps), ``image.py`` and
 ``transform.py`` first.
 
-An :class:`ImageList` is a list of images, held one of two ways:
+An :class:`ImageList` is a list of images, held one of three ways:
 
 * **in memory**: one array ``pixels`` (N, C, H, W), uint8 (0-255) or float (0-1) — MNIST, or
   images made by code.  A batch is one fancy index into it, and a batch-wide transform such as
   ``rand_pad`` runs on the whole batch at once (the ResNet-MNIST lesson's fast path);
 * **as files** under ``path`` (``from_folder``): each image is opened when a batch needs it, so
   the images may differ in size; ``transform(..., size=64)`` gives them one.  ``il.pixels``
-  reads them all into memory once, when they share a size.
+  reads them all into memory once, when they share a size;
+* **as arrays, item by item** (``items`` are the images themselves): what ``label_from_func``
+  makes when the function returns an image.
 
 Either way ``il.get(i)`` is image ``i`` as float32 (C, H, W) in [0, 1], C = 1 (grey, 'L') or
 3 (colour, 'RGB'), and a collated batch is float32 (N, C, H, W) in [0, 1].
@@ -130,7 +132,10 @@ class ImageList(ItemList):
         return 1 if self.convert_mode == "L" else 3
 
     def open(self, item):
-        """The image file ``item`` names, as uint8 (C, H, W)."""
+        """The image ``item`` stands for: the file it names, opened as uint8 (C, H, W), or the
+        item itself when it is an array (an image made in memory, e.g. by ``label_from_func``)."""
+        if isinstance(item, numpy.ndarray):
+            return item
         path = self.path / item if isinstance(item, (str, PurePosixPath)) else Path(item)
         return open_image(path, self.convert_mode, self.open_size)
 
@@ -199,7 +204,8 @@ class ImageList(ItemList):
 
     def __repr__(self):
         where = "in memory" if self.in_memory else "files"
-        shown = ", ".join(str(item) for item in self.items[:3]) + (", ..." if len(self) > 3 else "")
+        shown = ", ".join(f"array{list(item.shape)}" if isinstance(item, numpy.ndarray) else str(item)
+                          for item in self.items[:3]) + (", ..." if len(self) > 3 else "")
         shape = f" of {'x'.join(map(str, self._pixels.shape[1:]))}" if self.in_memory else ""
         return (f"{type(self).__name__} ({len(self)} images{shape}, {self.convert_mode}, {where})"
                 f"\n{shown}\nPath: {self.path}")
