@@ -26,28 +26,18 @@ import numbers
 from functools import partial
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy  # host-side only: turning images into something matplotlib can draw
-
 from minitorch import backend
 from minitorch.autograd import no_grad
 from minitorch.data import DatasetType
 from minitorch.learner import lr_finder, one_cycle
+from minitorch.learner.activations import loss_func2activ
 from minitorch.learner.callbacks import (
     CancelBatchException, CancelEpochException, CancelFitException, ProgressCallback, Recorder,
-    SmoothenValue, TerminateOnNaN, WeightedMeans, finish_figure, metric_name)
-from minitorch.learner.optimizer import OptimWrapper
+    SmoothenValue, TerminateOnNaN, WeightedMeans, metric_name)
+from minitorch.learner.optimizer import OptimWrapper, norm_layer_types
 from minitorch.learner.summary import flatten_model, layer_parameters, model_summary
 from minitorch.optim import Adam
-
-
-def _norm_layer_types():
-    """The normalisation layers that keep training when their layer group is frozen, and
-    whose parameters are not weight-decayed with ``bn_wd=False``."""
-    from minitorch import nn
-    return tuple(getattr(nn, name) for name in
-                 ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
-                  "InstanceNorm1d", "InstanceNorm2d") if hasattr(nn, name))
+from minitorch.tensor import tensor
 
 
 class Learner:
@@ -100,33 +90,12 @@ class Learner:
         self.smooth_loss = float("nan")
 
     # ---- the optimizer ---------------------------------------------------------------------------
-    def _param_groups(self):
-        """Two optimizer param groups per layer group: weights, then norm-layer and bias
-        parameters (see ``optimizer.py``).  Frozen parameters are included (so group indices
-        stay fixed) but never get a gradient, so they are never stepped or decayed."""
-        norm_types = _norm_layer_types()
-        seen, groups = set(), []
-        for layers in self.layer_groups:
-            weights, norms_and_biases = [], []
-            for layer in layers:
-                for name, p in layer_parameters(layer):
-                    if id(p) in seen:
-                        continue  # tied weights: one parameter, stepped once
-                    seen.add(id(p))
-                    if isinstance(layer, norm_types) or name == "bias":
-                        norms_and_biases.append(p)
-                    else:
-                        weights.append(p)
-            groups += [{"params": weights}, {"params": norms_and_biases}]
-        return groups
-
     def create_opt(self, lr, wd=None):
-        """Build the optimizer (``opt_func``) wrapped with fastai's knobs and true weight decay."""
+        """Build the optimizer (``opt_func``) over the layer groups, wrapped with fastai's knobs
+        and true weight decay (``OptimWrapper.create``)."""
         wd = self.wd if wd is None else wd
-        lr_values = lr if isinstance(lr, (list, tuple)) else [lr] * len(self.layer_groups)
-        opt = self.opt_func(self._param_groups(), lr=float(lr_values[0]))
-        self.opt = OptimWrapper(opt, wd=wd, true_wd=self.true_wd, bn_wd=self.bn_wd)
-        self.opt.lr = lr
+        self.opt = OptimWrapper.create(self.opt_func, lr, self.layer_groups, wd=wd,
+                                       true_wd=self.true_wd, bn_wd=self.bn_wd)
 
     def lr_range(self, lr):
         """A learning rate per layer group from ``lr``: a number stays as it is; ``slice(a, b)``
@@ -253,18 +222,10 @@ class Learner:
         return sums.means()
 
     def _activation(self, activ):
-        """What turns the model's output into predictions: softmax after cross-entropy (whose
-        input is logits), sigmoid after binary cross-entropy with logits, else nothing."""
-        if activ is not None:
-            return activ
-        name = getattr(self.loss_func, "__name__", type(self.loss_func).__name__).lower()
-        if "with_logits" in name or "withlogits" in name:
-            return lambda x: x.sigmoid()
-        if "binary" in name or name.startswith("bce"):
-            return lambda x: x  # binary cross-entropy on probabilities: already activated
-        if "cross_entropy" in name or "crossentropy" in name:
-            return lambda x: x.softmax(-1)
-        return lambda x: x
+        """What turns the model's output into predictions: ``activ`` if given, else the loss
+        function's (``activations.py``: softmax after cross-entropy, sigmoid after binary
+        cross-entropy with logits, ...)."""
+        return activ if activ is not None else loss_func2activ(self.loss_func)
 
     def pred_batch(self, ds_type=DatasetType.Valid, batch=None, activ=None):
         """Predictions (after the activation) for one batch: ``batch`` if given, else the first
@@ -288,43 +249,43 @@ class Learner:
 
     def predict(self, x, activ=None):
         """Predict one item ``x`` (as the loaders give it, without the batch dimension): returns
-        ``(label, index, probabilities)``, the label from ``data.classes`` when it has them."""
-        probs = self.pred_batch(batch=(x.unsqueeze(0).to(self._device()),), activ=activ)[0]
-        index = int(probs.argmax().item())
-        classes = getattr(self.data, "classes", None)
-        return (classes[index] if classes is not None else index), index, probs
+        ``(shown, pred, raw)`` as fastai does — the prediction as the targets' item list shows it
+        (a class name, a text, an image), the analysed prediction (a class index, token numbers)
+        and the raw output after the activation (probabilities; pixels for normalised image
+        targets)."""
+        raw = self.pred_batch(batch=(x.unsqueeze(0).to(self._device()),), activ=activ)
+        if getattr(self.data, "norm_y", False):  # an image target: back to pixels
+            raw = tensor(self.data.denorm(raw))
+        raw = raw[0]
+        y = self.data.valid_ds.y
+        pred = y.analyze_pred(raw)
+        return y.reconstruct(pred), pred, raw
 
     def _device(self):
         first = next(self.model.parameters(), None)
         return first.device if first is not None else backend.default_device()
 
-    def show_results(self, ds_type=DatasetType.Valid, rows=3, figsize=(6, 6), path=None):
-        """A grid of ``rows × rows`` images from one batch titled ``prediction/actual`` (red when
-        wrong), saved as a PNG at ``path`` and shown in a notebook."""
-        xb, yb = next(iter(self.data.dl(ds_type)))
-        n = min(rows * rows, len(xb))
-        preds = self.pred_batch(batch=(xb,)).argmax(dim=-1)
-        classes = getattr(self.data, "classes", None)
-        name = (lambda i: classes[i]) if classes is not None else (lambda i: i)
-        # Back to [0, 1] pixels when the data was normalised (for drawing only).
+    def show_results(self, ds_type=DatasetType.Valid, rows=3, figsize=None, path=None, **kwargs):
+        """One batch of ``ds_type`` with the model's predictions, drawn by the data's item lists
+        (``x.show_xyzs``): for classes a ``rows × rows`` grid titled ``prediction/actual`` (red
+        when wrong), for image targets ``rows`` lines of input / prediction / target.  Saved as
+        a PNG at ``path`` and shown in a notebook."""
+        dl = self.data.dl(ds_type)
+        ds = dl.dataset
+        xb, yb = next(iter(dl))[:2]
+        preds = self.pred_batch(batch=(xb,))
+        n = min(rows * rows if getattr(ds.x, "_square_show_res", True) else rows, len(xb))
         denorm = getattr(self.data, "denorm", None)
-        images = denorm(xb[:n]) if denorm is not None else backend.to_numpy(xb.data[:n])
-        fig, axes = plt.subplots(rows, rows, figsize=figsize, squeeze=False)
-        for i, ax in enumerate(axes.flat):
-            ax.axis("off")
-            if i >= n:
-                continue
-            predicted, actual = int(preds[i].item()), int(yb[i].item())
-            image = images[i]
-            if image.shape[0] == 1:
-                ax.imshow(image[0], cmap="binary")
-            else:  # (C, H, W) → (H, W, C), stretched to [0, 1] for display
-                image = numpy.moveaxis(image, 0, -1)
-                ax.imshow((image - image.min()) / max(float(image.max() - image.min()), 1e-8))
-            ax.set_title(f"{name(predicted)}/{name(actual)}",
-                         color="black" if predicted == actual else "red")
-        fig.suptitle("prediction/actual")
-        return finish_figure(fig, path)
+        x = denorm(xb[:n]) if denorm is not None else xb[:n]
+        y, preds = yb[:n], preds[:n]
+        if getattr(self.data, "norm_y", False):  # image targets normalised: back to pixels
+            y, preds = denorm(y), denorm(preds)
+        xs = [ds.x.reconstruct(x[i]) for i in range(n)]
+        ys = [ds.y.reconstruct(y[i]) for i in range(n)]
+        zs = [ds.y.reconstruct(ds.y.analyze_pred(preds[i])) for i in range(n)]
+        if figsize is not None:
+            kwargs["figsize"] = figsize
+        return ds.x.show_xyzs(xs, ys, zs, rows=rows, path=path, **kwargs)
 
     def summary(self):
         """fastai v1's table of leaf layers, output shapes and parameter counts (one batch)."""
@@ -352,7 +313,7 @@ class Learner:
     def freeze_to(self, n):
         """Stop training the layer groups before ``n`` (their norm layers keep training when
         ``train_bn``); train the others.  A fresh optimizer is made at the next fit."""
-        norm_types = _norm_layer_types()
+        norm_types = norm_layer_types()
         frozen = self.layer_groups[:n]
         for layers in frozen:
             for layer in layers:
