@@ -64,7 +64,8 @@ print("second conv forward+backward", round(time.perf_counter() - t, 3), "s")
 PY'
 
 if $PY -c "import xdist" 2>/dev/null; then WORKERS=(-n 8); else WORKERS=(); fi
-stage 10_suite 230 $PY -m pytest -q -x "${WORKERS[@]}" -p no:cacheprovider
+stage 10_suite 230 $PY -m pytest -q -x "${WORKERS[@]}" -p no:cacheprovider \
+    --ignore=tests/test_training_vs_torch.py  # its own stage, next
 stage 20_loop 60 $PY -m pytest -q -p no:cacheprovider tests/test_training_vs_torch.py
 stage 30_step 60 $PY benchmarks/bench_gpu_step.py --steps 30
 stage 40_mnist 70 $PY lessons/lesson7_resnet_mnist.py --quick --device cuda --out "$OUT/mnist"
