@@ -24,7 +24,7 @@ import pytest
 
 import minitorch
 from minitorch import nn
-from minitorch.data import DataBunch, ImageList, LabelList
+from minitorch.data import CategoryList, DataBunch, ImageList, LabelList
 from minitorch.learner import Learner, accuracy
 from minitorch.nn import functional as F
 from minitorch.text import BatchNorm1dFlat, CrossEntropyFlat, TextLMDataBunch
@@ -48,11 +48,12 @@ def counting():
 
 def _images(n, size, classes, rng):
     pixels = rng.integers(0, 256, (n, 1, size, size)).astype(np.uint8)
-    return LabelList(ImageList.from_arrays(pixels), rng.integers(0, classes, n),
-                     [str(c) for c in range(classes)])
+    return LabelList(ImageList.from_arrays(pixels),
+                     CategoryList(rng.integers(0, classes, n), [str(c) for c in range(classes)]))
 
 
 def _check_budget(counts, n_train, n_valid, copies_per_batch=COPIES_PER_BATCH):
+    print(f"{n_train} training, {n_valid} validation batches: {counts}")  # shown with -s
     assert counts.syncs_total() <= n_train * SYNCS_PER_TRAIN_BATCH + SYNCS_PER_VALIDATION, counts
     assert counts.copies_total() <= (n_train + n_valid) * copies_per_batch, counts
 
