@@ -23,6 +23,7 @@ parameters]``, so that ``bn_wd`` can treat them differently; the lr and momentum
 always the same.
 """
 from minitorch.autograd import no_grad
+from minitorch.optim.optimizer import check_grads
 
 
 class OptimWrapper:
@@ -101,6 +102,7 @@ class OptimWrapper:
     def step(self):
         """True weight decay (``p ← p − lr·wd·p`` for every trainable parameter), then the
         optimizer's step."""
+        check_grads(self.opt)  # a gradient that does not fit: refuse before decaying anything
         if self.true_wd:
             with no_grad():
                 for i, wd in enumerate(self._wd):

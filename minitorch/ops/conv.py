@@ -672,6 +672,12 @@ def _check_conv_args(input, weight, bias, groups, op, in_channels_of_weight, out
     if input.dtype != weight.dtype:
         raise RuntimeError(f"{op}: input ({input.dtype}) and weight ({weight.dtype}) must have "
                            f"the same dtype")
+    if bias is not None and bias.dtype != input.dtype:
+        raise RuntimeError(f"{op}: input ({input.dtype}) and bias ({bias.dtype}) must have "
+                           f"the same dtype")
+    if min(weight.shape[2:]) <= 0:
+        raise RuntimeError(f"{op}: kernel size should be greater than zero, got a weight of "
+                           f"shape {tuple(weight.shape)}")
     if bias is not None and (bias.ndim != 1 or bias.shape[0] != out_channels):
         raise RuntimeError(f"{op}: expected a bias of shape ({out_channels},) for "
                            f"{out_channels} output channels, got shape {tuple(bias.shape)}")

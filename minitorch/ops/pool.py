@@ -23,6 +23,7 @@ import math
 
 from minitorch import backend
 from minitorch.autograd import Function
+from minitorch.ops.common import require_floating
 from minitorch.ops.conv import (
     batch_first, batch_last, col2im, pad_batch_last, pair, positive_pair, window_view)
 
@@ -318,6 +319,7 @@ def _adaptive_size(input, output_size, op):
 def adaptive_avg_pool2d(input, output_size):
     """Mean over PyTorch's adaptive bins, giving an output of ``output_size``."""
     input, added = _unbatched(input, "adaptive_avg_pool2d")
+    require_floating("adaptive_avg_pool2d", input)
     out = _adaptive_size(input, output_size, "adaptive_avg_pool2d")
     h, w = input.shape[2:]
     if h % out[0] == 0 and w % out[1] == 0:  # equal bins: a regular pooling, the fast path
