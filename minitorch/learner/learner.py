@@ -186,7 +186,7 @@ class Learner:
         batch size above the number of items, with the last partial batch dropped): a fit
         would silently train nothing."""
         dl = self.data.train_dl
-        if len(dl) == 0:
+        if hasattr(dl, "__len__") and len(dl) == 0:
             items = len(dl.dataset) if hasattr(dl, "dataset") else "?"
             raise ValueError(
                 f"{caller}: the training loader gives no batches ({items} items, batch_size="
