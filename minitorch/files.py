@@ -26,7 +26,15 @@ from pathlib import Path
 
 
 def _umask():
-    """The process's umask (there is no way to read it without setting it: set and put back)."""
+    """The process's umask.  Linux shows it in /proc/self/status; elsewhere the only way to read
+    it is to set it and put it back (for an instant another thread could see the other one)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
