@@ -413,8 +413,20 @@ DTYPE_ROWS = [
     # others
     ("F.adaptive_avg_pool2d int64",
      lambda m: m.F.adaptive_avg_pool2d(m.t(IMG32.astype(np.int64)), 2)),
+    ("F.adaptive_max_pool2d int64",
+     lambda m: m.F.adaptive_max_pool2d(m.t(IMG32.astype(np.int64)), 2)),
+    ("F.max_pool2d int64", lambda m: m.F.max_pool2d(m.t(IMG32.astype(np.int64)), 2)),
+    ("F.interpolate int64", lambda m: m.F.interpolate(m.t(IMG32.astype(np.int64)),
+                                                      scale_factor=2)),
+    ("F.unfold int64", lambda m: m.F.unfold(m.t(IMG32.astype(np.int64)), 2)),
+    ("F.leaky_relu int64", lambda m: m.F.leaky_relu(m.t(I64))),
+    ("F.relu int64", lambda m: m.F.relu(m.t(I64))),
+    ("F.sigmoid int64", lambda m: m.lib.sigmoid(m.t(I64))),
     ("F.dropout int64", lambda m: m.F.dropout(m.t(I64), 0.5)),
+    ("F.dropout2d int64", lambda m: m.F.dropout2d(m.t(IMG32.astype(np.int64)), 0.5)),
     ("F.one_hot float", lambda m: m.F.one_hot(m.t(TARGET.astype(np.float32)), 4)),
+    ("F.one_hot int32", lambda m: m.F.one_hot(m.t(TARGET.astype(np.int32)), 4)),
+    ("F.one_hot int64", lambda m: m.F.one_hot(m.t(TARGET), 4)),
 ]
 
 

@@ -12,7 +12,7 @@ forward and backward are written.  The few defined here are short compositions o
 """
 from minitorch import backend
 from minitorch.autograd import no_grad
-from minitorch.ops.common import require_same_dtype
+from minitorch.ops.common import require_floating, require_same_dtype
 from minitorch.ops.conv import conv2d, conv_transpose2d, fold, unfold  # noqa: F401
 from minitorch.ops.elementwise import leaky_relu as _leaky_relu
 from minitorch.ops.elementwise import relu as _relu
@@ -40,6 +40,7 @@ def relu(input, inplace=False):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    require_floating("leaky_relu", input)  # a slope times an integer: PyTorch refuses it
     return _leaky_relu(input, negative_slope)
 
 

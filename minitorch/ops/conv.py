@@ -52,6 +52,7 @@ col2im, and pooling (pool.py) reduces the same window view with max or mean.
 """
 from minitorch import backend
 from minitorch.autograd import Function
+from minitorch.ops.common import require_floating
 
 
 # ---- argument helpers -----------------------------------------------------------------------------
@@ -745,6 +746,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """Every sliding block of ``input`` (N, C, H, W) as a column: (N, C·kh·kw, L)."""
     check_4d(input, "unfold")
+    require_floating("unfold", input)
     op = Unfold(positive_pair(kernel_size, "kernel_size", "unfold"),
                 positive_pair(dilation, "dilation", "unfold"), pair(padding, "padding", "unfold"),
                 positive_pair(stride, "stride", "unfold"))
@@ -753,6 +755,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """Sum columns (N, C·kh·kw, L) back into an image (N, C, *output_size): unfold's adjoint."""
+    require_floating("fold", input)
     op = Fold(positive_pair(output_size, "output_size", "fold"),
               positive_pair(kernel_size, "kernel_size", "fold"),
               positive_pair(dilation, "dilation", "fold"), pair(padding, "padding", "fold"),
