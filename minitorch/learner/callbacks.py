@@ -33,7 +33,7 @@ import time
 import matplotlib.pyplot as plt
 from tqdm import tqdm
 
-from minitorch.plot import finish_figure  # noqa: F401  (learner.py imports it from here)
+from minitorch.plot import finish_figure
 
 
 class CancelBatchException(Exception):
