@@ -23,7 +23,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import minitorch  # noqa: E402
-import minitorch.data  # noqa: E402,F401  (before minitorch.vision: the other order is a circular import)
 from minitorch import nn  # noqa: E402
 from minitorch.nn import functional as F  # noqa: E402
 from minitorch.optim import SGD  # noqa: E402
