@@ -38,7 +38,7 @@ from minitorch.data import DatasetType, plot_multi, show_image
 from minitorch.data.dataset import Dataset
 from minitorch.learner import Learner
 from minitorch.learner.callbacks import Callback, SmoothenValue
-from minitorch.learner.summary import flatten_model
+from minitorch.nn.hooks import flatten_model
 from minitorch.tensor import full
 
 # ---- the two models as one ---------------------------------------------------------------------
@@ -212,8 +212,8 @@ class GANTrainer(Callback):
         # One optimizer per model, made like the learner's own (same opt_func, wd, true_wd,
         # bn_wd), each over its model's layers as one layer group.
         if self.opt_gen is None:
-            self.opt_gen = _new_opt(learn, self.generator)
-            self.opt_critic = _new_opt(learn, self.critic)
+            self.opt_gen = learn.opt.new([flatten_model(self.generator)])
+            self.opt_critic = learn.opt.new([flatten_model(self.critic)])
         for opt in (self.opt_gen, self.opt_critic):
             opt.lr, opt.wd = learn.opt.lr, learn.opt.wd
         self.gen_mode = self.gen_first
@@ -283,20 +283,6 @@ class GANTrainer(Callback):
         self._set_trainable()
         self.learn.model.switch(self.gen_mode)
         self.learn.loss_func.switch(self.gen_mode)
-
-
-def _new_opt(learn, model):
-    """An optimizer like ``learn.opt`` over ``model``'s layers as one layer group."""
-    layer_groups = [nn.Sequential(*flatten_model(model))]
-    if hasattr(learn.opt, "new"):
-        return learn.opt.new(layer_groups)
-    # TEMPORARY until OptimWrapper.new lands on main: the Learner's own recipe.
-    from types import SimpleNamespace
-    from minitorch.learner.optimizer import OptimWrapper
-    groups = Learner._param_groups(SimpleNamespace(layer_groups=[flatten_model(model)]))
-    lr = learn.opt.lr
-    opt = learn.opt_func(groups, lr=float(lr if not isinstance(lr, list) else lr[0]))
-    return OptimWrapper(opt, wd=learn.wd, true_wd=learn.true_wd, bn_wd=learn.bn_wd)
 
 
 class FixedGANSwitcher(Callback):
