@@ -30,11 +30,10 @@ learning rates, momentums and per-epoch metrics, and the plots of them), the
 import math
 import time
 
-import matplotlib
 import matplotlib.pyplot as plt
 from tqdm import tqdm
 
-from minitorch.files import atomic_write
+from minitorch.plot import finish_figure
 
 
 class CancelBatchException(Exception):
@@ -79,22 +78,6 @@ class SmoothenValue:
         self.mov_avg = self.beta * self.mov_avg + (1 - self.beta) * value
         self.smooth = self.mov_avg / (1 - self.beta ** self.n)
         return self.smooth
-
-
-def finish_figure(fig, path=None):
-    """Save ``fig`` as a PNG at ``path`` (when given), show it in a notebook, and return it.
-
-    In a script (a non-interactive backend) the figure is closed after saving, so that a lesson
-    that draws dozens of plots does not keep them all in memory.
-    """
-    if path is not None:
-        with atomic_write(path) as file:
-            fig.savefig(file, format="png", dpi=100, bbox_inches="tight")
-    if "inline" in matplotlib.get_backend():
-        plt.show()
-    else:
-        plt.close(fig)
-    return fig
 
 
 class Recorder(Callback):

@@ -26,9 +26,6 @@ import numbers
 from functools import partial
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy  # host-side only: turning images into something matplotlib can draw
-
 from minitorch import backend
 from minitorch.autograd import no_grad
 from minitorch.data import DatasetType
@@ -36,10 +33,11 @@ from minitorch.learner import lr_finder, one_cycle
 from minitorch.learner.activations import loss_func2activ
 from minitorch.learner.callbacks import (
     CancelBatchException, CancelEpochException, CancelFitException, ProgressCallback, Recorder,
-    SmoothenValue, TerminateOnNaN, WeightedMeans, finish_figure, metric_name)
+    SmoothenValue, TerminateOnNaN, WeightedMeans, metric_name)
 from minitorch.learner.optimizer import OptimWrapper, norm_layer_types
 from minitorch.learner.summary import flatten_model, layer_parameters, model_summary
 from minitorch.optim import Adam
+from minitorch.tensor import tensor
 
 
 class Learner:
@@ -252,43 +250,43 @@ class Learner:
 
     def predict(self, x, activ=None):
         """Predict one item ``x`` (as the loaders give it, without the batch dimension): returns
-        ``(label, index, probabilities)``, the label from ``data.classes`` when it has them."""
-        probs = self.pred_batch(batch=(x.unsqueeze(0).to(self._device()),), activ=activ)[0]
-        index = int(probs.argmax().item())
-        classes = getattr(self.data, "classes", None)
-        return (classes[index] if classes is not None else index), index, probs
+        ``(shown, pred, raw)`` as fastai does — the prediction as the targets' item list shows it
+        (a class name, a text, an image), the analysed prediction (a class index, token numbers)
+        and the raw output after the activation (probabilities; pixels for normalised image
+        targets)."""
+        raw = self.pred_batch(batch=(x.unsqueeze(0).to(self._device()),), activ=activ)
+        if getattr(self.data, "norm_y", False):  # an image target: back to pixels
+            raw = tensor(self.data.denorm(raw))
+        raw = raw[0]
+        y = self.data.valid_ds.y
+        pred = y.analyze_pred(raw)
+        return y.reconstruct(pred), pred, raw
 
     def _device(self):
         first = next(self.model.parameters(), None)
         return first.device if first is not None else backend.default_device()
 
-    def show_results(self, ds_type=DatasetType.Valid, rows=3, figsize=(6, 6), path=None):
-        """A grid of ``rows × rows`` images from one batch titled ``prediction/actual`` (red when
-        wrong), saved as a PNG at ``path`` and shown in a notebook."""
-        xb, yb = next(iter(self.data.dl(ds_type)))
-        n = min(rows * rows, len(xb))
-        preds = self.pred_batch(batch=(xb,)).argmax(dim=-1)
-        classes = getattr(self.data, "classes", None)
-        name = (lambda i: classes[i]) if classes is not None else (lambda i: i)
-        # Back to [0, 1] pixels when the data was normalised (for drawing only).
+    def show_results(self, ds_type=DatasetType.Valid, rows=3, figsize=None, path=None, **kwargs):
+        """One batch of ``ds_type`` with the model's predictions, drawn by the data's item lists
+        (``x.show_xyzs``): for classes a ``rows × rows`` grid titled ``prediction/actual`` (red
+        when wrong), for image targets ``rows`` lines of input / prediction / target.  Saved as
+        a PNG at ``path`` and shown in a notebook."""
+        dl = self.data.dl(ds_type)
+        ds = dl.dataset
+        xb, yb = next(iter(dl))[:2]
+        preds = self.pred_batch(batch=(xb,))
+        n = min(rows * rows if getattr(ds.x, "_square_show_res", True) else rows, len(xb))
         denorm = getattr(self.data, "denorm", None)
-        images = denorm(xb[:n]) if denorm is not None else backend.to_numpy(xb.data[:n])
-        fig, axes = plt.subplots(rows, rows, figsize=figsize, squeeze=False)
-        for i, ax in enumerate(axes.flat):
-            ax.axis("off")
-            if i >= n:
-                continue
-            predicted, actual = int(preds[i].item()), int(yb[i].item())
-            image = images[i]
-            if image.shape[0] == 1:
-                ax.imshow(image[0], cmap="binary")
-            else:  # (C, H, W) → (H, W, C), stretched to [0, 1] for display
-                image = numpy.moveaxis(image, 0, -1)
-                ax.imshow((image - image.min()) / max(float(image.max() - image.min()), 1e-8))
-            ax.set_title(f"{name(predicted)}/{name(actual)}",
-                         color="black" if predicted == actual else "red")
-        fig.suptitle("prediction/actual")
-        return finish_figure(fig, path)
+        x = denorm(xb[:n]) if denorm is not None else xb[:n]
+        y, preds = yb[:n], preds[:n]
+        if getattr(self.data, "norm_y", False):  # image targets normalised: back to pixels
+            y, preds = denorm(y), denorm(preds)
+        xs = [ds.x.reconstruct(x[i]) for i in range(n)]
+        ys = [ds.y.reconstruct(y[i]) for i in range(n)]
+        zs = [ds.y.reconstruct(ds.y.analyze_pred(preds[i])) for i in range(n)]
+        if figsize is not None:
+            kwargs["figsize"] = figsize
+        return ds.x.show_xyzs(xs, ys, zs, rows=rows, path=path, **kwargs)
 
     def summary(self):
         """fastai v1's table of leaf layers, output shapes and parameter counts (one batch)."""
