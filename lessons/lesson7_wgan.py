@@ -37,10 +37,10 @@ from minitorch.files import atomic_write
 from minitorch.learner import Learner, accuracy
 from minitorch.learner.callbacks import finish_figure
 from minitorch.optim import Adam
-from minitorch.vision import Flatten, GANLearner, conv_layer, gan_databunch, res_block
+from minitorch.vision import GANItemList, GANLearner, noop
 from minitorch.vision.gan import image_grid
 from minitorch.vision.gan_eval import frechet_distance_features
-from minitorch.vision.models import basic_critic, basic_generator
+from minitorch.vision.models import basic_critic, basic_generator, resnet_ish
 
 parser = argparse.ArgumentParser(description="Lesson 7: WGAN on MNIST")
 parser.add_argument("--quick", action="store_true",
@@ -67,10 +67,11 @@ START = time.perf_counter()
 # ## The data
 #
 # The notebook reads LSUN bedrooms at 64 px with `GANItemList.from_folder(path, noise_sz=100)`,
-# normalised to [−1, 1] (the range of the generator's tanh).  Here: the 60,000 training digits,
-# padded by 2 pixels to 32×32 (the generator doubles 4 → 8 → 16 → 32).  Each item is
-# `(noise, image)`: a fresh noise vector (100, 1, 1) at every access, and the real image as the
-# target.  Batch 64.
+# `.split_none().label_from_func(noop)` (each image labelled with itself), then normalises the
+# *targets* to [−1, 1] (`normalize(stats=([0.5], [0.5]), do_x=False, do_y=True)`: the range of
+# the generator's tanh).  Here: the 60,000 training digits, padded by 2 pixels to 32×32 (the
+# generator doubles 4 → 8 → 16 → 32).  Each item is `(noise, image)`: a fresh noise vector
+# (100, 1, 1) at every access, and the real image as the target.  Batch 64.
 
 # %%
 minitorch.manual_seed(args.seed)
@@ -86,7 +87,11 @@ def pad32(images):
 
 
 train32, test32 = pad32(train_x), pad32(test_x)
-data = gan_databunch(train32, noise_sz=100, bs=64, device=args.device, seed=args.seed)
+data = (GANItemList.from_arrays(train32, noise_sz=100)
+        .split_none()
+        .label_from_func(noop)
+        .databunch(bs=64, device=args.device, seed=args.seed)
+        .normalize(stats=([0.5], [0.5]), do_x=False, do_y=True))
 print(data.train_ds, f"{len(data.train_dl)} batches of 64 per epoch", sep="\n")
 image_grid(train32[:16] / 255, path=OUT / "real_batch.png", title="real images")
 
@@ -173,19 +178,6 @@ learn.show_results(rows=8, figsize=(8, 8), path=OUT / "samples_8x8.png")
 #   digits score) and 1,000 samples of an untrained generator (the ceiling).
 
 # %%
-def conv2(ni, nf):
-    return conv_layer(ni, nf, stride=2)
-
-
-def conv_and_res(ni, nf):
-    return nn.Sequential(conv2(ni, nf), res_block(nf))
-
-
-def resnet_ish():
-    return nn.Sequential(conv_and_res(1, 8), conv_and_res(8, 16), conv_and_res(16, 32),
-                         conv_and_res(32, 16), conv2(16, 10), Flatten())
-
-
 def to_unit_range(images):
     """uint8 (N, 1, 32, 32) → float32 in [−1, 1], as GANItemList normalises."""
     return (images.astype(numpy.float32) / 255 - 0.5) / 0.5

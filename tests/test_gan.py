@@ -16,7 +16,7 @@ from minitorch.nn import functional as F
 from minitorch.optim import Adam
 from minitorch.vision import (
     AdaptiveGANSwitcher, AdaptiveLoss, FixedGANSwitcher, GANDiscriminativeLR, GANItemList,
-    GANLearner, NoisyItem, NoopLoss, WassersteinLoss, gan_loss_from_func)
+    GANLearner, NoisyItem, NoopLoss, WassersteinLoss, gan_loss_from_func, noop)
 from minitorch.vision.models import basic_critic, basic_generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -240,17 +240,32 @@ def test_accuracy_thresh_expand(target_dtype, shape):
 
 # ---- the data --------------------------------------------------------------------------------------
 def test_gan_item_list_fresh_noise_and_normalised_targets():
-    images = np.arange(3 * 4 * 4, dtype=np.uint8).reshape(3, 4, 4) * 5
-    ds = GANItemList(images, noise_sz=7)
-    (n1, y1), (n2, y2) = ds[1], ds[1]
-    assert n1.shape == (7, 1, 1) and not np.array_equal(n1, n2)
-    np.testing.assert_allclose(y1, images[1][None] / 255 * 2 - 1, atol=1e-7)
-    noise, targets = ds.get_batch(np.array([0, 2]), np.random.default_rng(0))
-    assert noise.shape == (2, 7, 1, 1) and targets.shape == (2, 1, 4, 4)
-    assert targets.min() >= -1 and targets.max() <= 1
+    """The notebook's data block: noise inputs drawn afresh at every access, the images as
+    targets, normalised to [−1, 1]."""
+    images = np.random.default_rng(0).integers(0, 256, (70, 1, 4, 4)).astype(np.uint8)
+    images[:, 0, 0, 0] = np.arange(70)  # every image different
+    items = GANItemList.from_arrays(images, noise_sz=7)
+    assert items[3].shape == (7, 1, 1) and not np.array_equal(items[3], items[3])
     assert NoisyItem(5).data.shape == (5, 1, 1)
-    with pytest.raises(ValueError, match="floats in \\[0, 1\\]"):
-        GANItemList(np.full((2, 4, 4), 3.0))
+    data = (items.split_none().label_from_func(noop).databunch(bs=8, seed=0)
+            .normalize(stats=([0.5], [0.5]), do_x=False, do_y=True))
+    assert len(data.train_ds) == 70 and len(data.valid_ds) == 0
+    batches = [(xb.numpy(), yb.numpy()) for xb, yb in data.train_dl]
+    assert len(batches) == 70 // 8
+    assert {xb.shape for xb, _ in batches} == {(8, 7, 1, 1)}
+    noise_a = next(iter(data.train_dl))[0].numpy()
+    noise_b = next(iter(data.train_dl))[0].numpy()
+    assert not np.array_equal(noise_a, noise_b)  # a new epoch: new noise
+    targets = np.concatenate([yb for _, yb in batches])
+    assert targets.min() >= -1 and targets.max() <= 1
+    # each target is one of the images, mapped 0 → −1, 255 → 1
+    expected = images.astype(np.float32) / 255 * 2 - 1
+    matches = [np.flatnonzero(np.abs(expected - t).reshape(70, -1).max(1) < 1e-6)
+               for t in targets]
+    assert all(len(m) == 1 for m in matches)
+    assert len({int(m[0]) for m in matches}) == len(targets)  # no image twice in an epoch
+    with pytest.raises(ValueError, match="noise_sz"):
+        GANItemList.from_arrays(images, noise_sz=0)
 
 
 # ---- one critic step and one generator step against PyTorch, float64 ------------------------------

@@ -14,5 +14,5 @@ from minitorch.vision import models  # noqa: F401,E402  (after layers: the model
 from minitorch.vision.gan import (  # noqa: F401,E402
     AdaptiveGANSwitcher, AdaptiveLoss, FixedGANSwitcher, GANDiscriminativeLR, GANItemList,
     GANLearner, GANLoss, GANModule, GANTrainer, NoisyItem, NoopLoss, WassersteinLoss,
-    gan_databunch, gan_loss_from_func)
+    gan_loss_from_func, noop)
 from minitorch.learner.metrics import accuracy_thresh_expand  # noqa: F401,E402

@@ -24,7 +24,8 @@ turns; nothing in the training loop changes:
   generator batch.
 
 The data (:class:`GANItemList`): the input is a fresh noise vector at every access, the target is
-a real image normalised to [−1, 1] (what the generator's tanh produces).
+a real image normalised to [−1, 1] (what the generator's tanh produces).  Read
+``data/data_block.py`` and ``vision/data.py`` (ItemList, ImageList) for the base it builds on.
 
 Where the lesson's fastai had a bug, this file does what was meant and says so.
 """
@@ -34,8 +35,10 @@ import numpy  # host-side only: the noise and the pictures
 
 from minitorch import backend, nn
 from minitorch.autograd import no_grad
-from minitorch.data import DatasetType, plot_multi, show_image
-from minitorch.data.dataset import Dataset
+from minitorch.data.databunch import DatasetType
+from minitorch.plot import plot_multi
+from minitorch.vision.data import ImageList
+from minitorch.vision.image import show_image
 from minitorch.learner import Learner
 from minitorch.learner.callbacks import Callback, SmoothenValue
 from minitorch.nn.hooks import flatten_model
@@ -443,11 +446,14 @@ class _eval:
 
 
 def denorm_images(data, images):
-    """Generated images (a Tensor in the targets' normalisation) as NumPy pixels in [0, 1]:
-    ``data.denorm_y`` when the data has it, else the [−1, 1] → [0, 1] map ``x / 2 + 0.5``."""
+    """Generated images (a Tensor in the targets' normalisation) as NumPy pixels in [0, 1]: the
+    data's denormalisation when its targets are normalised (``normalize(..., do_y=True)``),
+    else the [−1, 1] → [0, 1] map ``x / 2 + 0.5`` (the range of the generator's tanh)."""
     array = backend.to_numpy(images.data if hasattr(images, "data") else images)
-    denorm = getattr(data, "denorm_y", None)
-    array = denorm(array) if denorm is not None else array / 2 + 0.5
+    if getattr(data, "norm_y", False):
+        array = data.denorm(array)
+    else:
+        array = array / 2 + 0.5
     return numpy.clip(array, 0, 1)
 
 
@@ -465,75 +471,84 @@ def image_grid(images, rows=None, figsize=None, path=None, title=None):
             show_image(images[k], ax=ax, cmap=cmap)
         else:
             ax.set_axis_off()
-    fig = plot_multi(draw, rows, cols, figsize=figsize, path=None)
-    if title is not None:
-        fig.suptitle(title)
-    from minitorch.learner.callbacks import finish_figure
-    return finish_figure(fig, path)
+    return plot_multi(draw, rows, cols, figsize=figsize, path=path, title=title)
 
 
 # ---- the data ----------------------------------------------------------------------------------
 
 
 class NoisyItem:
-    """A fresh noise vector of shape (noise_sz, 1, 1), drawn when it is made."""
+    """A fresh noise vector of shape (noise_sz, 1, 1), drawn from minitorch's generator when it
+    is made (fastai's ``NoisyItem``)."""
 
-    def __init__(self, noise_sz, rng=None):
-        rng = rng if rng is not None else backend.rng()
+    def __init__(self, noise_sz):
         self.obj = noise_sz
-        self.data = rng.standard_normal((noise_sz, 1, 1)).astype(numpy.float32)
+        self.data = backend.rng().standard_normal((noise_sz, 1, 1)).astype(numpy.float32)
 
     def __repr__(self):
         return f"NoisyItem({self.obj})"
 
 
-class GANItemList(Dataset):
-    """A GAN's data set: item ``i`` is ``(noise, image_i)``, a fresh :class:`NoisyItem` at every
-    access and the i-th real image as the target, normalised to [−1, 1].
+class GANItemList(ImageList):
+    """A GAN's inputs: item ``i`` is a fresh noise vector (a :class:`NoisyItem`) at every access;
+    the images it lists become the *targets* (``label_from_func(noop)`` labels each with
+    itself; ``_label_cls`` is ImageList).  The notebook's data, in our words::
 
-    ``images`` is an array (N, C, H, W) (or (N, H, W), one channel) of uint8 pixels or floats
-    in [0, 1].  Batches (``get_batch``) draw their noise from the loader's generator.
+        data = (GANItemList.from_arrays(images, noise_sz=100)   # or .from_folder(path, ...)
+                .split_none()
+                .label_from_func(noop)
+                .databunch(bs=64)
+                .normalize(stats=([0.5], [0.5]), do_x=False, do_y=True))   # targets in [-1, 1]
+
+    Transforms apply to the targets (``tfm_y=True``) and never to the noise.
     """
 
-    def __init__(self, images, noise_sz=100):
-        images = numpy.asarray(images)
-        if images.ndim == 3:
-            images = images[:, None]
-        if images.ndim != 4:
-            raise ValueError(f"GANItemList: expected images of shape (N, C, H, W) or (N, H, W), "
-                             f"got shape {images.shape}")
-        if images.dtype == numpy.uint8:
-            images = images.astype(numpy.float32) / 255
-        elif images.dtype.kind != "f" or images.min() < 0 or images.max() > 1:
-            raise ValueError(f"GANItemList: expected uint8 pixels or floats in [0, 1], got "
-                             f"{images.dtype} in [{images.min()}, {images.max()}]")
-        self.images = (images.astype(numpy.float32) - 0.5) / 0.5  # [0, 1] → [−1, 1]
+    _label_cls = ImageList
+
+    def __init__(self, items, path=".", *, noise_sz=100, **kwargs):
+        # noise_sz is keyword-only (fastai's came second): ImageList's own constructors pass
+        # path second.
+        if not isinstance(noise_sz, int) or noise_sz < 1:
+            raise ValueError(f"GANItemList: noise_sz must be a positive integer, got {noise_sz!r}")
+        super().__init__(items, path, **kwargs)
         self.noise_sz = noise_sz
 
-    def __len__(self):
-        return len(self.images)
+    def _new_kwargs(self):
+        return {**super()._new_kwargs(), "noise_sz": self.noise_sz}
 
-    def __getitem__(self, index):
-        return NoisyItem(self.noise_sz).data, self.images[index]
+    def _func_items(self):
+        # Images held in memory are labelled with their own pixels (an ImageList item may be an
+        # array); files with their paths.
+        return list(self.pixels) if self.in_memory else super()._func_items()
 
-    def get_batch(self, indices, rng=None):
-        rng = rng if rng is not None else backend.rng()
-        noise = rng.standard_normal((len(indices), self.noise_sz, 1, 1)).astype(numpy.float32)
-        return noise, self.images[indices]
+    def get(self, i):
+        return NoisyItem(self.noise_sz).data
+
+    def get_batch(self, indices):
+        return backend.rng().standard_normal(
+            (len(indices), self.noise_sz, 1, 1)).astype(numpy.float32)
+
+    def apply_tfms(self, batch, tfms, draws, rng, size=None, is_y=False):
+        return batch  # noise is not an image: crops, flips and sizes are for the targets
+
+    def collate(self, batch):
+        return numpy.asarray(batch, dtype=numpy.float32)
+
+    def reconstruct(self, t):
+        return NoisyItem(t.shape[0])
+
+    def show_xys(self, xs, ys, rows=3, figsize=(9, 9), path=None, cmap=None):
+        """The target images (the noise is not worth a look)."""
+        return ImageList.show_xys(self, ys, [""] * len(ys), rows, figsize, path, cmap)
+
+    def show_xyzs(self, xs, ys, zs, rows=3, figsize=(6, 6), path=None, cmap=None):
+        """The generated images."""
+        return ImageList.show_xys(self, zs, [""] * len(zs), rows, figsize, path, cmap)
 
     def __repr__(self):
-        return (f"GANItemList({len(self)} images of shape {self.images.shape[1:]} in [-1, 1], "
-                f"noise_sz={self.noise_sz})")
+        return f"{super().__repr__()}\nnoise_sz {self.noise_sz}"
 
 
-def gan_databunch(images, noise_sz=100, bs=64, device=None, seed=None):
-    """A DataBunch for a GAN from an image array: the training loader shuffles and drops the last
-    incomplete batch; there is no validation set (a GAN has no validation loss), so the
-    validation loader is the training set's first batches in order, for ``show_results``."""
-    from minitorch.data import DataBunch, DataLoader
-    ds = GANItemList(images, noise_sz)
-    if len(ds) < bs:
-        raise ValueError(f"gan_databunch: {len(ds)} images, fewer than the batch size {bs}")
-    train_dl = DataLoader(ds, bs, shuffle=True, drop_last=True, seed=seed, device=device)
-    valid_dl = DataLoader(ds, bs, device=device)
-    return DataBunch(train_dl, valid_dl, device=device)
+def noop(x):
+    """The identity: ``label_from_func(noop)`` labels each image with itself."""
+    return x
