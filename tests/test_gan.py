@@ -1,9 +1,7 @@
 """GAN training (``minitorch/vision/gan.py``): the losses, the turn-taking of GANTrainer and the
 switchers over short fits, clipping, requires_grad and train/eval, the epoch table and sample
 grids, and one critic step and one generator step of a WGAN against a PyTorch twin (float64)."""
-import sys
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +17,7 @@ from minitorch.vision import (
     GANLearner, NoisyItem, NoopLoss, WassersteinLoss, gan_loss_from_func, noop)
 from minitorch.vision.models import basic_critic, basic_generator
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from bench_gan import (  # noqa: E402
+from tests.torch_twins_gan import (
     copy_weights, torch_basic_critic, torch_basic_generator, torch_critic_step,
     torch_generator_step)
 
