@@ -34,7 +34,7 @@ import minitorch
 from minitorch import nn
 from minitorch.data import ArrayDataset, DataBunch, DataLoader, load_mnist
 from minitorch.files import atomic_write
-from minitorch.learner import Learner, accuracy
+from minitorch.learner import Callback, Learner, accuracy
 from minitorch.learner.callbacks import finish_figure
 from minitorch.optim import Adam
 from minitorch.vision import GANItemList, GANLearner, noop
@@ -51,6 +51,8 @@ parser.add_argument("--epochs", type=int, default=None, help="GAN epochs (defaul
 parser.add_argument("--n-features", type=int, default=None,
                     help="width of the generator and critic (default 32; quick 8)")
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--resume", default=None,
+                    help="a models/wgan.npz saved by an earlier run: train on from its weights")
 parser.add_argument("--device", default=None, help="'cpu' or 'cuda' (default: $MINITORCH_DEVICE)")
 parser.add_argument("--out", default="lesson_output/lesson7_wgan",
                     help="folder for the figures and the results table")
@@ -96,6 +98,68 @@ print(data.train_ds, f"{len(data.train_dl)} batches of 64 per epoch", sep="\n")
 image_grid(train32[:16] / 255, path=OUT / "real_batch.png", title="real images")
 
 # %% [markdown]
+# ## The judge
+#
+# "Look at the pictures" is not a number, so before training the GAN we train a judge: a digit
+# classifier, the ResNet-ish model C of the first part of this lesson
+# (`minitorch/vision/models/mnist.py`, as `lesson7_resnet_mnist.py` trains it), here for one
+# epoch on the same padded, [−1, 1] images the GAN sees, so that a sample goes in exactly as it
+# comes out.  Its softmax says how sure it is that a sample is a digit, and which; its
+# penultimate features (the 16×2×2 output of the last residual stage) describe a sample, and
+# the Fréchet distance between the Gaussians fitted to the features of two sets of images
+# (`minitorch/vision/gan_eval.py`) says how far apart they are.
+
+# %%
+def to_unit_range(images):
+    """uint8 (N, 1, 32, 32) → float32 in [−1, 1], as GANItemList normalises."""
+    return (images.astype(numpy.float32) / 255 - 0.5) / 0.5
+
+
+judge_start = time.perf_counter()
+minitorch.manual_seed(args.seed)
+class_data = DataBunch(
+    DataLoader(ArrayDataset(to_unit_range(train32), train_y), 128, shuffle=True, drop_last=True,
+               seed=args.seed),
+    DataLoader(ArrayDataset(to_unit_range(test32), test_y), 512), device=args.device)
+classifier = resnet_ish()
+class_learn = Learner(class_data, classifier, loss_func=nn.CrossEntropyLoss(), metrics=accuracy,
+                      path=OUT)
+class_learn.fit_one_cycle(1, max_lr=0.05)
+classifier_accuracy = class_learn.recorder.metrics[-1][0]
+classifier.eval()
+features_of = classifier[:4]  # everything up to the last conv: the penultimate features
+
+
+def rate(images):
+    """(softmax probabilities, penultimate features) of images in [−1, 1], as NumPy arrays."""
+    probs, feats = [], []
+    with minitorch.no_grad():
+        for start in range(0, len(images), 500):
+            x = minitorch.tensor(images[start:start + 500], device=data.device)
+            f = features_of(x)
+            probs.append(classifier[4:](f).softmax(-1).numpy())
+            feats.append(f.reshape(f.shape[0], -1).numpy())
+    return numpy.concatenate(probs), numpy.concatenate(feats)
+
+
+def samples(gen, n, seed):
+    """``n`` images from ``gen`` in eval mode (as show_results draws them) for the noise of
+    ``seed``."""
+    noise = numpy.random.default_rng(seed).standard_normal((n, 100, 1, 1)).astype(numpy.float32)
+    modes = [(m, m.training) for m in gen.modules()]
+    gen.eval()
+    with minitorch.no_grad():
+        out = numpy.concatenate([gen(minitorch.tensor(noise[s:s + 500], device=data.device))
+                                 .numpy() for s in range(0, n, 500)])
+    for m, mode in modes:  # put the training modes back (rated during training: see below)
+        object.__setattr__(m, "training", mode)
+    return out
+
+
+_, test_features = rate(to_unit_range(test32))
+judge_seconds = time.perf_counter() - judge_start
+
+# %% [markdown]
 # ## The models
 #
 # `basic_generator(32, 1, n_features=32)`: a transposed conv from the noise to 4×4 with 128
@@ -125,16 +189,50 @@ for name, model in [("generator", generator), ("critic", critic)]:
 # momentum (beta1 = 0): "GANs hate momentum".  The table shows the smoothed losses of each;
 # `disc_loss` = mean C(real) − mean C(fake), whose negative estimates how far apart real and
 # generated images are; a grid of the last generated batch is saved at every epoch
-# (`gan_samples/epoch_N.png`).
+# (`gan_samples/epoch_N.png`).  Since the losses say little, the judge also rates 1,000 samples
+# at the end of every epoch (`RateSamples`, a callback): the share it classifies with
+# confidence ≥ 0.9 and their Fréchet distance to the test set, the learning curve of the
+# pictures (`quality.png`).
 
 # %%
+class RateSamples(Callback):
+    """After each epoch: the judge's confidence share and Fréchet distance of N_SAMPLES samples
+    (the same noise every epoch)."""
+
+    def begin_fit(self):
+        self.rows = []
+
+    def after_epoch(self):
+        probs, feats = rate(samples(self.learn.model.generator, N_SAMPLES, seed=3))
+        self.rows.append((self.learn.epoch, len(self.learn.gan_trainer.glosses),
+                          float((probs.max(1) >= 0.9).mean()),
+                          frechet_distance_features(feats, test_features)))
+        print(f"  epoch {self.rows[-1][0]}: {self.rows[-1][1]} generator steps so far, "
+              f"confidence ≥ 0.9 for {self.rows[-1][2]:.1%}, Fréchet {self.rows[-1][3]:.2f}")
+
+
 learn = GANLearner.wgan(data, generator, critic, switch_eval=False,
                         opt_func=partial(Adam, betas=(0., 0.99)), wd=0., path=OUT)
+if args.resume:  # weights saved by an earlier run (learn.save): training goes on from them
+    learn.model.load_state_dict(minitorch.load(args.resume)["model"])
+    print(f"resumed from {args.resume} (weights only: Adam's averages start afresh)")
+rater = RateSamples()
 gan_start = time.perf_counter()
-learn.fit(EPOCHS, 2e-4)
+learn.fit(EPOCHS, 2e-4, callbacks=[rater])
 gan_seconds = time.perf_counter() - gan_start
 print(f"GAN training: {EPOCHS} epochs in {gan_seconds:.0f} s")
 learn.save("wgan")  # generator and critic: OUT/models/wgan.npz
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+steps = [row[1] for row in rater.rows]
+ax1.plot(steps, [100 * row[2] for row in rater.rows], marker="o")
+ax1.axhline(70, color="gray", linestyle=":")
+ax1.set_xlabel("generator steps")
+ax1.set_ylabel("% of samples with confidence ≥ 0.9")
+ax2.plot(steps, [row[3] for row in rater.rows], marker="o")
+ax2.set_xlabel("generator steps")
+ax2.set_ylabel("Fréchet distance to the test set")
+finish_figure(fig, OUT / "quality.png")
 
 # %% [markdown]
 # The losses (`losses.png`): the critic's loss goes negative as it tells real from fake, and
@@ -164,62 +262,15 @@ learn.show_results(rows=8, figsize=(8, 8), path=OUT / "samples_8x8.png")
 # %% [markdown]
 # ## Measuring the pictures
 #
-# A classifier trained on the real digits rates the samples: the ResNet-ish model C of the
-# first part of this lesson (`lesson7_resnet_mnist.py`), trained here for one epoch on the same
-# padded, [−1, 1] images the GAN saw, so that a sample goes in exactly as it comes out.  Three
-# numbers:
-#
-# * the share of 1,000 samples it classifies with confidence ≥ 0.9 (a real digit gets that
-#   almost always; a smudge does not);
-# * the histogram of the predicted classes (every digit between 4 % and 16 %: no mode collapse);
-# * the Fréchet distance between the classifier's penultimate features (the 16×2×2 output of
-#   the last residual stage) of the samples and of the test set (`minitorch/vision/gan_eval.py`),
-#   beside two references: 1,000 training images against the test set (the floor: what real
-#   digits score) and 1,000 samples of an untrained generator (the ceiling).
+# The judge rates 1,000 samples of the final generator: the share classified with confidence
+# ≥ 0.9 (a real digit gets that almost always; a smudge does not), the histogram of the
+# predicted classes (every digit between 4 % and 16 %: no mode collapse), and the Fréchet
+# distance of their features to the test set's, beside two references: 1,000 training images
+# against the test set (the floor: what real digits score) and 1,000 samples of an untrained
+# generator (the ceiling).
 
 # %%
-def to_unit_range(images):
-    """uint8 (N, 1, 32, 32) → float32 in [−1, 1], as GANItemList normalises."""
-    return (images.astype(numpy.float32) / 255 - 0.5) / 0.5
-
-
-classifier_start = time.perf_counter()
-minitorch.manual_seed(args.seed)
-class_data = DataBunch(
-    DataLoader(ArrayDataset(to_unit_range(train32), train_y), 128, shuffle=True, drop_last=True,
-               seed=args.seed),
-    DataLoader(ArrayDataset(to_unit_range(test32), test_y), 512), device=args.device)
-classifier = resnet_ish()
-class_learn = Learner(class_data, classifier, loss_func=nn.CrossEntropyLoss(), metrics=accuracy,
-                      path=OUT)
-class_learn.fit_one_cycle(1, max_lr=0.05)
-classifier_accuracy = class_learn.recorder.metrics[-1][0]
-classifier.eval()
-features_of = classifier[:4]  # everything up to the last conv: the penultimate features
-
-
-def rate(images):
-    """(softmax probabilities, penultimate features) of images in [−1, 1], as NumPy arrays."""
-    probs, feats = [], []
-    with minitorch.no_grad():
-        for start in range(0, len(images), 500):
-            x = minitorch.tensor(images[start:start + 500], device=data.device)
-            f = features_of(x)
-            probs.append(classifier[4:](f).softmax(-1).numpy())
-            feats.append(f.reshape(f.shape[0], -1).numpy())
-    return numpy.concatenate(probs), numpy.concatenate(feats)
-
-
-def samples(gen, n, seed):
-    """``n`` images from ``gen`` (eval mode, as show_results draws them) for noise of ``seed``."""
-    noise = numpy.random.default_rng(seed).standard_normal((n, 100, 1, 1)).astype(numpy.float32)
-    gen.eval()
-    with minitorch.no_grad():
-        return numpy.concatenate([gen(minitorch.tensor(noise[s:s + 500], device=data.device))
-                                  .numpy() for s in range(0, n, 500)])
-
-
-_, test_features = rate(to_unit_range(test32))
+measure_start = time.perf_counter()
 floor_idx = numpy.random.default_rng(1).choice(len(train32), N_SAMPLES, replace=False)
 _, floor_features = rate(to_unit_range(train32[floor_idx]))
 minitorch.manual_seed(args.seed + 1)
@@ -228,7 +279,7 @@ untrained = basic_generator(in_size=32, n_channels=1, noise_sz=100, n_features=N
 _, ceiling_features = rate(samples(untrained, N_SAMPLES, seed=2))
 fakes = samples(learn.model.generator, N_SAMPLES, seed=3)
 probs, fake_features = rate(fakes)
-classifier_seconds = time.perf_counter() - classifier_start
+measure_seconds = time.perf_counter() - measure_start
 
 confident = float((probs.max(1) >= 0.9).mean())
 histogram = numpy.bincount(probs.argmax(1), minlength=10) / len(probs)
@@ -258,6 +309,8 @@ total_seconds = time.perf_counter() - START
 targets_met = {"confident": confident >= 0.70,
                "histogram": bool(((histogram >= 0.04) & (histogram <= 0.16)).all()),
                "frechet": fd_samples <= fd_ceiling / 4}
+quality = " ".join(f"{100 * row[2]:.1f} %" for row in rater.rows)
+frechets = " ".join(f"{row[3]:.2f}" for row in rater.rows)
 rows = [
     "| measure | value | target |",
     "|---|---:|---|",
@@ -270,8 +323,11 @@ rows = [
     f"{fd_ceiling / 4:.3f} ({'met' if targets_met['frechet'] else 'not met'}) |",
     f"| Fréchet distance: {N_SAMPLES} training images vs test set (floor) | {fd_floor:.3f} | — |",
     f"| Fréchet distance: untrained generator vs test set (ceiling) | {fd_ceiling:.3f} | — |",
+    f"| after each epoch: confidence ≥ 0.9 | {quality} | — |",
+    f"| after each epoch: Fréchet distance | {frechets} | — |",
     f"| GAN training: {EPOCHS} epochs, n_features={N_FEATURES} | {gan_seconds:.0f} s | — |",
-    f"| classifier and rating | {classifier_seconds:.0f} s | — |",
+    f"| the judge: training model C, the test set's features | {judge_seconds:.0f} s | — |",
+    f"| rating the samples and the references | {measure_seconds:.0f} s | — |",
     f"| whole script | {total_seconds:.0f} s | ≤ 15 min |",
 ]
 table = "\n".join(rows)

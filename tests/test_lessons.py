@@ -37,7 +37,7 @@ def test_quick_resnet_mnist_lesson_prints_the_table_and_writes_the_figures(tmp_p
 
 
 WGAN_LESSON = LESSON.parent / "lesson7_wgan.py"
-WGAN_FIGURES = ["real_batch", "losses", "samples_8x8", "class_histogram", "most_confident",
+WGAN_FIGURES = ["real_batch", "losses", "quality", "samples_8x8", "class_histogram", "most_confident",
                 "least_confident", "gan_samples/epoch_0"]
 
 
@@ -61,7 +61,7 @@ def test_quick_wgan_lesson_prints_the_table_and_writes_the_figures(tmp_path, dat
     floor = float(values["Fréchet distance: 128 training images vs test set (floor)"])
     ceiling = float(values["Fréchet distance: untrained generator vs test set (ceiling)"])
     assert 0 <= floor < ceiling
-    assert (tmp_path / "results.md").read_text().count("\n| ") == 10  # header + 9 rows
+    assert (tmp_path / "results.md").read_text().count("\n| ") == 13  # header + 12 rows
     assert (tmp_path / "models" / "wgan.npz").stat().st_size > 0
     for name in WGAN_FIGURES:
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
