@@ -169,7 +169,8 @@ def main():
           f"in its own process, alternating; torch {torch.__version__} with "
           f"{args.torch_threads} thread(s), minitorch with "
           f"{args.blas_threads or 'the default number of'} BLAS thread(s)\n")
-    print("| step | minitorch ms | torch ms | minitorch / torch | one round's ratio, lowest–highest |")
+    print("| step | minitorch ms | torch ms | minitorch / torch "
+          "| one round's ratio, lowest–highest |")
     print("|---|---:|---:|---:|---:|")
     print("\n".join(rows))
 

@@ -235,7 +235,7 @@ def test_accuracy_thresh_expand(target_dtype, shape):
     assert got.item() == pytest.approx(expected)
 
 
-# ---- the data --------------------------------------------------------------------------------------
+# ---- the data ------------------------------------------------------------------------------------
 def test_gan_item_list_fresh_noise_and_normalised_targets():
     """The notebook's data block: noise inputs drawn afresh at every access, the images as
     targets, normalised to [−1, 1]."""

@@ -37,8 +37,8 @@ def test_quick_resnet_mnist_lesson_prints_the_table_and_writes_the_figures(tmp_p
 
 
 WGAN_LESSON = LESSON.parent / "lesson7_wgan.py"
-WGAN_FIGURES = ["real_batch", "losses", "quality", "samples_8x8", "class_histogram", "most_confident",
-                "least_confident", "gan_samples/epoch_0"]
+WGAN_FIGURES = ["real_batch", "losses", "quality", "samples_8x8", "class_histogram",
+                "most_confident", "least_confident", "gan_samples/epoch_0"]
 
 
 @pytest.mark.slow
