@@ -307,3 +307,43 @@ def test_one_critic_and_one_generator_step_match_torch(tmp_path):
         unchanged = [n for n, p in mt_model.named_parameters()
                      if np.array_equal(p.detach().numpy(), initial[name][n])]
         assert not unchanged, f"{name}: parameters not updated: {unchanged}"
+
+
+def test_from_learners_combines_the_two_losses(tmp_path):
+    """GANLearner.from_learners: generator loss = w0 · critic loss on fakes labelled real +
+    w1 · the generator learner's loss; critic loss = the mean of real-as-1 and fake-as-0."""
+    from minitorch import nn
+    from minitorch.learner import Learner
+    from minitorch.vision import Flatten
+    rng = np.random.default_rng(4)
+    crappy = rng.standard_normal((8, 1, 8, 8)).astype(np.float32)
+    target = rng.standard_normal((8, 1, 8, 8)).astype(np.float32)
+    ds = ArrayDataset(crappy, target)
+    data = DataBunch(DataLoader(ds, 4, drop_last=True), DataLoader(ds, 4))
+    minitorch.manual_seed(0)
+    learn_gen = Learner(data, nn.Conv2d(1, 1, 3, padding=1), loss_func=F.mse_loss)
+    learn_crit = Learner(data, nn.Sequential(nn.Conv2d(1, 1, 4, stride=2), Flatten()),
+                         loss_func=AdaptiveLoss(nn.BCEWithLogitsLoss()))
+    learn = GANLearner.from_learners(learn_gen, learn_crit, weights_gen=(1., 50.),
+                                     switcher=partial(AdaptiveGANSwitcher, critic_thresh=0.65),
+                                     path=tmp_path, silent=True)
+    G, C = learn.model.generator, learn.model.critic
+    x, y = minitorch.tensor(crappy[:4]), minitorch.tensor(target[:4])
+    bce = nn.BCEWithLogitsLoss()
+    with minitorch.no_grad():
+        fake = G(x)
+        fake_pred, real_pred = C(fake), C(y)
+        ones, zeros = minitorch.ones(*fake_pred.shape), minitorch.zeros(*fake_pred.shape)
+        expected_G = bce(fake_pred, ones).item() + 50 * F.mse_loss(fake, y).item()
+        expected_C = (bce(real_pred, ones).item() + bce(fake_pred, zeros).item()) / 2
+        learn.model.switch(True)
+        learn.loss_func.switch(True)
+        assert learn.loss_func(learn.model(x), y).item() == pytest.approx(expected_G, rel=1e-6)
+        learn.model.switch(False)
+        learn.loss_func.switch(False)
+        assert learn.loss_func(learn.model(y), x).item() == pytest.approx(expected_C, rel=1e-6)
+    # the switcher given as a function (fastai's partial) became the learner's callback
+    switchers = [cb for cb in learn.callbacks if isinstance(cb, AdaptiveGANSwitcher)]
+    assert len(switchers) == 1 and switchers[0].critic_thresh == 0.65
+    learn.fit(1, 1e-3)  # it trains: the critic's turn first, kept while its loss is ≥ 0.65
+    assert len(learn.gan_trainer.closses) >= 1
