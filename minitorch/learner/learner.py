@@ -33,7 +33,7 @@ from minitorch.learner import lr_finder, one_cycle
 from minitorch.learner.activations import loss_func2activ
 from minitorch.learner.callbacks import (
     CancelBatchException, CancelEpochException, CancelFitException, ProgressCallback, Recorder,
-    SmoothenValue, TerminateOnNaN, WeightedMeans, metric_name)
+    SmoothenValue, TerminateOnNaN, WeightedMeans, metric_name, metric_value)
 from minitorch.learner.optimizer import OptimWrapper, norm_layer_types
 from minitorch.learner.summary import flatten_model, layer_parameters, model_summary
 from minitorch.optim import Adam
@@ -124,6 +124,7 @@ class Learner:
         slice), validating after each; ``callbacks`` join the Learner's for this fit only."""
         if not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+        self.require_training_batches("fit")
         lr = self.lr_range(self.default_lr if lr is None else lr)
         wd = self.wd if wd is None else wd
         if self.opt is None:
@@ -148,6 +149,18 @@ class Learner:
             self.training = False
             self.model.zero_grad()
             self.extra_callbacks = []
+
+    def require_training_batches(self, caller):
+        """Raise before anything changes when the training loader yields no batch at all (a
+        batch size above the number of items, with the last partial batch dropped): a fit
+        would silently train nothing."""
+        dl = self.data.train_dl
+        if hasattr(dl, "__len__") and len(dl) == 0:
+            items = len(dl.dataset) if hasattr(dl, "dataset") else "?"
+            raise ValueError(
+                f"{caller}: the training loader gives no batches ({items} items, batch_size="
+                f"{getattr(dl, 'batch_size', '?')}, drop_last={getattr(dl, 'drop_last', '?')}); "
+                "use a smaller batch size or more training data")
 
     def _one_epoch(self):
         self.model.train()
@@ -217,7 +230,7 @@ class Learner:
         with _eval_mode(self.model), no_grad():
             for xb, yb in dl:
                 pred = self.model(xb)
-                values = [self.loss_func(pred, yb).item()] + [m(pred, yb).item()
+                values = [self.loss_func(pred, yb).item()] + [metric_value(m, m(pred, yb))
                                                               for m in self.metrics]
                 sums.add(values, weight=len(yb))
         return sums.means()
@@ -356,18 +369,34 @@ class Learner:
 
     def load(self, name, with_opt=True, strict=True):
         """Read what ``save(name)`` wrote back into the model (and the optimizer, when it
-        exists and the file has its state)."""
+        exists and the file has its state).
+
+        All or nothing: the model's part is checked first (keys and shapes), then the
+        optimizer's state is loaded (it checks everything before it changes anything), and
+        only then are the weights copied.  A file that does not fit raises and leaves the
+        model, the optimizer and its state as they were.
+        """
         from minitorch import serialization
         file = self._file(name)
         if not file.exists():
             raise FileNotFoundError(f"Learner.load: no file {file} (saved with learn.save"
                                     f"({name!r})?)")
         state = serialization.load(file)
-        self.model.load_state_dict(state["model"], strict=strict)
+        if not isinstance(state, dict) or "model" not in state:
+            raise ValueError(f"Learner.load: {file} holds no 'model' entry (was it written by "
+                             "learn.save?)")
+        self.model.check_state_dict(state["model"], strict=strict)
         if with_opt and "opt" in state:
-            if self.opt is None:
+            had_opt = self.opt is not None
+            if not had_opt:
                 self.create_opt(self.default_lr)
-            self.opt.load_state_dict(state["opt"])
+            try:
+                self.opt.load_state_dict(state["opt"])
+            except Exception:
+                if not had_opt:
+                    self.opt = None
+                raise
+        self.model.load_state_dict(state["model"], strict=strict)
         return self
 
     def __repr__(self):

@@ -1,7 +1,7 @@
 """Normalisation: batch_norm and layer_norm, each one fused op with a closed-form backward.
 
-Read after ``ops/reduce.py`` (mean and variance) and ``ops/conv.py`` (why activations are laid
-out batch-innermost).
+Read after ``ops/reduce.py`` (mean and variance), ``ops/blas.py`` (the sums) and ``ops/conv.py``
+(why activations are laid out batch-innermost).
 
 Both standardise a group of numbers, then scale and shift them::
 
@@ -16,13 +16,14 @@ is the textbook formula (with g = dL/dy and sums over a group of M)::
     dL/dbias   = Σ g                    dL/dweight = Σ g · x̂
     dL/dx      = weight / √(var + eps) · (g − (Σ g)/M − x̂ · (Σ g·x̂)/M)
 
-The sums are **BLAS reductions** (``row_sums`` and ``row_dots`` of ``ops/conv.py``): each
+The sums are **BLAS reductions** (``row_sums``, ``row_dots``, ``column_sums`` of ``ops/blas.py``): each
 group's Σ x and Σ g·x̂ is a dot product that NumPy hands to BLAS, which streams the numbers with
 vector instructions; that was measured faster than ``x.sum(axis)`` at the lesson's shapes, and
 it accumulates in blocks, so it stays accurate in float32 (an ``einsum`` of products did not).
 """
 from minitorch.autograd import Function
-from minitorch.ops.conv import row_dots, row_sums
+from minitorch.ops.blas import column_sums, row_dots, row_sums
+from minitorch.ops.common import require_floating, require_same_dtype
 
 
 def channels_first_matrix(x):
@@ -44,11 +45,6 @@ def from_channels_first(matrix, x_shape, order):
     for position, axis in enumerate(order):
         inverse[axis] = position
     return matrix.reshape([x_shape[axis] for axis in order]).transpose(inverse)
-
-
-def column_sums(xp, matrix):
-    """Σ down each column, as the BLAS vector-matrix product ``ones @ matrix``."""
-    return xp.ones(matrix.shape[0], dtype=matrix.dtype) @ matrix
 
 
 class BatchNorm(Function):
@@ -197,6 +193,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if t is not None and tuple(t.shape) != (channels,):
             raise RuntimeError(f"batch_norm: expected {name} of shape ({channels},) for an "
                                f"input with {channels} channels, got shape {tuple(t.shape)}")
+    require_floating("batch_norm", input)
+    require_same_dtype("batch_norm", input=input, running_mean=running_mean,
+                       running_var=running_var, weight=weight, bias=bias)
     if not training and (running_mean is None or running_var is None):
         raise RuntimeError("batch_norm: running_mean and running_var must be given when not "
                            "training (there are no batch statistics to use in eval mode)")
@@ -219,5 +218,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         if t is not None and tuple(t.shape) != shape:
             raise RuntimeError(f"layer_norm: expected {name} of shape {shape}, got shape "
                                f"{tuple(t.shape)}")
+    require_same_dtype("layer_norm", input=input, weight=weight, bias=bias)
+    require_floating("layer_norm", input)
     affine = [t for t in (weight, bias) if t is not None]
     return LayerNorm(shape, weight is not None, bias is not None, float(eps))(input, *affine)

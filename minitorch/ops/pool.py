@@ -1,8 +1,8 @@
 """Pooling: max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d.
 
 Read after ``ops/conv.py``: pooling slides the same windows over the image as a convolution,
-so it reuses conv.py's machinery (the batch-innermost (C, H, W, N) layout, the padded copy, the
-strided window view and col2im).  The difference is what happens inside a window: a convolution
+so it reuses the machinery of ``ops/windows.py`` (the batch-innermost (C, H, W, N) layout, the
+padded copy, the strided window view and col2im).  The difference is what happens inside a window: a convolution
 takes a dot product with weights, pooling takes the max or the mean of the window.
 
 * max:  y = max over the window;   dL/dx = dL/dy at the window's argmax, 0 elsewhere (only the
@@ -23,8 +23,8 @@ import math
 
 from minitorch import backend
 from minitorch.autograd import Function
-from minitorch.ops.conv import (
-    batch_first, batch_last, col2im, pad_batch_last, pair, positive_pair, window_view)
+from minitorch.ops.common import pair, positive_pair, require_floating
+from minitorch.ops.windows import batch_first, batch_last, col2im, pad_batch_last, window_view
 
 
 def pooling_output_size(size, kernel, stride, padding, dilation, ceil_mode):
@@ -79,7 +79,8 @@ class MaxPool2d(Function):
         out_size, pads = _pool_geometry(x, self.kernel, self.stride, self.padding, self.dilation,
                                         self.ceil_mode, "max_pool2d")
         kh, kw = self.kernel
-        padded = pad_batch_last(xp, batch_last(x), pads, value=-math.inf)
+        lowest = -math.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min  # never wins
+        padded = pad_batch_last(xp, batch_last(x), pads, value=lowest)
         windows = window_view(xp, padded, self.kernel, self.stride, self.dilation, out_size)
         best = windows[:, 0, 0].copy()                           # (C, OH, OW, N)
         winner = xp.zeros(best.shape, dtype=xp.int16)            # the offset i·kw + j that won
@@ -318,6 +319,7 @@ def _adaptive_size(input, output_size, op):
 def adaptive_avg_pool2d(input, output_size):
     """Mean over PyTorch's adaptive bins, giving an output of ``output_size``."""
     input, added = _unbatched(input, "adaptive_avg_pool2d")
+    require_floating("adaptive_avg_pool2d", input)
     out = _adaptive_size(input, output_size, "adaptive_avg_pool2d")
     h, w = input.shape[2:]
     if h % out[0] == 0 and w % out[1] == 0:  # equal bins: a regular pooling, the fast path
@@ -331,6 +333,7 @@ def adaptive_avg_pool2d(input, output_size):
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Max over PyTorch's adaptive bins; with return_indices also each max's flat H·W index."""
     input, added = _unbatched(input, "adaptive_max_pool2d")
+    require_floating("adaptive_max_pool2d", input)
     out = _adaptive_size(input, output_size, "adaptive_max_pool2d")
     h, w = input.shape[2:]
     if h % out[0] == 0 and w % out[1] == 0:  # equal bins: a regular pooling, the fast path

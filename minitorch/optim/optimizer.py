@@ -4,6 +4,10 @@
 An optimizer turns gradients into parameter changes.  The *rule* differs (``sgd.py``,
 ``adam.py``, ``rmsprop.py``); the bookkeeping around it is the same, and lives here:
 
+* **The step.**  ``step()`` loops over the param groups and their parameters and hands each
+  parameter that has a gradient to the optimizer's ``update(p, grad, group)``: an optimizer
+  writes only its rule for one parameter.
+
 * **Param groups.**  ``optimizer.param_groups`` is a list of dicts.  Each holds ``'params'`` (a
   list of tensors) and every hyper-parameter of the rule (``'lr'``, ``'momentum'``, ...).  A
   group that does not name a hyper-parameter gets the constructor's value (``defaults``), so
@@ -38,12 +42,40 @@ from minitorch.tensor import Tensor
 TORCH_IMPLEMENTATION_OPTIONS = ("foreach", "fused", "capturable", "differentiable")
 
 
+def check_grads(optimizer):
+    """Refuse a step when some parameter's ``.grad`` does not fit it.
+
+    Every step calls this first, before any parameter changes.  A gradient of another shape
+    would otherwise be broadcast into the update (a (1,) gradient moves every weight by the
+    same amount) or fail halfway through the step; another dtype would silently change the
+    parameter's.  PyTorch refuses such a ``.grad`` when it is assigned; here it is refused
+    when it is used, with PyTorch's words.
+    """
+    name = type(optimizer).__name__
+    for g, group in enumerate(optimizer.param_groups):
+        for i, p in enumerate(group["params"]):
+            grad = p.grad
+            if grad is None:
+                continue
+            if tuple(grad.shape) != tuple(p.shape):
+                raise RuntimeError(
+                    f"{name}.step: parameter {i} of param group {g} has a gradient of size "
+                    f"{list(grad.shape)} but the tensor has size {list(p.shape)}. Please ensure "
+                    "that the gradient and the tensor are the same size")
+            if grad.dtype != p.dtype:
+                raise RuntimeError(
+                    f"{name}.step: parameter {i} of param group {g} has a gradient with dtype "
+                    f"{grad.dtype} but the tensor has dtype {p.dtype}. The gradient must match "
+                    "the tensor's dtype")
+
+
 class Optimizer:
     """Base class: param groups, per-parameter state, zero_grad, state_dict/load_state_dict.
 
     A subclass builds ``defaults`` (its hyper-parameters by name), calls
     ``super().__init__(params, defaults)``, checks hyper-parameter values in
-    :meth:`check_hyperparameters`, and writes :meth:`step`.
+    :meth:`check_hyperparameters`, and writes :meth:`update`: its rule for one parameter.
+    :meth:`step` is the same loop for every optimizer.
     """
 
     def __init__(self, params, defaults):
@@ -134,8 +166,30 @@ class Optimizer:
 
     # ---- the step --------------------------------------------------------------------------------
     def step(self, closure=None):
-        """Update every parameter that has a gradient; each optimizer writes its own rule."""
-        raise NotImplementedError(f"{type(self).__name__} does not define step()")
+        """One update of every parameter that has a gradient; returns ``closure()`` if given.
+
+        The loop every optimizer shares: over the param groups, over their parameters, skipping
+        those without a gradient (frozen, or unused by the loss).  The hyper-parameters are read
+        from the group at every step (a scheduler may have changed them since the last one),
+        the gradient is negated with ``maximize``, and the optimizer's :meth:`update` changes the
+        parameter in place.  Every gradient is checked first (:func:`check_grads`), so a
+        gradient that does not fit its parameter changes nothing."""
+        loss = self._evaluate(closure)
+        check_grads(self)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = -p.grad.data if group.get("maximize", False) else p.grad.data
+                self.update(p, grad, group)
+                self._mark_changed(p)
+        return loss
+
+    def update(self, p, grad, group):
+        """The rule: change ``p.data`` in place from its gradient array ``grad`` and the
+        hyper-parameters of its ``group``, keeping any memory in ``self.state[p]``.  (PyTorch
+        writes the same as its ``_single_tensor_<name>`` functions.)"""
+        raise NotImplementedError(f"{type(self).__name__} does not define update()")
 
     @staticmethod
     def _evaluate(closure):

@@ -16,6 +16,11 @@ So row i of batch k+1 continues row i of batch k exactly: the hidden state a mod
 sequence i after batch k is the right starting state for batch k+1 (the lesson's Model3–5).
 There are ⌈N / (bs · bptt)⌉ batches, all of shape (bs, bptt); as in fastai, a row that runs past
 the end of the stream wraps around to its start.
+
+:class:`TextLMDataBunch` is a ``DataBunch`` (``minitorch/data/databunch.py``) whose loaders are
+these, so the Learner's ``summary``, ``get_preds``, ``show_results`` and ``predict`` work on it as
+on images; each loader's ``dataset`` holds the documents as a :class:`TextList`, the item list
+that turns numbers back into words and shows a batch as a table of text.
 """
 import math
 import textwrap
