@@ -36,7 +36,6 @@ import torch
 # imported from the repository's root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import minitorch  # noqa: E402
-import minitorch.data  # noqa: E402,F401  (before minitorch.vision, which it imports in turn)
 from minitorch.optim import Adam  # noqa: E402
 from minitorch.vision.gan import (  # noqa: E402
     GANLoss, GANModule, NoopLoss, WassersteinLoss, requires_grad)
