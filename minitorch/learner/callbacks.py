@@ -127,8 +127,20 @@ class Recorder(Callback):
             self.losses.append(self.learn.smooth_loss)
             self.batches_this_epoch += 1
 
+    def add_metric_names(self, names):
+        """More columns for the epoch table, filled by a callback (fastai's
+        ``add_metric_names``): call it at ``begin_fit``, then ``add_metrics`` at ``after_epoch``
+        with an ``order`` between the Recorder's and the ProgressCallback's."""
+        self.metric_names = self.metric_names + list(names)
+
+    def add_metrics(self, values):
+        """The values of the columns ``add_metric_names`` added, for the epoch just ended."""
+        if self.metrics and self.metrics[-1] is not None:
+            self.metrics[-1] = self.metrics[-1] + list(values)
+
     def begin_validate(self):
-        self.valid_sums = WeightedMeans(["valid_loss"] + self.metric_names)
+        self.valid_sums = WeightedMeans(
+            ["valid_loss"] + [metric_name(m) for m in self.learn.metrics])
 
     def after_batch(self):
         # Validation batches only; a batch cancelled before its loss has nothing to add.

@@ -115,8 +115,10 @@ class VGGInput(nn.Module):
         scale = [255.0 * si for si in s]
         shift = [255.0 * mi - vi for mi, vi in zip(m, mean)]
         import minitorch
-        self.register_buffer("scale", minitorch.tensor(scale).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("shift", minitorch.tensor(shift).view(1, 3, 1, 1), persistent=False)
+        # float64, cast to the input's dtype at each call (float32 buffers would round the map)
+        for name, value in (("scale", scale), ("shift", shift)):
+            self.register_buffer(name, minitorch.tensor(value, dtype="float64").view(1, 3, 1, 1),
+                                 persistent=False)
 
     def forward(self, x):
         return x * self.scale.to(dtype=x.dtype) + self.shift.to(dtype=x.dtype)
