@@ -104,6 +104,10 @@ class Recorder(Callback):
     ``begin_batch``) and ``losses`` (the *smoothed* training loss after it, as fastai v1 keeps).
     Per epoch: ``nb_batches``, ``val_losses`` and ``metrics`` (batch-size-weighted means over
     the validation set; None where validation was skipped) and ``times``.
+
+    Another callback can add columns of its own to the epoch table, as fastai's GANTrainer adds
+    ``gen_loss`` and ``disc_loss``: ``add_metric_names(names)`` once (they are kept for every
+    later fit), then ``add_metrics(values)`` at each ``after_epoch`` before the recorder's.
     """
 
     order = -10  # before every other callback: later ones read what it recorded
@@ -112,6 +116,19 @@ class Recorder(Callback):
         self.lrs, self.moms, self.losses = [], [], []
         self.nb_batches, self.val_losses, self.metrics, self.times = [], [], [], []
         self.metric_names = [metric_name(m) for m in self.learn.metrics]
+        self.metric_names += getattr(self, "_added_met_names", [])
+        self._added_mets = None
+
+    def add_metric_names(self, names):
+        """Columns after the metrics' own in the epoch table (values from ``add_metrics``)."""
+        self._added_met_names = list(names)
+        if hasattr(self, "metric_names"):
+            own = [metric_name(m) for m in self.learn.metrics]
+            self.metric_names = own + self._added_met_names
+
+    def add_metrics(self, values):
+        """This epoch's values of the columns named by ``add_metric_names``."""
+        self._added_mets = list(values)
 
     def begin_epoch(self):
         self.epoch_start = time.time()
@@ -127,20 +144,8 @@ class Recorder(Callback):
             self.losses.append(self.learn.smooth_loss)
             self.batches_this_epoch += 1
 
-    def add_metric_names(self, names):
-        """More columns for the epoch table, filled by a callback (fastai's
-        ``add_metric_names``): call it at ``begin_fit``, then ``add_metrics`` at ``after_epoch``
-        with an ``order`` between the Recorder's and the ProgressCallback's."""
-        self.metric_names = self.metric_names + list(names)
-
-    def add_metrics(self, values):
-        """The values of the columns ``add_metric_names`` added, for the epoch just ended."""
-        if self.metrics and self.metrics[-1] is not None:
-            self.metrics[-1] = self.metrics[-1] + list(values)
-
     def begin_validate(self):
-        self.valid_sums = WeightedMeans(
-            ["valid_loss"] + [metric_name(m) for m in self.learn.metrics])
+        self.valid_sums = WeightedMeans(["valid_loss"] + self.metric_names)
 
     def after_batch(self):
         # Validation batches only; a batch cancelled before its loss has nothing to add.
@@ -157,10 +162,16 @@ class Recorder(Callback):
         if self.learn.validated:
             means = self.valid_sums.means()
             self.val_losses.append(means[0])
-            self.metrics.append(means[1:])
+            row = means[1:]
         else:
             self.val_losses.append(None)
-            self.metrics.append(None)
+            row = None
+        added = getattr(self, "_added_met_names", [])
+        if added:
+            own = row if row is not None else [None] * (len(self.metric_names) - len(added))
+            row = own + (self._added_mets if self._added_mets is not None else [None] * len(added))
+            self._added_mets = None
+        self.metrics.append(row)
 
     # ---- plots -----------------------------------------------------------------------------------
     def plot(self, skip_start=10, skip_end=5, path=None):

@@ -15,11 +15,12 @@ class LossMetrics(Callback):
     """Adds the metrics of the learner's loss function (``loss_func.metrics``) to the epoch
     table: batch-size-weighted means over the validation set."""
 
-    order = -1  # after the Recorder's after_epoch (−10), before the table is printed (10)
+    order = -20  # before the Recorder (−10): its after_epoch takes what add_metrics gave
 
     def begin_fit(self):
         self.names = list(self.learn.loss_func.metric_names)
         self.learn.recorder.add_metric_names(self.names)
+        self.sums = None
 
     def begin_validate(self):
         self.sums = WeightedMeans(self.names)
@@ -32,5 +33,5 @@ class LossMetrics(Callback):
         self.sums.add([metrics[name].item() for name in self.names], weight=len(learn.yb))
 
     def after_epoch(self):
-        if self.learn.validated:
+        if self.learn.validated and self.sums is not None:
             self.learn.recorder.add_metrics(self.sums.means())
