@@ -9,16 +9,25 @@ Read the files in the order the data flows through them:
 4. ``loader.py``       — ``DataLoader``: batches, shuffling with a seed, Tensors on a device.
 5. ``transforms.py``   — ``rand_pad`` (random pad-then-crop, vectorised) and ``Normalize``.
 6. ``image_folder.py`` — images from folders, with pillow.
-7. ``databunch.py``    — the data block API: ``ImageList`` → split → label → transform →
-                         ``DataBunch`` → normalize; ``show_batch``, ``plot_multi``.
-8. ``mnist.py``        — MNIST and Fashion-MNIST, and the lesson's DataBunch in one call.
+7. ``data_block.py``   — fastai's data block API: item lists (``ItemList``, ``CategoryList``)
+                         → split → label → transform → ``LabelLists``; the extension points.
+8. ``databunch.py``    — ``DataBunch``: the loaders, the contract the Learner relies on
+                         (``dl``, ``one_batch``, ``normalize``, ``show_batch``).
+9. ``mnist.py``        — MNIST and Fashion-MNIST, and the lesson's DataBunch in one call.
+
+Images as item lists (``ImageList``, ``ImageImageList``, ``get_transforms``) are in
+``minitorch/vision/data.py`` and ``vision/transform.py``; ``ImageList`` is re-exported here because
+the MNIST lesson reads it from here.  Figures are saved and shown by ``minitorch/plot.py``.
 
 The lesson's data, in one line: ``data = mnist_databunch(bs=128)``; what it does step by step is
 in ``mnist_databunch``'s docstring.
 """
-from minitorch.data.databunch import (  # noqa: F401
-    DataBunch, DatasetType, ImageList, ItemLists, LabelList, LabelLists, plot_multi, save_figure,
-    show_image)
+from minitorch.data.data_block import (  # noqa: F401
+    CategoryList, CategoryProcessor, EmptyLabelList, ItemList, ItemLists, LabelList, LabelLists)
+from minitorch.data.databunch import DataBunch, DatasetType  # noqa: F401
+from minitorch.plot import plot_multi, save_figure  # noqa: F401
+from minitorch.vision.data import ImageImageList, ImageList, imagenet_stats  # noqa: F401
+from minitorch.vision.image import show_image  # noqa: F401
 from minitorch.data.dataset import ArrayDataset, Dataset  # noqa: F401
 from minitorch.data.download import (  # noqa: F401
     KNOWN_CHECKSUMS, MIRRORS, ChecksumError, DownloadError, cache_dir, download_url, fetch,

@@ -1,5 +1,5 @@
-"""MNIST and Fashion-MNIST, from their canonical IDX files.  Read after ``idx.py``, ``download.py``
-and ``databunch.py``.
+"""MNIST and Fashion-MNIST, from their canonical IDX files.  Read after ``idx.py``, ``download.py``,
+``data_block.py`` and ``minitorch/vision/data.py``.
 
 Both datasets are four gzip-compressed IDX files: 60,000 training and 10,000 test images of 28x28
 uint8 pixels, and their labels 0-9.  :func:`load_mnist` finds (or downloads) and verifies the files
@@ -15,11 +15,11 @@ it sit
 """
 import numpy
 
-from minitorch.data.databunch import ImageList
 from minitorch.data.dataset import Dataset
 from minitorch.data.download import fetch
 from minitorch.data.idx import read_idx
 from minitorch.data.transforms import rand_pad
+from minitorch.vision.data import ImageList  # MNIST is images: the one import of vision/ here
 
 # train=True / False -> (images file, labels file): the names every mirror uses.
 SPLIT_FILES = {

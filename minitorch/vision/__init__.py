@@ -1,5 +1,12 @@
-"""fastai v1's vision layers (``layers.py``): conv_layer, res_block, SequentialEx, MergeLayer,
-Flatten, SigmoidRange, SelfAttention, PixelShuffle_ICNR."""
+"""fastai v1's vision library: layers (``layers.py``: conv_layer, res_block, SequentialEx,
+MergeLayer, Flatten, SigmoidRange, SelfAttention, PixelShuffle_ICNR), data (``image.py``:
+sampling and lighting; ``transform.py``: ``get_transforms`` and its transforms; ``data.py``:
+``ImageList``, ``ImageImageList``, ``imagenet_stats``) and the model architectures (``models/``)."""
 from minitorch.vision.layers import (  # noqa: F401
     Flatten, MergeLayer, NormType, PixelShuffle_ICNR, SelfAttention, SequentialEx, SigmoidRange,
     conv_layer, icnr, init_default, relu, res_block, sigmoid_range)
+from minitorch.vision.data import ImageImageList, ImageList, imagenet_stats  # noqa: F401
+from minitorch.vision.transform import (  # noqa: F401
+    RandTransform, brightness, contrast, crop_pad, dihedral, flip_lr, get_transforms, rand_crop,
+    rand_zoom, rotate, symmetric_warp, zoom)
+from minitorch.vision import models  # noqa: F401,E402  (after layers: the models use them)

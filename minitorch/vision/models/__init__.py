@@ -1,4 +1,11 @@
-"""Vision models in torchvision's layouts: VGG16 (and its pretrained convolutions, for the
-feature loss).  ``pretrained.py`` finds, checks and builds the weight files."""
+"""Model architectures, one file per family (fastai v1's ``vision/models/``).  Read after
+``vision/layers.py``.
+
+* ``mnist.py`` — the lesson's MNIST models A, B, C and the DenseNet variant.
+* ``vgg.py`` — VGG16 in torchvision's layout, its pretrained convolutions for the feature loss
+  and their input map; ``pretrained.py`` finds, checks and builds the weight files.
+"""
+from minitorch.vision.models.mnist import (  # noqa: F401
+    MNIST_MODELS, basic_cnn, densenet_ish, refactored_cnn, resnet_ish)
 from minitorch.vision.models.vgg import (  # noqa: F401
     CREDIT, IMAGENET_STATS, RELU_IDS, VGG, VGG_MEAN, VGGInput, vgg16, vgg16_features)
