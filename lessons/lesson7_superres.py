@@ -16,7 +16,7 @@
 #   and `coffee.png` (fixed crops, fixed crappification), the other 13 train.  Crappified once,
 #   onto disk, as the notebook does: 128-px tiles at random places, each crappified with its own
 #   random quality, then random 64-px (first stage) and 96-px (second stage) crops of those
-#   pairs; flips at training time.  The input is enlarged back to the target's size, 2×, bicubic.
+#   pairs (the first crop of each tile holds the number); flips at training time.  The input is enlarged back to the target's size, 2×, bicubic.
 # * The U-Net: fastai's DynamicUnet on a small encoder trained from scratch (16…128 channels;
 #   a pretrained ResNet-34 costs ~10× more per step here), with minitorch's global residual
 #   head (output = input + U-Net(input), starting at exactly the bicubic input).
@@ -37,6 +37,7 @@ import sys
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
@@ -45,8 +46,9 @@ from minitorch import backend
 from minitorch.data import DatasetType
 from minitorch.data.download import search_dirs
 from minitorch.files import atomic_write
-from minitorch.learner import LossMetrics
+from minitorch.learner import Callback, LossMetrics
 from minitorch.nn import functional as F
+from minitorch.plot import finish_figure
 from minitorch.vision import ImageImageList, NormType, flip_lr, imagenet_stats, unet_learner
 from minitorch.vision.crappify import crappify
 from minitorch.vision.feature_loss import FeatureLoss
@@ -106,10 +108,15 @@ def save_png(image, path):
         image.save(file, format="PNG")
 
 
-def random_crop(pair, size, rng):
-    """The same random ``size`` crop of (input, target)."""
+def random_crop(pair, size, rng, box=None):
+    """The same random ``size`` crop of (input, target); with ``box`` = (x0, y0, x1, y1), a crop
+    that holds the whole box when one fits (so that the number is in it)."""
     w, h = pair[1].size
-    x, y = int(rng.integers(0, w - size + 1)), int(rng.integers(0, h - size + 1))
+    xs, ys = (0, w - size), (0, h - size)
+    if box is not None and box[2] - box[0] <= size and box[3] - box[1] <= size:
+        xs = (max(0, box[2] - size), min(box[0], w - size))
+        ys = (max(0, box[3] - size), min(box[1], h - size))
+    x, y = int(rng.integers(xs[0], xs[1] + 1)), int(rng.integers(ys[0], ys[1] + 1))
     return [im.crop((x, y, x + size, y + size)) for im in pair]
 
 
@@ -119,10 +126,12 @@ def build_data():
         photo = Image.open(PHOTOS / name).convert("RGB")
         for t in range(TILES_PER_PHOTO):
             tile = random_crop([photo, photo], TILE, rng)[1]
-            pair = [crappify(tile, scale=2, rng=rng), tile]
+            lr_tile, info = crappify(tile, scale=2, rng=rng, return_info=True)
+            pair = [lr_tile, tile]
             for size in SIZES:
                 for c in range(CROPS_PER_TILE[size]):
-                    lr, hr = random_crop(pair, size, rng)
+                    # the first crop of each tile holds the number, the others fall anywhere
+                    lr, hr = random_crop(pair, size, rng, box=info["box"] if c == 0 else None)
                     stem = f"{Path(name).stem}_{t}_{c}.png"
                     save_png(lr, ROOT / f"s{size}" / "lr" / "train" / stem)
                     save_png(hr, ROOT / f"s{size}" / "hr" / "train" / stem)
@@ -211,6 +220,24 @@ RESULTS = {"bicubic": measure(INPUTS, TARGETS)}
 print("bicubic: PSNR {:.2f} dB, SSIM {:.4f}, feature distance {:.4f}".format(*RESULTS["bicubic"]))
 
 
+class BoxGap(Callback):
+    """After each epoch: PSNR inside the number's box minus PSNR elsewhere, on the validation
+    crops (is the number going away?).  ``gaps`` keeps one value per epoch."""
+
+    def __init__(self, gaps):
+        self.gaps = gaps
+
+    def after_epoch(self):
+        preds, _ = self.learn.get_preds(DatasetType.Valid)
+        preds = to_pixels(preds)
+        self.gaps.append(float(np.mean([
+            psnr_in_box(p, t, BOXES[item]) - psnr_outside_box(p, t, BOXES[item])
+            for item, p, t in zip(VALID_ITEMS, preds, TARGETS)])))
+
+
+GAPS = {"U-Net, MSE": [], "U-Net, feature loss": []}
+
+
 def evaluate(learn, name):
     preds, _ = learn.get_preds(DatasetType.Valid)
     RESULTS[name] = measure(to_pixels(preds), TARGETS)
@@ -240,7 +267,7 @@ def make_learner(data, loss_func, **kwargs):
 
 start = time.time()
 minitorch.manual_seed(args.seed)
-learn_mse = make_learner(data, F.mse_loss)
+learn_mse = make_learner(data, F.mse_loss, callbacks=[BoxGap(GAPS["U-Net, MSE"])])
 n_params = sum(p.numel() for p in learn_mse.model.parameters())
 print(f"U-Net: {n_params:,} parameters")
 learn_mse.fit_one_cycle(1 if args.quick else 5, 3e-3)
@@ -291,7 +318,8 @@ for name, wgts in (("weights 5, 15, 2", LESSON_WGTS), (f"weights {WGTS}", WGTS))
 # %%
 start = time.time()
 feat_loss = FeatureLoss(vgg, [15, 22, 29], WGTS, input_map=VGGInput(imagenet_stats))
-learn = make_learner(data, feat_loss, callbacks=[LossMetrics()])
+learn = make_learner(data, feat_loss,
+                     callbacks=[LossMetrics(), BoxGap(GAPS["U-Net, feature loss"])])
 learn.model.load_state_dict(learn_mse.model.state_dict())
 lr = 1e-3
 learn.freeze()
@@ -328,6 +356,24 @@ for i, image in enumerate([bicubic, restored, photo]):
     side_by_side.paste(image, (i * photo.width, 0))
 save_png(side_by_side, OUT / "whole_photo.png")
 print(f"whole photo (bicubic | feature-loss U-Net | original) saved in {elapsed(start)}")
+
+# %% [markdown]
+# Is the number going away?  The PSNR inside its box minus the PSNR elsewhere, after every
+# epoch (bicubic's gap as the line it starts from; 0 would mean the number left no trace).
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 4))
+ax.axhline(RESULTS["bicubic"][3] - RESULTS["bicubic"][4], color="gray", ls="--", label="bicubic")
+ax.plot(range(1, len(GAPS["U-Net, MSE"]) + 1), GAPS["U-Net, MSE"], "o-", label="U-Net, MSE")
+n_mse = len(GAPS["U-Net, MSE"])
+ax.plot(range(n_mse + 1, n_mse + len(GAPS["U-Net, feature loss"]) + 1),
+        GAPS["U-Net, feature loss"], "s-", label="U-Net, feature loss (from the MSE U-Net)")
+ax.axhline(-2, color="red", ls=":", label="target: within 2 dB")
+ax.set_xlabel("epoch")
+ax.set_ylabel("PSNR in the number's box − elsewhere (dB)")
+ax.legend()
+finish_figure(fig, OUT / "number_gap.png")
+print("box − elsewhere per epoch:", {k: [round(v, 2) for v in g] for k, g in GAPS.items()})
 
 # %% [markdown]
 # ## Results
