@@ -2,6 +2,10 @@
 MergeLayer, Flatten, SigmoidRange, SelfAttention, PixelShuffle_ICNR), data (``image.py``:
 sampling and lighting; ``transform.py``: ``get_transforms`` and its transforms; ``data.py``:
 ``ImageList``, ``ImageImageList``, ``imagenet_stats``) and the model architectures (``models/``)."""
+# minitorch.data re-exports vision.data's image lists, and vision.data builds on
+# minitorch.data.data_block: load minitorch.data first, or importing minitorch.vision on its own
+# finds each of the two half made.
+import minitorch.data  # noqa: F401,I001
 from minitorch.vision.layers import (  # noqa: F401
     Flatten, MergeLayer, NormType, PixelShuffle_ICNR, SelfAttention, SequentialEx, SigmoidRange,
     conv_layer, icnr, init_default, relu, res_block, sigmoid_range)
