@@ -232,6 +232,10 @@ def test_tfm_y_needs_transforms_that_draw_once():
     labelled = lists.label_from_func(lambda item: np.zeros((1, 6, 6), np.float32))
     with pytest.raises(TypeError, match="tfm_y=True needs transforms that draw"):
         labelled.transform((rand_pad(1, 6), []), tfm_y=True)
+    classes = lists.label_from_func(lambda item: "a", label_cls=CategoryList).transform(
+        get_transforms(), tfm_y=True)
+    with pytest.raises(TypeError, match="class labels cannot be transformed"):
+        classes.train[0]
 
 
 # ---- the super-resolution lesson's data block, on files ----------------------------------------------

@@ -26,8 +26,6 @@ from minitorch.data.data_block import (  # noqa: F401
     CategoryList, CategoryProcessor, EmptyLabelList, ItemList, ItemLists, LabelList, LabelLists)
 from minitorch.data.databunch import DataBunch, DatasetType  # noqa: F401
 from minitorch.plot import plot_multi, save_figure  # noqa: F401
-from minitorch.vision.data import ImageImageList, ImageList, imagenet_stats  # noqa: F401
-from minitorch.vision.image import show_image  # noqa: F401
 from minitorch.data.dataset import ArrayDataset, Dataset  # noqa: F401
 from minitorch.data.download import (  # noqa: F401
     KNOWN_CHECKSUMS, MIRRORS, ChecksumError, DownloadError, cache_dir, download_url, fetch,
@@ -39,3 +37,16 @@ from minitorch.data.mnist import (  # noqa: F401
     MNIST, FashionMNIST, load_mnist, mnist_databunch, mnist_image_list)
 from minitorch.data.transforms import (  # noqa: F401
     Normalize, RandPadCrop, channel_stats, pad_crop, rand_pad)
+
+
+# Images are item lists of ``minitorch/vision`` (which is built on this package); they are
+# re-exported here, imported on first use so that either package can be imported first.
+_FROM_VISION = {"ImageList": "minitorch.vision.data", "ImageImageList": "minitorch.vision.data",
+                "imagenet_stats": "minitorch.vision.data", "show_image": "minitorch.vision.image"}
+
+
+def __getattr__(name):
+    if name in _FROM_VISION:
+        import importlib
+        return getattr(importlib.import_module(_FROM_VISION[name]), name)
+    raise AttributeError(f"module 'minitorch.data' has no attribute {name!r}")

@@ -230,8 +230,6 @@ class CategoryList(ItemList):
     an error, and integer labels are taken as indices into ``classes``.
     """
 
-    _square_show_res = True
-
     def __init__(self, items, classes=None, path="."):
         self.processor = CategoryProcessor(classes)
         super().__init__(self.processor.process(items), path)
@@ -253,6 +251,12 @@ class CategoryList(ItemList):
 
     def collate(self, batch):
         return numpy.asarray(batch, dtype=numpy.int64)
+
+    def apply_tfms(self, batch, tfms, draws, rng, size=None, is_y=False):
+        if tfms or size is not None:
+            raise TypeError("CategoryList: class labels cannot be transformed; tfm_y=True is for "
+                            "targets that are images (ImageImageList)")
+        return batch
 
     def reconstruct(self, t):
         """A class index (an int, an array or a Tensor of one element) → its name."""

@@ -19,7 +19,6 @@ from minitorch.data.dataset import Dataset
 from minitorch.data.download import fetch
 from minitorch.data.idx import read_idx
 from minitorch.data.transforms import rand_pad
-from minitorch.vision.data import ImageList  # MNIST is images: the one import of vision/ here
 
 # train=True / False -> (images file, labels file): the names every mirror uses.
 SPLIT_FILES = {
@@ -112,6 +111,7 @@ def mnist_image_list(name="mnist", root=None, limit=None, valid_limit=None, down
     keeps only the first ``limit`` training images and ``valid_limit`` (default: ``limit``) the
     first test images — the lesson's ``--quick`` mode.
     """
+    from minitorch.vision.data import ImageList  # images live in vision/, built on this package
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}: expected one of {sorted(DATASETS)}")
     valid_limit = limit if valid_limit is None else valid_limit

@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from minitorch.plot import finish_figure
 from minitorch import backend
+from minitorch.tensor import Tensor, float64, tensor
 
 
 class CancelBatchException(Exception):
@@ -137,9 +138,8 @@ class Recorder(Callback):
         learn = self.learn
         if learn.training or getattr(learn, "loss", None) is None:
             return
-        values = [learn.loss.item()] + [metric_value(m, m(learn.pred, learn.yb))
-                                        for m in learn.metrics]
-        self.valid_sums.add(values, weight=len(learn.yb))
+        values = [learn.loss] + [metric_value(m, m(learn.pred, learn.yb)) for m in learn.metrics]
+        self.valid_sums.add(values, weight=len(learn.yb))  # on the device: read once, at the end
 
     def after_epoch(self):
         self.nb_batches.append(self.batches_this_epoch)
@@ -239,9 +239,12 @@ def metric_name(metric):
 
 
 def metric_value(metric, value):
-    """A metric's result as a Python number: a 0-d (or one-element) Tensor, or a plain number
-    (a metric may return ``float``, as ``sklearn``'s do)."""
-    if hasattr(value, "item"):  # a Tensor or a NumPy scalar
+    """A metric's result as a one-element Tensor (kept where it lives: on the GPU it is summed
+    there and read once per validation, see WeightedMeans) or a Python number (a metric may
+    return ``float``, as ``sklearn``'s do)."""
+    if isinstance(value, Tensor) and value.numel() == 1:
+        return value
+    if hasattr(value, "item"):  # a NumPy scalar (or a Tensor of several elements: item() says so)
         return value.item()
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
@@ -257,13 +260,21 @@ class WeightedMeans:
         self.names, self.sums, self.count = names, [0.0] * len(names), 0
 
     def add(self, values, weight):
-        self.sums = [s + weight * float(v) for s, v in zip(self.sums, values)]
+        """``values`` are numbers or one-element tensors; tensors are summed where they live
+        (in float64), so on the GPU nothing is read back until :meth:`means`."""
+        self.sums = [s + weight * (v.detach().double() if isinstance(v, Tensor) else float(v))
+                     for s, v in zip(self.sums, values)]
         self.count += weight
 
     def means(self):
         if self.count == 0:
             raise ValueError("no validation batch was seen: the validation set is empty")
-        return [s / self.count for s in self.sums]
+        from minitorch.ops import stack
+        sums = [s.reshape(()) if isinstance(s, Tensor) else tensor(s, dtype=float64, device="cpu")
+                for s in self.sums]
+        if all(s.device == "cpu" for s in sums):
+            return [s.item() / self.count for s in sums]
+        return [s / self.count for s in stack([s.cuda() for s in sums]).tolist()]  # one sync
 
 
 def format_time(seconds):

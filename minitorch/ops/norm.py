@@ -1,7 +1,7 @@
 """Normalisation: batch_norm and layer_norm, each one fused op with a closed-form backward.
 
-Read after ``ops/reduce.py`` (mean and variance) and ``ops/conv.py`` (why activations are laid
-out batch-innermost).
+Read after ``ops/reduce.py`` (mean and variance), ``ops/blas.py`` (the sums) and ``ops/conv.py``
+(why activations are laid out batch-innermost).
 
 Both standardise a group of numbers, then scale and shift them::
 
@@ -16,14 +16,15 @@ is the textbook formula (with g = dL/dy and sums over a group of M)::
     dL/dbias   = Σ g                    dL/dweight = Σ g · x̂
     dL/dx      = weight / √(var + eps) · (g − (Σ g)/M − x̂ · (Σ g·x̂)/M)
 
-The sums are **BLAS reductions** (``row_sums`` and ``row_dots`` of ``ops/conv.py``): each
+The sums are **BLAS reductions** (``row_sums``, ``row_dots``, ``column_sums`` of ``ops/blas.py``): each
 group's Σ x and Σ g·x̂ is a dot product that NumPy hands to BLAS, which streams the numbers with
 vector instructions; that was measured faster than ``x.sum(axis)`` at the lesson's shapes, and
 it accumulates in blocks, so it stays accurate in float32 (an ``einsum`` of products did not).
 """
+from minitorch import backend
 from minitorch.autograd import Function
+from minitorch.ops.blas import column_sums, row_dots, row_sums
 from minitorch.ops.common import require_floating, require_same_dtype
-from minitorch.ops.conv import row_dots, row_sums
 
 
 def channels_first_matrix(x):
@@ -47,9 +48,18 @@ def from_channels_first(matrix, x_shape, order):
     return matrix.reshape([x_shape[axis] for axis in order]).transpose(inverse)
 
 
-def column_sums(xp, matrix):
-    """Σ down each column, as the BLAS vector-matrix product ``ones @ matrix``."""
-    return xp.ones(matrix.shape[0], dtype=matrix.dtype) @ matrix
+@backend.fuse
+def _normalize_affine(centered, inv_std, weight, bias):
+    """x̂ = (x − mean)·inv_std and y = x̂·weight + bias, element-wise (one kernel on the GPU)."""
+    normalized = centered * inv_std
+    return normalized, normalized * weight + bias
+
+
+@backend.fuse
+def _batch_norm_grad(grad, normalized, mean_grad_weight, mean_grad_bias, scale):
+    """dL/dx = (g − x̂·mean(g·x̂) − mean(g))·weight·inv_std, element-wise (one kernel on the
+    GPU); the same operations, in the same order, as the CPU's in-place steps."""
+    return (grad - normalized * mean_grad_weight - mean_grad_bias) * scale
 
 
 class BatchNorm(Function):
@@ -90,6 +100,12 @@ class BatchNorm(Function):
             mean, var = self.running_mean.data, self.running_var.data
             centered = matrix - mean[:, None]
         inv_std = 1 / xp.sqrt(var + self.eps)
+        if weight is not None and bias is not None and not backend.tuned_for_cpu(x):
+            # the GPU: x̂ and the affine map in one fused kernel (backend.fuse)
+            normalized, out = _normalize_affine(centered, inv_std[:, None], weight[:, None],
+                                                bias[:, None])
+            self.save_for_backward(normalized, inv_std, weight)
+            return from_channels_first(out, x.shape, self.order)
         normalized = centered
         normalized *= inv_std[:, None]                            # x̂, in place of x − mean
         out = normalized * weight[:, None] if weight is not None else normalized.copy()
@@ -109,7 +125,10 @@ class BatchNorm(Function):
         grads = []
         if self.needs_input_grad[0]:
             scale = inv_std if weight is None else inv_std * weight
-            if self.training:
+            if self.training and not backend.tuned_for_cpu(grad):  # the GPU: one fused kernel
+                grad_x = _batch_norm_grad(grad, normalized, (grad_weight / count)[:, None],
+                                          (grad_bias / count)[:, None], scale[:, None])
+            elif self.training:
                 grad_x = grad - normalized * (grad_weight / count)[:, None]
                 grad_x -= (grad_bias / count)[:, None]
                 grad_x *= scale[:, None]

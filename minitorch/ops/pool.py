@@ -1,8 +1,8 @@
 """Pooling: max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d.
 
 Read after ``ops/conv.py``: pooling slides the same windows over the image as a convolution,
-so it reuses conv.py's machinery (the batch-innermost (C, H, W, N) layout, the padded copy, the
-strided window view and col2im).  The difference is what happens inside a window: a convolution
+so it reuses the machinery of ``ops/windows.py`` (the batch-innermost (C, H, W, N) layout, the
+padded copy, the strided window view and col2im).  The difference is what happens inside a window: a convolution
 takes a dot product with weights, pooling takes the max or the mean of the window.
 
 * max:  y = max over the window;   dL/dx = dL/dy at the window's argmax, 0 elsewhere (only the
@@ -23,9 +23,8 @@ import math
 
 from minitorch import backend
 from minitorch.autograd import Function
-from minitorch.ops.common import require_floating
-from minitorch.ops.conv import (
-    batch_first, batch_last, col2im, pad_batch_last, pair, positive_pair, window_view)
+from minitorch.ops.common import pair, positive_pair, require_floating
+from minitorch.ops.windows import batch_first, batch_last, col2im, pad_batch_last, window_view
 
 
 def pooling_output_size(size, kernel, stride, padding, dilation, ceil_mode):
@@ -95,11 +94,13 @@ class MaxPool2d(Function):
             xp.multiply(better, offset, out=claim)
             xp.maximum(winner, claim, out=winner)
             xp.maximum(best, candidate, out=best)                # maximum, so a NaN stays NaN
-        if xp.isnan(best).any():
+        if not backend.reads_are_cheap(best) or xp.isnan(best).any():
             # a window holding a NaN has NaN as its maximum, and PyTorch hands that window's
-            # gradient to its last NaN (in window order): offsets grow, so the last write wins
+            # gradient to its last NaN (in window order): offsets grow, so the last write wins.
+            # (On the GPU asking "any NaN?" is a sync: the fix-up runs always, branch-free.)
             for offset in range(kh * kw):
-                winner[xp.isnan(windows[:, offset // kw, offset % kw])] = offset
+                winner = xp.where(xp.isnan(windows[:, offset // kw, offset % kw]),
+                                  xp.int16(offset), winner)
         self.padded_shape, self.pads, self.out_size = padded.shape, pads, out_size
         self.save_for_backward(winner)
         out = batch_first(best)
@@ -123,7 +124,8 @@ class MaxPool2d(Function):
         start = ((xp.arange(c).reshape(-1, 1, 1, 1) * height
                   + xp.arange(oh).reshape(1, -1, 1, 1) * sh) * width
                  + xp.arange(ow).reshape(1, 1, -1, 1) * sw) * n + xp.arange(n)
-        steps = xp.asarray([(i * dh * width + j * dw) * n for i in range(kh) for j in range(kw)])
+        offsets = xp.arange(kh * kw)  # made on the device: no host→device copy
+        steps = ((offsets // kw) * dh * width + (offsets % kw) * dw) * n
         position = start + steps[winner]
         grad_padded = xp.zeros(self.padded_shape, dtype=grad.dtype)
         backend.scatter_add(grad_padded.reshape(-1), position.reshape(-1),

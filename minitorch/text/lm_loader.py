@@ -16,6 +16,11 @@ So row i of batch k+1 continues row i of batch k exactly: the hidden state a mod
 sequence i after batch k is the right starting state for batch k+1 (the lesson's Model3–5).
 There are ⌈N / (bs · bptt)⌉ batches, all of shape (bs, bptt); as in fastai, a row that runs past
 the end of the stream wraps around to its start.
+
+:class:`TextLMDataBunch` is a ``DataBunch`` (``minitorch/data/databunch.py``) whose loaders are
+these, so the Learner's ``summary``, ``get_preds``, ``show_results`` and ``predict`` work on it as
+on images; each loader's ``dataset`` holds the documents as a :class:`TextList`, the item list
+that turns numbers back into words and shows a batch as a table of text.
 """
 import math
 import textwrap
@@ -76,9 +81,10 @@ class LanguageModelLoader:
         return numpy.array([int(step * i) for i in range(self.bs)], dtype=numpy.int64)
 
     def __iter__(self):
-        stream = self.stream()
-        starts = self.row_starts()
-        offsets = numpy.arange(self.bptt + 1)
+        # The token stream goes to the loader's device once per epoch (one copy); every batch
+        # is then cut from it there, with no copy of its own.
+        stream, starts, offsets = backend.to_device_together(
+            [self.stream(), self.row_starts(), numpy.arange(self.bptt + 1)], self.device)
         for k in range(len(self)):
             # bptt + 1 consecutive positions per row; x is the first bptt, y the last bptt.
             positions = (starts[:, None] + k * self.bptt + offsets) % self.total_tokens

@@ -123,7 +123,10 @@ class ImageList(ItemList):
     def pixels(self):
         """All the images as one array (N, C, H, W); files are read (once) on first use."""
         if self._pixels is None:
-            self._pixels = load_images(self._func_items(), self.convert_mode, self.open_size)
+            if all(isinstance(item, numpy.ndarray) for item in self.items):
+                self._pixels = self.collate(list(self.items)) if len(self) else None
+            else:
+                self._pixels = load_images(self._func_items(), self.convert_mode, self.open_size)
         return self._pixels
 
     @property
