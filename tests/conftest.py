@@ -4,6 +4,7 @@
 * A skipped test fails the run, except a test marked ``cuda`` on a machine without a GPU.
 * At the end, the number of torch-comparison tests that ran and passed is printed.
 * The fixture ``data_dir`` is the folder holding mnist/ and fashion_mnist/.
+* ``$MINITORCH_MODELS`` (pretrained weights) defaults to the workplace's ../shared/models.
 * With ``MINITORCH_DEVICE=cuda`` and no real GPU (CuPy missing or seeing no device), the strict
   CuPy stand-in in ``tests/fake_cupy`` (NumPy underneath, CuPy's rules on top) is put first on
   ``sys.path`` before minitorch is imported, so the whole suite runs the GPU code path.
@@ -52,6 +53,11 @@ RESULTS = {"torch_passed": 0, "torch_failed": 0, "bad_skips": []}
 
 
 def pytest_configure(config):
+    # The pretrained weights (vgg16_hed_features.npz) are read from $MINITORCH_MODELS: point it
+    # at the workplace's ../shared/models when it is not set, as data_dir does for the data.
+    models = Path(__file__).resolve().parents[1].parent / "shared" / "models"
+    if not os.environ.get("MINITORCH_MODELS") and models.is_dir():
+        os.environ["MINITORCH_MODELS"] = str(models)
     config.addinivalue_line("markers", "torch: compares minitorch against PyTorch")
     config.addinivalue_line("markers", "cuda: needs a GPU (the only allowed skip)")
     config.addinivalue_line("markers", "slow: runs a lesson or trains a model")

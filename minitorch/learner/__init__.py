@@ -11,6 +11,7 @@ from minitorch.learner.callbacks import (  # noqa: F401
     Callback, CancelBatchException, CancelEpochException, CancelFitException, ProgressCallback,
     Recorder, SmoothenValue, TerminateOnNaN)
 from minitorch.learner.learner import Learner  # noqa: F401
+from minitorch.learner.loss_metrics import LossMetrics  # noqa: F401
 from minitorch.learner.lr_finder import LRFinder, lr_find  # noqa: F401
 from minitorch.learner.metrics import (  # noqa: F401
     accuracy, accuracy_thresh, accuracy_thresh_expand, error_rate)

@@ -3,8 +3,12 @@
 
 * ``mnist.py`` — the lesson's MNIST models A, B, C and the DenseNet variant.
 * ``gan.py`` — the GAN models: basic_generator, basic_critic (WGAN), gan_critic (superres GAN).
+* ``vgg.py`` — VGG16 in torchvision's layout, its pretrained convolutions for the feature loss
+  and their input map; ``pretrained.py`` finds, checks and builds the weight files.
 """
 from minitorch.vision.models.mnist import (  # noqa: F401
     MNIST_MODELS, basic_cnn, densenet_ish, refactored_cnn, resnet_ish)
 from minitorch.vision.models.gan import (  # noqa: F401
     AvgFlatten, basic_critic, basic_generator, conv2d, conv2d_trans, gan_critic)
+from minitorch.vision.models.vgg import (  # noqa: F401
+    CREDIT, IMAGENET_STATS, RELU_IDS, VGG, VGG_MEAN, VGGInput, vgg16, vgg16_features)

@@ -1,0 +1,60 @@
+"""``crappify``: how the super-resolution lessons make their inputs from clean photographs.
+Read lesson 7's "Image Restoration" notes first (``../shared/reference/lesson7-notes.md``).
+
+A U-Net learns to *undo* damage.  The data is free: take a good photo (the target) and damage a
+copy of it (the input).  fastai's ``crappify.py`` damages it three ways at once:
+
+1. shrink it (bilinear) — detail is lost, the network must invent it back;
+2. write a random number q in [10, 70] on it in white (Pillow's default font), somewhere in the
+   top-left quarter — the network must learn to paint over text;
+3. save it as a JPEG of quality q and read it back — block artefacts and smeared colour.
+
+Here the damaged image is then enlarged back to the target's size (bicubic), so input and
+target have the same shape and the input *is* the bicubic baseline the U-Net has to beat.
+The enlargement factor is ``scale`` — 2 by default (the lesson's 96 px → 128/256 px stages
+enlarge 1.3–2.7×; 2× sits in that range and maps each small pixel onto a 2×2 block).
+
+Everything random comes from ``rng`` (a ``numpy.random.Generator``): the same seed gives the
+same bytes, which is what makes a fixed validation set possible.
+"""
+import io
+
+import numpy  # host-side: random draws for the damage
+from PIL import Image, ImageDraw, ImageFont
+
+Q_RANGE = (10, 70)
+
+
+def crappify(img, scale=2, rng=None, return_info=False):
+    """The damaged copy of the PIL image ``img`` (RGB), the same size as ``img``.
+
+    ``return_info=True`` also returns ``{'q': quality, 'xy': (x, y), 'box': (x0, y0, x1, y1)}``:
+    the JPEG quality (also the number drawn), where the text was placed and the box around the
+    drawn number, in ``img``'s pixels.
+    """
+    if not isinstance(img, Image.Image):
+        raise TypeError(f"crappify: expected a PIL image, got {type(img).__name__}")
+    if scale < 1:
+        raise ValueError(f"crappify: scale must be at least 1, got {scale}")
+    rng = numpy.random.default_rng() if rng is None else rng
+    img = img.convert("RGB")
+    w, h = img.size
+    small_w, small_h = max(1, round(w / scale)), max(1, round(h / scale))
+    small = img.resize((small_w, small_h), Image.BILINEAR)
+    q = int(rng.integers(Q_RANGE[0], Q_RANGE[1] + 1))
+    x, y = int(rng.integers(0, small_w // 2 + 1)), int(rng.integers(0, small_h // 2 + 1))
+    draw = ImageDraw.Draw(small)
+    font = ImageFont.load_default()
+    draw.text((x, y), str(q), fill=(255, 255, 255), font=font)
+    x0, y0, x1, y1 = draw.textbbox((x, y), str(q), font=font)
+    buffer = io.BytesIO()
+    small.save(buffer, format="JPEG", quality=q)
+    buffer.seek(0)
+    damaged = Image.open(buffer).convert("RGB").resize((w, h), Image.BICUBIC)
+    if not return_info:
+        return damaged
+    # The box in the target's pixels, one small pixel wider on each side (JPEG smears the edges).
+    sx, sy = w / small_w, h / small_h
+    box = (max(0, int((x0 - 1) * sx)), max(0, int((y0 - 1) * sy)),
+           min(w, int(numpy.ceil((x1 + 1) * sx))), min(h, int(numpy.ceil((y1 + 1) * sy))))
+    return damaged, {"q": q, "xy": (round(x * sx), round(y * sy)), "box": box}

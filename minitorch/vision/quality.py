@@ -1,0 +1,173 @@
+"""How good is a restored image?  Measures that compare a prediction with its target.  Read
+lesson 7's "Image Restoration" and "Perceptual Loss" notes first.
+
+All of them take images as NumPy arrays ``(C, H, W)`` (C = 1 or 3) or ``(H, W)`` with values in
+[0, 1] (a model's output is clipped to that range first, as it would be when saved as a PNG):
+
+* ``psnr`` — peak signal-to-noise ratio, ``10·log10(1 / MSE)`` dB over every pixel and channel.
+  +1 dB is an MSE 21 % lower.  ``psnr_in_box`` / ``psnr_outside_box`` restrict it to a box (the
+  place where ``crappify`` wrote its number) or to everything else: if the number is gone, the
+  two are close.
+* ``ssim`` — the structural similarity of Wang et al. (2004): per 11×11 Gaussian window
+  (σ = 1.5), ``(2μxμy + C1)(2σxy + C2) / ((μx² + μy² + C1)(σx² + σy² + C2))`` with
+  C1 = (0.01)², C2 = (0.03)², averaged over the windows that fit inside the image ("valid").
+  Computed on the luminance Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601), as super-resolution
+  papers report it.
+* ``FeatureDistance`` — what the feature loss minimises, as a measure: the mean absolute
+  difference of VGG16's relu2_2, relu3_3, relu4_3 and relu5_3 activations, averaged over the four
+  layers.  Lower means "looks more alike" to the network.
+* ``sharpness_ratio`` — the energy (sum of squares) of the Laplacian of the prediction's
+  luminance divided by the target's: below 1 is blurrier than the target, above 1 has more
+  edges (or noise) than it.
+
+These are host-side NumPy (evaluation, not training), except ``FeatureDistance``, which runs the
+network.
+"""
+import numpy  # host-side: evaluation of finished images
+
+LUMA = (0.299, 0.587, 0.114)
+
+
+def _as_chw(image, name):
+    image = numpy.asarray(image, dtype=numpy.float64)
+    if image.ndim == 2:
+        image = image[None]
+    if image.ndim != 3 or image.shape[0] not in (1, 3):
+        raise ValueError(f"{name}: expected an image (C, H, W) with C = 1 or 3, or (H, W), "
+                         f"got shape {image.shape}")
+    return image
+
+
+def _pair(pred, target, name):
+    pred, target = _as_chw(pred, name), _as_chw(target, name)
+    if pred.shape != target.shape:
+        raise ValueError(f"{name}: prediction {pred.shape} and target {target.shape} differ")
+    return pred, target
+
+
+def _psnr_of_mse(mse):
+    return float("inf") if mse == 0 else float(10 * numpy.log10(1.0 / mse))
+
+
+def psnr(pred, target):
+    """``10·log10(1 / mean((pred − target)²))`` in dB, images in [0, 1]."""
+    pred, target = _pair(pred, target, "psnr")
+    return _psnr_of_mse(numpy.mean((pred - target) ** 2))
+
+
+def box_mask(shape_hw, box):
+    """A boolean (H, W) mask, True inside ``box = (x0, y0, x1, y1)`` (x1, y1 excluded)."""
+    x0, y0, x1, y1 = box
+    mask = numpy.zeros(shape_hw, dtype=bool)
+    mask[y0:y1, x0:x1] = True
+    if not mask.any():
+        raise ValueError(f"box {box} holds no pixel of an image of size {shape_hw}")
+    return mask
+
+
+def psnr_in_box(pred, target, box):
+    """PSNR over the pixels inside ``box = (x0, y0, x1, y1)`` only."""
+    pred, target = _pair(pred, target, "psnr_in_box")
+    mask = box_mask(pred.shape[1:], box)
+    return _psnr_of_mse(numpy.mean((pred - target)[:, mask] ** 2))
+
+
+def psnr_outside_box(pred, target, box):
+    """PSNR over the pixels outside ``box``."""
+    pred, target = _pair(pred, target, "psnr_outside_box")
+    mask = ~box_mask(pred.shape[1:], box)
+    return _psnr_of_mse(numpy.mean((pred - target)[:, mask] ** 2))
+
+
+def luminance(image):
+    """Y = 0.299 R + 0.587 G + 0.114 B of a (3, H, W) image; a (1, H, W) image is its own."""
+    image = _as_chw(image, "luminance")
+    if image.shape[0] == 1:
+        return image[0]
+    return sum(w * c for w, c in zip(LUMA, image))
+
+
+def gaussian_window(size=11, sigma=1.5):
+    """The normalised 1-D Gaussian; the 2-D window is its outer product with itself."""
+    x = numpy.arange(size) - (size - 1) / 2
+    g = numpy.exp(-x ** 2 / (2 * sigma ** 2))
+    return g / g.sum()
+
+
+def _filter_valid(image, g):
+    """Correlate ``image`` (H, W) with the separable window g⊗g, keeping positions where the
+    whole window fits (output (H − k + 1, W − k + 1))."""
+    k = len(g)
+    rows = sum(g[i] * image[i:image.shape[0] - k + 1 + i] for i in range(k))
+    return sum(g[j] * rows[:, j:image.shape[1] - k + 1 + j] for j in range(k))
+
+
+def ssim(pred, target, size=11, sigma=1.5, k1=0.01, k2=0.03):
+    """Wang et al.'s SSIM on the luminance, images in [0, 1] (data range 1)."""
+    pred, target = _pair(pred, target, "ssim")
+    x, y = luminance(pred), luminance(target)
+    if min(x.shape) < size:
+        raise ValueError(f"ssim: the image ({x.shape}) is smaller than the {size}×{size} window")
+    g = gaussian_window(size, sigma)
+    c1, c2 = k1 ** 2, k2 ** 2
+    mu_x, mu_y = _filter_valid(x, g), _filter_valid(y, g)
+    var_x = _filter_valid(x * x, g) - mu_x ** 2
+    var_y = _filter_valid(y * y, g) - mu_y ** 2
+    cov = _filter_valid(x * y, g) - mu_x * mu_y
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)
+                / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2)))
+    return float(ssim_map.mean())
+
+
+def laplacian(image):
+    """The 4-neighbour Laplacian ``u(y−1,x) + u(y+1,x) + u(y,x−1) + u(y,x+1) − 4u(y,x)`` of
+    (H, W), at the interior pixels (H − 2, W − 2)."""
+    return (image[:-2, 1:-1] + image[2:, 1:-1] + image[1:-1, :-2] + image[1:-1, 2:]
+            - 4 * image[1:-1, 1:-1])
+
+
+def sharpness_ratio(pred, target):
+    """Σ laplacian(Y_pred)² / Σ laplacian(Y_target)²."""
+    pred, target = _pair(pred, target, "sharpness_ratio")
+    energy_target = float(numpy.sum(laplacian(luminance(target)) ** 2))
+    if energy_target == 0:
+        raise ValueError("sharpness_ratio: the target is flat (its Laplacian is zero)")
+    return float(numpy.sum(laplacian(luminance(pred)) ** 2)) / energy_target
+
+
+class FeatureDistance:
+    """``FeatureDistance(features, input_map)(pred, target)``: the mean over relu2_2, relu3_3,
+    relu4_3, relu5_3 (``features[8, 15, 22, 29]``) of mean |f(pred) − f(target)|.
+
+    ``features`` is VGG16's frozen ``features`` (``vgg16_features()``), ``input_map`` what
+    turns a [0, 1] image into its input (``VGGInput(stats=None)``).  Images are NumPy arrays
+    (C, H, W) in [0, 1] or batches (N, C, H, W); the sizes must be divisible by 16."""
+
+    layer_ids = (8, 15, 22, 29)
+
+    def __init__(self, features, input_map):
+        self.device = next(features.parameters()).device
+        self.features, self.input_map = features, input_map.to(self.device)
+
+    def activations(self, images):
+        import minitorch
+        from minitorch import backend
+        x = numpy.asarray(images, dtype=numpy.float32)
+        x = x[None] if x.ndim == 3 else x
+        out, h = [], self.input_map(minitorch.tensor(x, device=self.device))
+        with minitorch.no_grad():
+            for i, layer in enumerate(self.features):
+                h = layer(h)
+                if i in self.layer_ids:
+                    out.append(backend.to_numpy(h.data).astype(numpy.float64))
+                if i >= max(self.layer_ids):
+                    break
+        return out
+
+    def __call__(self, pred, target):
+        pred, target = numpy.asarray(pred), numpy.asarray(target)
+        if pred.shape != target.shape:
+            raise ValueError(f"FeatureDistance: prediction {pred.shape} and target "
+                             f"{target.shape} differ")
+        a, b = self.activations(pred), self.activations(target)
+        return float(numpy.mean([numpy.mean(numpy.abs(fa - fb)) for fa, fb in zip(a, b)]))
