@@ -3,3 +3,7 @@ Flatten, SigmoidRange, SelfAttention, PixelShuffle_ICNR."""
 from minitorch.vision.layers import (  # noqa: F401
     Flatten, MergeLayer, NormType, PixelShuffle_ICNR, SelfAttention, SequentialEx, SigmoidRange,
     conv_layer, icnr, init_default, relu, res_block, sigmoid_range)
+from minitorch.vision.layers import batchnorm_2d  # noqa: F401
+from minitorch.vision.models import (  # noqa: F401
+    DynamicUnet, UnetBlock, resnet18, resnet34, small_encoder)
+from minitorch.vision.learner import cnn_config, create_body, model_meta, unet_learner  # noqa: F401
