@@ -207,9 +207,12 @@ class DynamicUnet(SequentialEx):
         self.train()  # a new model trains (the dummy pass left parts in eval mode)
 
     def remove_hooks(self):
-        """Take the skip hooks off the encoder (the model cannot run afterwards)."""
+        """Take the skip hooks off the encoder and drop what they hold (the model cannot run
+        afterwards: its blocks would find no skip)."""
         if hasattr(self, "sfs"):
             self.sfs.remove()
+            for hook in self.sfs:
+                hook.stored = None
 
     def __del__(self):
         self.remove_hooks()
