@@ -2,9 +2,11 @@
 and the model summary.
 
 Read in this order: ``callbacks.py`` (events, cancel exceptions, Recorder, the epoch table),
-``optimizer.py`` (fastai's optimizer knobs and true weight decay), ``learner.py`` (the loop),
+``optimizer.py`` (fastai's optimizer knobs and true weight decay), ``activations.py`` (the
+loss function's final activation), ``learner.py`` (the loop),
 ``one_cycle.py``, ``lr_finder.py``, ``metrics.py``, ``summary.py``.
 """
+from minitorch.learner.activations import LOSS_ACTIVATIONS, loss_func2activ  # noqa: F401
 from minitorch.learner.callbacks import (  # noqa: F401
     Callback, CancelBatchException, CancelEpochException, CancelFitException, ProgressCallback,
     Recorder, SmoothenValue, TerminateOnNaN)
@@ -14,5 +16,5 @@ from minitorch.learner.metrics import (  # noqa: F401
     accuracy, accuracy_thresh, accuracy_thresh_expand, error_rate)
 from minitorch.learner.one_cycle import (  # noqa: F401
     OneCycleScheduler, Scheduler, annealing_cos, annealing_exp, annealing_linear, fit_one_cycle)
-from minitorch.learner.optimizer import OptimWrapper  # noqa: F401
+from minitorch.learner.optimizer import OptimWrapper, split_no_wd_params  # noqa: F401
 from minitorch.learner.summary import flatten_model, layers_info, model_summary  # noqa: F401

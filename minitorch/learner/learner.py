@@ -33,21 +33,13 @@ from minitorch import backend
 from minitorch.autograd import no_grad
 from minitorch.data import DatasetType
 from minitorch.learner import lr_finder, one_cycle
+from minitorch.learner.activations import loss_func2activ
 from minitorch.learner.callbacks import (
     CancelBatchException, CancelEpochException, CancelFitException, ProgressCallback, Recorder,
     SmoothenValue, TerminateOnNaN, WeightedMeans, finish_figure, metric_name)
-from minitorch.learner.optimizer import OptimWrapper
+from minitorch.learner.optimizer import OptimWrapper, norm_layer_types
 from minitorch.learner.summary import flatten_model, layer_parameters, model_summary
 from minitorch.optim import Adam
-
-
-def _norm_layer_types():
-    """The normalisation layers that keep training when their layer group is frozen, and
-    whose parameters are not weight-decayed with ``bn_wd=False``."""
-    from minitorch import nn
-    return tuple(getattr(nn, name) for name in
-                 ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
-                  "InstanceNorm1d", "InstanceNorm2d") if hasattr(nn, name))
 
 
 class Learner:
@@ -100,33 +92,12 @@ class Learner:
         self.smooth_loss = float("nan")
 
     # ---- the optimizer ---------------------------------------------------------------------------
-    def _param_groups(self):
-        """Two optimizer param groups per layer group: weights, then norm-layer and bias
-        parameters (see ``optimizer.py``).  Frozen parameters are included (so group indices
-        stay fixed) but never get a gradient, so they are never stepped or decayed."""
-        norm_types = _norm_layer_types()
-        seen, groups = set(), []
-        for layers in self.layer_groups:
-            weights, norms_and_biases = [], []
-            for layer in layers:
-                for name, p in layer_parameters(layer):
-                    if id(p) in seen:
-                        continue  # tied weights: one parameter, stepped once
-                    seen.add(id(p))
-                    if isinstance(layer, norm_types) or name == "bias":
-                        norms_and_biases.append(p)
-                    else:
-                        weights.append(p)
-            groups += [{"params": weights}, {"params": norms_and_biases}]
-        return groups
-
     def create_opt(self, lr, wd=None):
-        """Build the optimizer (``opt_func``) wrapped with fastai's knobs and true weight decay."""
+        """Build the optimizer (``opt_func``) over the layer groups, wrapped with fastai's knobs
+        and true weight decay (``OptimWrapper.create``)."""
         wd = self.wd if wd is None else wd
-        lr_values = lr if isinstance(lr, (list, tuple)) else [lr] * len(self.layer_groups)
-        opt = self.opt_func(self._param_groups(), lr=float(lr_values[0]))
-        self.opt = OptimWrapper(opt, wd=wd, true_wd=self.true_wd, bn_wd=self.bn_wd)
-        self.opt.lr = lr
+        self.opt = OptimWrapper.create(self.opt_func, lr, self.layer_groups, wd=wd,
+                                       true_wd=self.true_wd, bn_wd=self.bn_wd)
 
     def lr_range(self, lr):
         """A learning rate per layer group from ``lr``: a number stays as it is; ``slice(a, b)``
@@ -254,18 +225,10 @@ class Learner:
         return sums.means()
 
     def _activation(self, activ):
-        """What turns the model's output into predictions: softmax after cross-entropy (whose
-        input is logits), sigmoid after binary cross-entropy with logits, else nothing."""
-        if activ is not None:
-            return activ
-        name = getattr(self.loss_func, "__name__", type(self.loss_func).__name__).lower()
-        if "with_logits" in name or "withlogits" in name:
-            return lambda x: x.sigmoid()
-        if "binary" in name or name.startswith("bce"):
-            return lambda x: x  # binary cross-entropy on probabilities: already activated
-        if "cross_entropy" in name or "crossentropy" in name:
-            return lambda x: x.softmax(-1)
-        return lambda x: x
+        """What turns the model's output into predictions: ``activ`` if given, else the loss
+        function's (``activations.py``: softmax after cross-entropy, sigmoid after binary
+        cross-entropy with logits, ...)."""
+        return activ if activ is not None else loss_func2activ(self.loss_func)
 
     def pred_batch(self, ds_type=DatasetType.Valid, batch=None, activ=None):
         """Predictions (after the activation) for one batch: ``batch`` if given, else the first
@@ -353,7 +316,7 @@ class Learner:
     def freeze_to(self, n):
         """Stop training the layer groups before ``n`` (their norm layers keep training when
         ``train_bn``); train the others.  A fresh optimizer is made at the next fit."""
-        norm_types = _norm_layer_types()
+        norm_types = norm_layer_types()
         frozen = self.layer_groups[:n]
         for layers in frozen:
             for layer in layers:

@@ -21,21 +21,89 @@ batchnorm and bias parameters are left undecayed.
 Each layer group becomes *two* optimizer param groups, ``[weights, batchnorm and bias
 parameters]``, so that ``bn_wd`` can treat them differently; the lr and momentum of both are
 always the same.
+
+**Made outside the Learner.**  ``OptimWrapper.create(opt_func, lr, layer_groups, wd, true_wd,
+bn_wd)`` builds the whole thing from a recipe (``opt_func``, e.g. ``partial(Adam, betas=(0.9,
+0.99))``) and layer groups; the Learner's ``create_opt`` calls it.  ``opt.new(layer_groups)``
+makes another optimizer with the same recipe and the same current settings (lr, momentum, wd)
+for other parameters: a GAN trainer holds one for the generator and one for the critic and
+swaps ``learn.opt`` between them.
 """
 from minitorch.autograd import no_grad
+from minitorch.nn.hooks import flatten_model, layer_parameters
+
+
+def norm_layer_types():
+    """The normalisation layers: they keep training when their layer group is frozen
+    (``train_bn``), and their parameters are not weight-decayed with ``bn_wd=False``."""
+    from minitorch import nn
+    return tuple(getattr(nn, name) for name in
+                 ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
+                  "InstanceNorm1d", "InstanceNorm2d") if hasattr(nn, name))
+
+
+def split_no_wd_params(layer_groups):
+    """Two optimizer param groups per layer group: weights, then norm-layer and bias parameters.
+
+    A layer group is a list of layers, or a module (its leaf layers are used).  Frozen
+    parameters are included (so group indices stay fixed) but never get a gradient, so they are
+    never stepped or decayed.  A parameter shared by two layers (tied weights) is listed once."""
+    norm_types = norm_layer_types()
+    seen, groups = set(), []
+    for layers in layer_groups:
+        if not isinstance(layers, (list, tuple)):
+            layers = flatten_model(layers)
+        weights, norms_and_biases = [], []
+        for layer in layers:
+            for name, p in layer_parameters(layer):
+                if id(p) in seen:
+                    continue  # tied weights: one parameter, stepped once
+                seen.add(id(p))
+                if isinstance(layer, norm_types) or name == "bias":
+                    norms_and_biases.append(p)
+                else:
+                    weights.append(p)
+        groups += [{"params": weights}, {"params": norms_and_biases}]
+    return groups
 
 
 class OptimWrapper:
-    """Wraps ``opt`` (whose param groups come in pairs, see the module docstring)."""
+    """Wraps ``opt`` (whose param groups come in pairs, see the module docstring).
 
-    def __init__(self, opt, wd=0.0, true_wd=True, bn_wd=True):
+    ``opt_func`` is the recipe ``new`` makes another optimizer with; ``create`` sets it, and
+    wrapping an optimizer directly takes its class."""
+
+    def __init__(self, opt, wd=0.0, true_wd=True, bn_wd=True, opt_func=None):
         if len(opt.param_groups) % 2:
             raise ValueError("OptimWrapper: the optimizer's param groups must come in pairs "
                              f"(weights, batchnorm/bias) per layer group, got "
                              f"{len(opt.param_groups)} groups")
         self.opt, self.true_wd, self.bn_wd = opt, true_wd, bn_wd
+        self.opt_func = type(opt) if opt_func is None else opt_func
         self.n_groups = len(opt.param_groups) // 2
         self.wd = wd
+
+    @classmethod
+    def create(cls, opt_func, lr, layer_groups, wd=0.0, true_wd=True, bn_wd=True):
+        """An optimizer ``opt_func(param_groups, lr=...)`` over ``layer_groups`` (lists of
+        layers, or modules), wrapped: ``lr`` and ``wd`` are numbers or one per layer group."""
+        layer_groups = list(layer_groups)
+        if not layer_groups:
+            raise ValueError("OptimWrapper.create: no layer groups given")
+        first_lr = lr[0] if isinstance(lr, (list, tuple)) else lr
+        opt = opt_func(split_no_wd_params(layer_groups), lr=float(first_lr))
+        wrapper = cls(opt, wd=wd, true_wd=true_wd, bn_wd=bn_wd, opt_func=opt_func)
+        wrapper.lr = lr
+        return wrapper
+
+    def new(self, layer_groups):
+        """Another optimizer over ``layer_groups``, with this one's recipe and current lr,
+        momentum and weight decay (numbers apply to every new group; lists must match)."""
+        opt = self.create(self.opt_func, self.lr, layer_groups, wd=self.wd,
+                          true_wd=self.true_wd, bn_wd=self.bn_wd)
+        if self.mom is not None:
+            opt.mom = self.mom
+        return opt
 
     @property
     def param_groups(self):

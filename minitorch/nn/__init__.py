@@ -4,10 +4,11 @@ Then ``functional.py`` (the math of every layer as a function, ``F``), ``init.py
 start), ``containers.py``, and the layer files in the order a network uses them:
 ``linear.py``, ``conv.py``, ``pooling.py``, ``normalization.py``, ``activation.py``,
 ``dropout.py``, ``sparse.py``, ``upsampling.py``, ``padding.py``, ``loss.py``, ``rnn.py``;
-finally ``utils.py`` (weight norm, spectral norm, gradient clipping).
+finally ``utils.py`` (weight norm, spectral norm, gradient clipping) and ``hooks.py`` (reading
+activations out of a network: fastai's ``Hook``, ``hook_outputs``, ``model_sizes``).
 """
 from minitorch.nn.module import Module, Parameter, RemovableHandle  # noqa: F401
-from minitorch.nn import functional, init, utils  # noqa: F401
+from minitorch.nn import functional, hooks, init, utils  # noqa: F401
 from minitorch.nn.activation import (  # noqa: F401
     LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh)
 from minitorch.nn.containers import ModuleDict, ModuleList, Sequential  # noqa: F401

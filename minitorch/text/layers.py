@@ -36,6 +36,11 @@ class CrossEntropyFlat(Module):
         super().__init__()
         self.weight, self.ignore_index, self.reduction = weight, ignore_index, reduction
 
+    def activ(self, output):
+        """The predictions for ``output`` (the Learner's final activation): softmax over the
+        vocabulary."""
+        return output.softmax(-1)
+
     def forward(self, input, target):
         if tuple(input.shape[:-1]) != tuple(target.shape):
             raise ValueError(f"CrossEntropyFlat: scores of shape {tuple(input.shape)} need "
