@@ -1,14 +1,17 @@
 """fastai v1's DynamicUnet: parameter counts against fastai's construction rules worked out by
 hand, shapes at sizes that are not multiples of 32 and at odd aspect ratios (also at another
 size than the one it was built for), where blur and self-attention go, gradients through the
-skips (finite differences), hooks that go away with the model, the residual head, and
-unet_learner's layer groups, freezing and predictions."""
+skips (finite differences), hooks that go away with the model, the residual head,
+unet_learner's layer groups, freezing and predictions; and a small U-Net against fastai's code
+written in PyTorch (same state_dict names; forward and backward in float64)."""
 import functools
 import gc
+import warnings
 import weakref
 
 import numpy as np
 import pytest
+import torch
 
 import minitorch
 from minitorch import nn
@@ -18,6 +21,7 @@ from minitorch.nn import functional as F
 from minitorch.vision import (
     DynamicUnet, NormType, SelfAttention, conv_layer, create_body, resnet18, resnet34,
     small_encoder, unet_learner)
+from torch_compare import check
 
 
 def n_params(model):
@@ -299,3 +303,121 @@ def test_a_frozen_unet_learner_trains_only_the_decoder_and_predicts_any_size():
 def test_unet_learner_pretrained_resnet_has_no_weights_here():
     with pytest.raises(ValueError, match="pretrained"):
         unet_learner(_image_data(), resnet18, loss_func=F.mse_loss)
+
+
+# ---- against fastai's U-Net written in PyTorch -------------------------------------------------------
+class TorchSequentialEx(torch.nn.Module):
+    def __init__(self, *layers):
+        super().__init__()
+        self.layers = torch.nn.ModuleList(layers)
+
+    def forward(self, x):
+        res = x
+        for layer in self.layers:
+            res.orig = x
+            nres = layer(res)
+            res.orig = None
+            res = nres
+        return res
+
+
+class TorchMerge(torch.nn.Module):
+    def __init__(self, dense):
+        super().__init__()
+        self.dense = dense
+
+    def forward(self, x):
+        return torch.cat([x, x.orig], 1) if self.dense else x + x.orig
+
+
+def torch_conv_layer(ni, nf, ks=3, stride=1, norm=NormType.Batch, use_activ=True):
+    bn = norm is NormType.Batch
+    conv = torch.nn.Conv2d(ni, nf, ks, stride, (ks - 1) // 2, bias=not bn)
+    if norm is NormType.Weight:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            conv = torch.nn.utils.weight_norm(conv)
+    return torch.nn.Sequential(conv, *([torch.nn.ReLU()] if use_activ else []),
+                               *([torch.nn.BatchNorm2d(nf)] if bn else []))
+
+
+class TorchShuffle(torch.nn.Module):
+    def __init__(self, ni, nf, blur, norm):
+        super().__init__()
+        self.conv = torch_conv_layer(ni, nf * 4, ks=1, norm=norm, use_activ=False)
+        self.shuf, self.pad = torch.nn.PixelShuffle(2), torch.nn.ReplicationPad2d((1, 0, 1, 0))
+        self.blur, self.do_blur, self.relu = torch.nn.AvgPool2d(2, stride=1), blur, torch.nn.ReLU()
+
+    def forward(self, x):
+        x = self.shuf(self.relu(self.conv(x)))
+        return self.blur(self.pad(x)) if self.do_blur else x
+
+
+class TorchUnetBlock(torch.nn.Module):
+    def __init__(self, up_in_c, x_in_c, hook, final_div, blur, norm):
+        super().__init__()
+        self.hook = hook
+        self.shuf = TorchShuffle(up_in_c, up_in_c // 2, blur, norm)
+        self.bn = torch.nn.BatchNorm2d(x_in_c)
+        ni = up_in_c // 2 + x_in_c
+        nf = ni if final_div else ni // 2
+        self.conv1, self.conv2 = torch_conv_layer(ni, nf, norm=norm), torch_conv_layer(nf, nf,
+                                                                                         norm=norm)
+        self.relu = torch.nn.ReLU()
+
+    def forward(self, up_in):
+        s = self.hook["stored"]
+        up_out = self.shuf(up_in)
+        if s.shape[-2:] != up_out.shape[-2:]:
+            up_out = torch.nn.functional.interpolate(up_out, s.shape[-2:], mode="nearest")
+        return self.conv2(self.conv1(self.relu(torch.cat([up_out, self.bn(s)], 1))))
+
+
+class TorchResize(torch.nn.Module):
+    def forward(self, x):
+        return torch.nn.functional.interpolate(x, x.orig.shape[-2:], mode="nearest")
+
+
+def torch_tiny_unet(norm, blur):
+    """fastai 1.0.61's DynamicUnet on ``tiny_encoder``'s twin, its hooks not detached."""
+    enc = torch.nn.Sequential(torch_conv_layer(3, 8, stride=2), torch_conv_layer(8, 8),
+                              torch_conv_layer(8, 16, stride=2))
+    hook = {}
+    enc[1].register_forward_hook(lambda m, i, o: hook.__setitem__("stored", o))
+    res = TorchSequentialEx(torch_conv_layer(11, 11, norm=norm),
+                            torch_conv_layer(11, 11, norm=norm), TorchMerge(False))
+    return TorchSequentialEx(
+        enc, torch.nn.BatchNorm2d(16), torch.nn.ReLU(),
+        torch.nn.Sequential(torch_conv_layer(16, 32, norm=norm), torch_conv_layer(32, 16, norm=norm)),
+        TorchUnetBlock(16, 8, hook, final_div=False, blur=blur, norm=norm),
+        TorchShuffle(8, 8, blur=False, norm=norm), TorchResize(), TorchMerge(True), res,
+        torch_conv_layer(11, 3, ks=1, norm=norm, use_activ=False))
+
+
+def tiny_encoder():
+    return nn.Sequential(conv_layer(3, 8, stride=2), conv_layer(8, 8), conv_layer(8, 16, stride=2))
+
+
+@pytest.mark.parametrize("norm,blur,size", [
+    (NormType.Weight, True, (12, 20)),
+    (NormType.Batch, False, (13, 19)),   # odd: the block interpolates, the end resizes
+])
+def test_tiny_unet_matches_fastais_in_torch(norm, blur, size):
+    model = DynamicUnet(tiny_encoder(), 3, size, blur=blur, norm_type=norm).double()
+    twin = torch_tiny_unet(norm, blur).double()
+    theirs = twin.state_dict()
+    ours = model.state_dict()
+    assert list(ours) == list(theirs)
+    rng = np.random.default_rng(0)
+    with torch.no_grad():  # random values everywhere (batchnorm weights and biases included)
+        for key, value in theirs.items():
+            if value.dtype.is_floating_point and "running" not in key:
+                value.copy_(torch.tensor(rng.uniform(0.5, 1.5, tuple(value.shape))))
+    model.load_state_dict({k: v.numpy() for k, v in theirs.items()})
+    x = rng.standard_normal((2, 3, *size))
+    first = model.layers[0][0][0]
+    param = "weight_v" if norm is NormType.Weight else "weight"
+    check(model, twin, [x], params=[
+        ("encoder's first conv", first.weight, twin.layers[0][0][0].weight),
+        ("block conv1", getattr(model.layers[4].conv1[0], param),
+         getattr(twin.layers[4].conv1[0], param))])
