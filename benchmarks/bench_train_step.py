@@ -28,83 +28,25 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 import minitorch
-from minitorch import nn
 from minitorch.nn import functional as F
 from minitorch.optim import SGD
-from minitorch.vision import Flatten, conv_layer, res_block
+from minitorch.vision.models import MNIST_MODELS
 
-# ---- the models, in minitorch (as the lesson writes them) and in torch (the same modules) --------
+# The lesson's models in torch are the test suite's references too (tests/torch_twins.py),
+# imported from the repository's root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.torch_twins import torch_model  # noqa: E402
+
+
 def minitorch_model(name):
-    if name == "A":
-        def conv(ni, nf):
-            return nn.Conv2d(ni, nf, kernel_size=3, stride=2, padding=1)
-        layers = []
-        for ni, nf in [(1, 8), (8, 16), (16, 32), (32, 16)]:
-            layers += [conv(ni, nf), nn.BatchNorm2d(nf), nn.ReLU()]
-        return nn.Sequential(*layers, conv(16, 10), nn.BatchNorm2d(10), Flatten())
-    if name == "B":
-        return nn.Sequential(*[conv_layer(ni, nf, stride=2) for ni, nf in
-                               [(1, 8), (8, 16), (16, 32), (32, 16), (16, 10)]], Flatten())
-
-    def conv_and_res(ni, nf):
-        return nn.Sequential(conv_layer(ni, nf, stride=2), res_block(nf))
-    return nn.Sequential(conv_and_res(1, 8), conv_and_res(8, 16), conv_and_res(16, 32),
-                         conv_and_res(32, 16), conv_layer(16, 10, stride=2), Flatten())
-
-
-class TorchSequentialEx(torch.nn.Module):
-    """fastai's SequentialEx in torch: every layer sees the block's input as ``x.orig``."""
-
-    def __init__(self, *layers):
-        super().__init__()
-        self.layers = torch.nn.ModuleList(layers)
-
-    def forward(self, x):
-        result = x
-        for layer in self.layers:
-            result.orig = x
-            next_result = layer(result)
-            result.orig = None
-            result = next_result
-        return result
-
-
-class TorchMerge(torch.nn.Module):
-    def forward(self, x):
-        return x + x.orig
-
-
-def torch_conv_layer(ni, nf, stride=1):
-    """fastai's conv_layer: conv without bias, kaiming-normal init → ReLU → batchnorm."""
-    conv = torch.nn.Conv2d(ni, nf, 3, stride=stride, padding=1, bias=False)
-    torch.nn.init.kaiming_normal_(conv.weight)
-    return torch.nn.Sequential(conv, torch.nn.ReLU(), torch.nn.BatchNorm2d(nf))
-
-
-def torch_model(name):
-    if name == "A":
-        layers = []
-        for ni, nf in [(1, 8), (8, 16), (16, 32), (32, 16)]:
-            layers += [torch.nn.Conv2d(ni, nf, 3, stride=2, padding=1), torch.nn.BatchNorm2d(nf),
-                       torch.nn.ReLU()]
-        return torch.nn.Sequential(*layers, torch.nn.Conv2d(16, 10, 3, stride=2, padding=1),
-                                   torch.nn.BatchNorm2d(10), torch.nn.Flatten())
-    if name == "B":
-        return torch.nn.Sequential(*[torch_conv_layer(ni, nf, stride=2) for ni, nf in
-                                     [(1, 8), (8, 16), (16, 32), (32, 16), (16, 10)]],
-                                   torch.nn.Flatten())
-
-    def conv_and_res(ni, nf):
-        block = TorchSequentialEx(torch_conv_layer(nf, nf), torch_conv_layer(nf, nf), TorchMerge())
-        return torch.nn.Sequential(torch_conv_layer(ni, nf, stride=2), block)
-    return torch.nn.Sequential(conv_and_res(1, 8), conv_and_res(8, 16), conv_and_res(16, 32),
-                               conv_and_res(32, 16), torch_conv_layer(16, 10, stride=2),
-                               torch.nn.Flatten())
+    """The lesson's model ``name`` ('A', 'B', 'C'), from minitorch/vision/models/mnist.py."""
+    return MNIST_MODELS[name]()
 
 
 # ---- one step each -------------------------------------------------------------------------------

@@ -17,62 +17,31 @@ momentum 0.95 → 0.85 → 0.95), cross-entropy; batches of 128 from minitorch's
 (random pad-3-crop-28 on the training images, normalised with a training batch's statistics,
 468 batches an epoch), which the test suite checks against fastai's semantics.  Accuracy is
 measured on the 10,000 test images (the lesson's validation set) with the batchnorms in eval
-mode.  ``tests/test_training_vs_torch.py`` holds this loop and ``learn.fit_one_cycle`` to the
-same losses and weights step by step in float64 (it imports ``fit_one_cycle_torch`` from
-here); here both run in float32.
+mode.  The loop, ``fit_one_cycle_torch``, and the torch models are in ``tests/torch_twins.py``:
+``tests/test_training_vs_torch.py`` holds that loop and ``learn.fit_one_cycle`` to the same
+losses and weights step by step in float64; here both run in float32.
 """
 import argparse
-import math
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
 import minitorch
 from minitorch.data import mnist_databunch
-from bench_train_step import torch_model  # the lesson's models as torch modules
+
+# The lesson's models in torch and the recipe's loop are the test suite's references too; they
+# live in tests/torch_twins.py, imported from the repository's root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.torch_twins import fit_one_cycle_torch, torch_model  # noqa: E402
 
 RECIPES = {  # model: (epochs, max_lr, lesson7.md's notebook / lecture accuracy)
     "A": (3, 0.1, "0.9886 / 0.9864"),
     "B": (10, 0.1, "0.9916 / 0.9911"),
     "C": (12, 0.05, "0.9952 / 0.9954"),
 }
-WD, MOMS, BETA2, DIV_FACTOR, PCT_START = 1e-2, (0.95, 0.85), 0.99, 25.0, 0.3
-
-
-def one_cycle(n_steps, max_lr):
-    """(lr, beta1) for each of ``n_steps`` batches."""
-    def cos(start, end, pct):
-        return end + (start - end) / 2 * (math.cos(math.pi * pct) + 1)
-
-    warm, low = int(n_steps * PCT_START), max_lr / DIV_FACTOR
-    for i in range(n_steps):
-        if i < warm:
-            yield cos(low, max_lr, i / warm), cos(MOMS[0], MOMS[1], i / warm)
-        else:
-            pct = (i - warm) / (n_steps - warm)
-            yield cos(max_lr, low / 1e4, pct), cos(MOMS[1], MOMS[0], pct)
-
-
-def fit_one_cycle_torch(model, batches, n_steps, max_lr):
-    """Train ``model`` on ``n_steps`` batches ((images, labels) NumPy arrays) with Adam, true
-    weight decay and one cycle up to ``max_lr``, as fastai v1 does; returns each step's loss."""
-    opt = torch.optim.Adam(model.parameters(), lr=0.0, betas=(MOMS[0], BETA2), eps=1e-8)
-    model.train()
-    losses = []
-    for (xb, yb), (lr, beta1) in zip(batches, one_cycle(n_steps, max_lr)):
-        for group in opt.param_groups:
-            group["lr"], group["betas"] = lr, (beta1, BETA2)
-        loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(xb)),
-                                                 torch.from_numpy(yb))
-        opt.zero_grad()
-        loss.backward()
-        with torch.no_grad():
-            for p in model.parameters():  # decoupled decay, batchnorm included
-                p.mul_(1 - lr * WD)
-        opt.step()
-        losses.append(loss.item())
-    return losses
 
 
 def train_and_score(name, seed, data):

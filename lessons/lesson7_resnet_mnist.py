@@ -27,7 +27,6 @@ from minitorch import nn
 from minitorch.data import mnist_databunch
 from minitorch.files import atomic_write
 from minitorch.learner import Learner, accuracy
-from minitorch.vision import Flatten, conv_layer, res_block
 
 parser = argparse.ArgumentParser(description="Lesson 7: ResNets on MNIST")
 parser.add_argument("--quick", action="store_true",
@@ -82,10 +81,12 @@ data.show_batch(rows=3, figsize=(5, 5), path=OUT / "batch.png")
 # channels go 1 → 8 → 16 → 32 → 16 → 10, one per digit.  Each conv is followed by batchnorm and
 # ReLU (the last by batchnorm only), and `Flatten` turns the (N, 10, 1, 1) output into the
 # (N, 10) scores the loss expects.
+#
+# The models of this lesson are written out in `minitorch/vision/models/mnist.py`, where the
+# benchmarks and the tests take them from too; open it beside this script.
 
 # %%
-def conv(ni, nf):
-    return nn.Conv2d(ni, nf, kernel_size=3, stride=2, padding=1)
+from minitorch.vision.models.mnist import basic_cnn  # noqa: E402
 
 
 def train(name, model, n_epochs, max_lr, lesson_accuracy, find_lr=False, slug=None):
@@ -111,19 +112,9 @@ def train(name, model, n_epochs, max_lr, lesson_accuracy, find_lr=False, slug=No
     return learn
 
 
-def basic_cnn():
-    return nn.Sequential(
-        conv(1, 8), nn.BatchNorm2d(8), nn.ReLU(),     # 14
-        conv(8, 16), nn.BatchNorm2d(16), nn.ReLU(),   # 7
-        conv(16, 32), nn.BatchNorm2d(32), nn.ReLU(),  # 4
-        conv(32, 16), nn.BatchNorm2d(16), nn.ReLU(),  # 2
-        conv(16, 10), nn.BatchNorm2d(10),             # 1
-        Flatten(),                                    # remove the (1, 1) grid
-    )
-
-
 minitorch.manual_seed(0)
 model = basic_cnn()
+print(model)
 learn = Learner(data, model, loss_func=nn.CrossEntropyLoss(), metrics=accuracy)
 print(learn.summary())
 xb = xb.to(data.device)
@@ -148,20 +139,7 @@ learn = train("A: basic CNN", model, epochs(3), 0.1, 0.9886, find_lr=True)
 # fewer: 12,044.  Note the order: the activation comes before the batchnorm here.
 
 # %%
-def conv2(ni, nf):
-    return conv_layer(ni, nf, stride=2)
-
-
-def refactored_cnn():
-    return nn.Sequential(
-        conv2(1, 8),    # 14
-        conv2(8, 16),   # 7
-        conv2(16, 32),  # 4
-        conv2(32, 16),  # 2
-        conv2(16, 10),  # 1
-        Flatten(),      # remove the (1, 1) grid
-    )
-
+from minitorch.vision.models.mnist import refactored_cnn  # noqa: E402
 
 minitorch.manual_seed(0)
 learn = train("B: conv_layer refactor", refactored_cnn(), epochs(10), 0.1, 0.9916)
@@ -177,20 +155,7 @@ learn = train("B: conv_layer refactor", refactored_cnn(), epochs(10), 0.1, 0.991
 # first (`c_lr_find.png`), then one cycle at `max_lr=0.05`.
 
 # %%
-def conv_and_res(ni, nf, dense=False):
-    return nn.Sequential(conv2(ni, nf), res_block(nf, dense=dense))
-
-
-def resnet_ish():
-    return nn.Sequential(
-        conv_and_res(1, 8),
-        conv_and_res(8, 16),
-        conv_and_res(16, 32),
-        conv_and_res(32, 16),
-        conv2(16, 10),
-        Flatten(),
-    )
-
+from minitorch.vision.models.mnist import resnet_ish  # noqa: E402
 
 minitorch.manual_seed(0)
 model = resnet_ish()
@@ -231,15 +196,10 @@ for name, build, n_epochs, max_lr, lesson_accuracy, find_lr in REPEATS if args.s
 # the way model C is: the learning-rate finder (`d_lr_find.png`), then `fit_one_cycle(12, 0.05)`.
 
 # %%
+from minitorch.vision.models.mnist import densenet_ish  # noqa: E402
+
 minitorch.manual_seed(0)
-model = nn.Sequential(
-    conv_and_res(1, 8, dense=True),    # → 16 channels
-    conv_and_res(16, 16, dense=True),  # → 32
-    conv_and_res(32, 32, dense=True),  # → 64
-    conv_and_res(64, 16, dense=True),  # → 32
-    conv2(32, 10),
-    Flatten(),
-)
+model = densenet_ish()
 learn = train("D: DenseNet variant", model, epochs(12), 0.05, None, find_lr=True)
 
 # %% [markdown]

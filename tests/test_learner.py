@@ -21,7 +21,8 @@ from minitorch.learner import (
     accuracy_thresh, error_rate)
 from minitorch.nn import functional as F
 from minitorch.optim import SGD, Adam
-from minitorch.vision import Flatten, conv_layer, res_block
+from minitorch.vision import Flatten
+from minitorch.vision.models import basic_cnn, densenet_ish, refactored_cnn, resnet_ish
 
 
 # ---- data and models -------------------------------------------------------------------------------
@@ -442,33 +443,12 @@ def test_metrics_against_numpy():
         accuracy(pred, targ[:3])
 
 
-# ---- summary: the lesson's three MNIST models -----------------------------------------------------------
-def model_a():
-    def conv(ni, nf):
-        return nn.Conv2d(ni, nf, kernel_size=3, stride=2, padding=1)
-    return nn.Sequential(conv(1, 8), nn.BatchNorm2d(8), nn.ReLU(), conv(8, 16),
-                         nn.BatchNorm2d(16), nn.ReLU(), conv(16, 32), nn.BatchNorm2d(32), nn.ReLU(),
-                         conv(32, 16), nn.BatchNorm2d(16), nn.ReLU(), conv(16, 10),
-                         nn.BatchNorm2d(10), Flatten())
-
-
-def model_b():
-    return nn.Sequential(*[conv_layer(ni, nf, stride=2) for ni, nf in
-                           [(1, 8), (8, 16), (16, 32), (32, 16), (16, 10)]], Flatten())
-
-
-def model_c(dense=False):
-    def conv_and_res(ni, nf):
-        return nn.Sequential(conv_layer(ni, nf, stride=2), res_block(nf, dense=dense))
-    if dense:  # a dense block doubles the channels the next layer receives
-        return nn.Sequential(conv_and_res(1, 8), conv_and_res(16, 16), conv_and_res(32, 32),
-                             conv_and_res(64, 16), conv_layer(32, 10, stride=2), Flatten())
-    return nn.Sequential(conv_and_res(1, 8), conv_and_res(8, 16), conv_and_res(16, 32),
-                         conv_and_res(32, 16), conv_layer(16, 10, stride=2), Flatten())
-
-
-@pytest.mark.parametrize("build,total,rows", [(model_a, 12126, 15), (model_b, 12044, 16),
-                                              (model_c, 41132, 44)])
+# ---- summary: the lesson's MNIST models (minitorch/vision/models/mnist.py) ----------------------------
+# The DenseNet variant's count, by hand: a block conv_layer(ni, nf) + res_block(nf) has
+# 9·ni·nf + 18·nf² + 6·nf parameters (no conv bias; batchnorm weight and bias), concatenating or
+# not: 1,272 + 7,008 + 27,840 + 13,920, then conv_layer(32, 10) 2,900 → 52,940.
+@pytest.mark.parametrize("build,total,rows", [(basic_cnn, 12126, 15), (refactored_cnn, 12044, 16),
+                                              (resnet_ish, 41132, 44), (densenet_ish, 52940, 44)])
 def test_summary_matches_the_lesson(build, total, rows):
     data = quadrant_data(n_train=8, n_valid=4, size=28, bs=8)
     learn = make_learner(data, build())

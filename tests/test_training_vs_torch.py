@@ -4,7 +4,7 @@ The op tables hold every forward and backward against torch; the Learner tests h
 (one cycle, true weight decay, the lr finder) against its formula.  This file holds them all
 together: the lesson's three MNIST models are trained with ``learn.fit_one_cycle`` on real
 MNIST images, and a plain PyTorch loop written from lesson7.md's recipe
-(``benchmarks/recipe_in_torch.py``: torch's own modules, ``torch.optim.Adam`` with betas
+(``tests/torch_twins.py``: torch's own modules, ``torch.optim.Adam`` with betas
 (0.95…0.85, 0.99), weight decay ``p ← p·(1 − lr·wd)`` before each step, the one-cycle formulas
 written out again, not taken from minitorch) trains a twin from the same starting
 weights on the same batches (the ones minitorch's loader drew, augmentation included).  Every
@@ -20,9 +20,6 @@ full-size step.  (Measured 2026-11-28 on model C, batch 64: one such ReLU flip i
 backward moved a weight gradient from -2.3e-4 to +2.2e-4.)  From then on the two float32 runs
 are two draws of the same training, which is what the lesson's accuracy over seeds measures.
 """
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -31,12 +28,8 @@ import minitorch
 from minitorch import nn
 from minitorch.data import mnist_databunch
 from minitorch.learner import Callback, Learner
-
-# The lesson's models in both frameworks, and the recipe in plain PyTorch, live with the
-# benchmarks that use them too (bench_train_step.py, recipe_in_torch.py).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from bench_train_step import minitorch_model, torch_model  # noqa: E402
-from recipe_in_torch import WD, fit_one_cycle_torch  # noqa: E402
+from minitorch.vision.models import MNIST_MODELS
+from tests.torch_twins import WD, fit_one_cycle_torch, torch_model
 
 MAX_LR = 0.1
 
@@ -83,7 +76,7 @@ def test_fit_one_cycle_matches_a_torch_loop(data_dir, name, bs, n_batches, epoch
                                             loss_rtol, w_rtol, w_atol):
     data = mnist_databunch(bs=bs, limit=bs * n_batches, valid_limit=2 * bs, root=data_dir, seed=0)
     minitorch.manual_seed(0)
-    model = minitorch_model(name)
+    model = MNIST_MODELS[name]()
     tmodel = torch_model(name)
     start = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     assert start.keys() == tmodel.state_dict().keys(), "the twins must name their weights alike"
