@@ -23,6 +23,7 @@ from pathlib import Path
 
 import minitorch
 from minitorch import nn
+from minitorch.data import DatasetType
 from minitorch.files import atomic_write
 from minitorch.learner import Learner, accuracy
 from minitorch.nn import functional as F
@@ -70,7 +71,7 @@ print(f"vocabulary: {nv} tokens: {vocab.itos}")
 print(f"training stream {data.train_dl.total_tokens} tokens, validation stream "
       f"{data.valid_dl.total_tokens} tokens; bptt {data.bptt}, "
       f"{len(data.valid_dl)} validation batches")
-x, y = data.one_batch(valid=True)
+x, y = data.one_batch(DatasetType.Valid)
 print("first row of the first validation batch:", vocab.textify(x[0][:15]), "…")
 print("its targets, one token later:            ", vocab.textify(y[0][:15]), "…")
 

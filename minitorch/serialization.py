@@ -14,7 +14,13 @@ into one more array, ``__structure__``: UTF-8 JSON stored as bytes, still no pic
 
 The file is written under a temporary name in the same folder and then renamed over ``path``
 with ``os.replace``, which is atomic: a crash halfway leaves the old checkpoint intact, never a
-half-written one.  A file that cannot be read gives an error naming the file.
+half-written one.  As with ``torch.save``, the folder must exist already (a mistyped folder
+name is an error, not a new folder).
+
+A file that cannot be read gives an error naming the file and saying what it is instead: not
+an ``.npz`` archive at all, a single ``.npy`` array, truncated, nested too deeply, or written
+in a format version this minitorch does not know (a newer one).  ``__structure__`` records
+that version (:data:`FORMAT_VERSION`); a file without the entry is a plain ``.npz`` of arrays.
 """
 import json
 import os
@@ -28,6 +34,8 @@ from minitorch.tensor import Tensor
 
 STRUCTURE_KEY = "__structure__"
 FORMAT_VERSION = 1
+ZIP_MAGIC = b"PK\x03\x04"  # how every .npz (a zip archive) begins; an empty one: PK\x05\x06
+NPY_MAGIC = b"\x93NUMPY"    # how a single .npy array begins
 
 
 def _encode(value, path, arrays):
@@ -80,8 +88,17 @@ def _decode(node, arrays):
 def save(obj, f):
     """Write ``obj`` (a state_dict, or any nesting of dicts/lists of tensors and numbers) to
     ``f``: a path (written atomically) or an open binary file."""
+    if not hasattr(f, "write"):
+        parent = os.path.dirname(os.path.abspath(os.fspath(f)))
+        if not os.path.isdir(parent):
+            raise RuntimeError(f"minitorch.save: parent directory {parent} does not exist "
+                               f"(create it first, e.g. Path({parent!r}).mkdir(parents=True))")
     arrays = {}
-    structure = {"format": FORMAT_VERSION, "root": _encode(obj, [], arrays)}
+    try:
+        root = _encode(obj, [], arrays)
+    except RecursionError:
+        raise ValueError("minitorch.save: the structure is nested too deeply to save") from None
+    structure = {"format": FORMAT_VERSION, "root": root}
     arrays[STRUCTURE_KEY] = numpy.frombuffer(json.dumps(structure).encode("utf-8"),
                                              dtype=numpy.uint8)
     if hasattr(f, "write"):  # a file object: the caller owns it, so write in place
@@ -101,19 +118,54 @@ def load(f, map_location=None):
     """
     path = getattr(f, "name", "<file object>") if hasattr(f, "read") else os.fspath(f)
     device = backend.canonical_device(map_location or "cpu")
+    what = f"minitorch.load: {path!r}"
     try:
+        _check_magic(f, what)
         with numpy.load(f if hasattr(f, "read") else path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}  # read all now: a
             # truncated member fails here, inside the try, not later
         if STRUCTURE_KEY not in arrays:
             return {name: Tensor(backend.to_device(a, device)) for name, a in arrays.items()}
         structure = json.loads(arrays.pop(STRUCTURE_KEY).tobytes().decode("utf-8"))
+        version = structure.get("format") if isinstance(structure, dict) else None
+        if version != FORMAT_VERSION:
+            raise _NotReadable(f"{what} is not a readable minitorch checkpoint: it has format "
+                               f"version {version!r}, this minitorch reads version "
+                               f"{FORMAT_VERSION} (was it written by a newer minitorch?)")
         arrays = {name: backend.to_device(a, device) for name, a in arrays.items()}
         return _decode(structure["root"], arrays)
+    except _NotReadable as error:
+        raise RuntimeError(str(error)) from None
     except FileNotFoundError:
         raise FileNotFoundError(f"minitorch.load: no such file: {path!r}") from None
+    except RecursionError:
+        raise RuntimeError(f"{what} is not a readable minitorch checkpoint: its structure is "
+                           "nested too deeply (not a file minitorch.save writes)") from None
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, StopIteration,
             UnicodeDecodeError, AttributeError, TypeError) as error:
-        raise RuntimeError(f"minitorch.load: {path!r} is not a readable minitorch checkpoint "
-                           f"(corrupt or truncated .npz file): {type(error).__name__}: "
-                           f"{error}") from error
+        raise RuntimeError(f"{what} is not a readable minitorch checkpoint (corrupt or "
+                           f"truncated .npz file): {type(error).__name__}: {error}") from error
+
+
+class _NotReadable(Exception):
+    """A file ``load`` recognised as not a checkpoint it can read (the message says why)."""
+
+
+def _check_magic(f, what):
+    """Refuse, by its first bytes, a file that is not an ``.npz`` archive: NumPy's own error
+    would advise ``allow_pickle=True`` (unsafe: unpickling runs code) or, for an ``.npy``
+    file, fail with a TypeError about context managers."""
+    if hasattr(f, "read"):
+        start = f.tell()
+        head = f.read(len(NPY_MAGIC))
+        f.seek(start)
+    else:
+        with open(f, "rb") as file:
+            head = file.read(len(NPY_MAGIC))
+    if head.startswith(NPY_MAGIC):
+        raise _NotReadable(f"{what} is not a readable minitorch checkpoint: it is a single .npy "
+                           "array, not an .npz archive (read it with numpy.load)")
+    if not head.startswith((ZIP_MAGIC, b"PK\x05\x06")):
+        raise _NotReadable(f"{what} is not a readable minitorch checkpoint: an .npz file is a "
+                           f"zip archive, starting with {ZIP_MAGIC!r}, this one starts with "
+                           f"{head[:4]!r} (a pickle, or not a checkpoint at all)")

@@ -14,8 +14,8 @@ from PIL import Image
 import minitorch
 from minitorch import backend
 from minitorch.data import (
-    MNIST, ArrayDataset, DataBunch, DataLoader, Dataset, DatasetType, FashionMNIST, IDXError,
-    ImageList, LabelList, Normalize, RandPadCrop, channel_stats, load_mnist, mnist_databunch,
+    MNIST, ArrayDataset, CategoryList, DataBunch, DataLoader, Dataset, DatasetType, FashionMNIST,
+    IDXError, ImageList, LabelList, Normalize, RandPadCrop, channel_stats, load_mnist, mnist_databunch,
     mnist_image_list, pad_crop, plot_multi, rand_pad, read_idx, write_idx)
 from minitorch.data import download
 from minitorch.data.idx import idx_bytes, parse_idx
@@ -370,14 +370,16 @@ def test_labels_missing_from_training_and_out_of_range_are_errors():
     with pytest.raises(ValueError, match=r"validation set has labels \['b'\].*classes are \['a'\]"):
         il.split_by_folder().label_from_folder()
     with pytest.raises(ValueError, match=r"class indices in \[0, 2\), got values 0..2"):
-        LabelList(il, numpy.array([0, 1, 2]), ["a", "b"])
+        LabelList(il, CategoryList(numpy.array([0, 1, 2]), ["a", "b"]))
 
 
-def test_image_list_rejects_float_pixels_and_wrong_channels():
-    with pytest.raises(TypeError, match="expected pixels as a uint8 NumPy array.*got float32"):
-        ImageList(numpy.zeros((2, 1, 4, 4), numpy.float32))
+def test_image_list_rejects_non_pixels_and_wrong_channels():
+    with pytest.raises(TypeError, match=r"uint8 \(0-255\) or floats \(0-1\), got int64"):
+        ImageList.from_arrays(numpy.zeros((2, 1, 4, 4), numpy.int64))
     with pytest.raises(ValueError, match=r"C = 1 \(grey\) or 3 \(colour\), got shape \(2, 2, 4, 4\)"):
-        ImageList(numpy.zeros((2, 2, 4, 4), numpy.uint8))
+        ImageList.from_arrays(numpy.zeros((2, 2, 4, 4), numpy.uint8))
+    floats = ImageList.from_arrays(numpy.full((2, 3, 4, 4), 0.25, numpy.float32))
+    assert floats.get(1).dtype == numpy.float32 and (floats.get(1) == 0.25).all()
 
 
 def _synthetic_bunch(bs=16, **kwargs):
@@ -524,12 +526,12 @@ def test_image_folder_errors_name_the_file(tmp_path):
     _write_png_folder(tmp_path)
     Image.new("L", (9, 9)).save(tmp_path / "train" / "b" / "big.png")
     with pytest.raises(ValueError, match=r"big.png: image of size 9x9, but .* is 7x5.*size="):
-        ImageList.from_folder(tmp_path, convert_mode="L")
+        ImageList.from_folder(tmp_path, convert_mode="L").pixels  # read into memory
     resized = ImageList.from_folder(tmp_path, convert_mode="L", size=(4, 3))
     assert resized.pixels.shape == (13, 1, 4, 3)
     (tmp_path / "valid" / "a" / "broken.png").write_bytes(b"\x89PNG not really")
     with pytest.raises(ValueError, match="broken.png: not an image pillow can read"):
-        ImageList.from_folder(tmp_path, convert_mode="L", size=4)
+        ImageList.from_folder(tmp_path, convert_mode="L", size=4).pixels
     with pytest.raises(ValueError, match=r"unsupported image mode 'CMYK'.*\['L', 'RGB'\]"):
         ImageList.from_folder(tmp_path, convert_mode="CMYK")
     with pytest.raises(FileNotFoundError, match="does not exist"):
@@ -573,7 +575,7 @@ def test_mnist_image_list_has_the_lesson_folders(data_dir):
     il = mnist_image_list(root=data_dir, limit=20, valid_limit=5)
     assert len(il) == 25 and il.items[0] == "training/5/0.png" and il.items[20].startswith("testing/")
     labelled = il.split_by_folder(train="training", valid="testing").label_from_folder()
-    assert labelled.train.y[:10].tolist() == MNIST_FIRST_TRAIN_LABELS
+    assert labelled.train.y.items[:10].tolist() == MNIST_FIRST_TRAIN_LABELS
     assert labelled.classes == [str(d) for d in range(10)]
 
 

@@ -15,7 +15,8 @@ import torch
 
 import minitorch
 from minitorch import nn
-from minitorch.data import DataBunch, DatasetType, ImageList, LabelList
+from minitorch.data import (
+    CategoryList, DataBunch, DatasetType, EmptyLabelList, ImageList, LabelList)
 from minitorch.learner import (
     Callback, CancelBatchException, CancelEpochException, CancelFitException, Learner, accuracy,
     accuracy_thresh, error_rate)
@@ -37,7 +38,7 @@ def quadrant_data(n_train=64, n_valid=10, size=4, bs=8, val_bs=4, seed=0):
         for i, label in enumerate(labels):
             r, c = divmod(int(label), 2)
             pixels[i, 0, r * h:(r + 1) * h, c * h:(c + 1) * h] += 180
-        return LabelList(ImageList.from_arrays(pixels), labels, ["tl", "tr", "bl", "br"])
+        return LabelList(ImageList.from_arrays(pixels), CategoryList(labels, ["tl", "tr", "bl", "br"]))
 
     return DataBunch.create(make(n_train), make(n_valid), bs=bs, val_bs=val_bs, seed=seed)
 
@@ -492,8 +493,8 @@ def test_get_preds_on_an_unlabelled_test_set():
     data = quadrant_data()
     rng = np.random.default_rng(5)
     test_images = ImageList.from_arrays(rng.integers(0, 255, (6, 1, 4, 4)).astype(np.uint8))
-    data = DataBunch.create(data.train_ds, data.valid_ds, LabelList(test_images, None,
-                                                                    data.classes), bs=8, val_bs=4)
+    data = DataBunch.create(data.train_ds, data.valid_ds,
+                            LabelList(test_images, EmptyLabelList(len(test_images))), bs=8, val_bs=4)
     learn = make_learner(data)
     preds, _ = learn.get_preds(DatasetType.Test)
     assert tuple(preds.shape) == (6, 4)

@@ -15,12 +15,10 @@ import torch
 
 import minitorch
 from minitorch import nn
-from minitorch.data import DataBunch, DataLoader
-from minitorch.data.dataset import ArrayDataset
 from minitorch.nn import functional as F
 from minitorch.vision import (
-    DynamicUnet, NormType, SelfAttention, conv_layer, create_body, resnet18, resnet34,
-    small_encoder, unet_learner)
+    DynamicUnet, ImageImageList, NormType, SelfAttention, conv_layer, create_body, resnet18, resnet34,
+    imagenet_stats, small_encoder, unet_learner)
 from torch_compare import check
 
 
@@ -254,12 +252,14 @@ def test_residual_head_starts_as_the_identity_and_learns(norm):
 
 # ---- unet_learner ----------------------------------------------------------------------------------
 def _image_data(n=8, size=(32, 32), bs=4):
+    """Image-to-image data as the lesson builds it: inputs, targets (a noisy copy), four items
+    held out, both normalised with ImageNet's statistics."""
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((n, 3, *size)).astype(np.float32)
-    y = (0.5 * x + 0.1 * rng.standard_normal(x.shape)).astype(np.float32)
-    train = DataLoader(ArrayDataset(x, y), bs, shuffle=True, drop_last=True, seed=0)
-    valid = DataLoader(ArrayDataset(x[:bs], y[:bs]), bs)
-    return DataBunch(train, valid)
+    x = rng.uniform(0, 1, (n, 3, *size)).astype(np.float32)
+    y = np.clip(x + 0.1 * rng.standard_normal(x.shape), 0, 1).astype(np.float32)
+    return (ImageImageList.from_arrays(x).split_by_idx([0, 1, 2, 3])
+            .label_from_func(lambda path: y[int(path.name)])
+            .databunch(bs=bs).normalize(imagenet_stats, do_y=True))
 
 
 def test_unet_learner_groups_freeze_and_lrs():
@@ -296,8 +296,8 @@ def test_a_frozen_unet_learner_trains_only_the_decoder_and_predicts_any_size():
     assert not np.array_equal(before[1], after[1])
     assert not np.array_equal(before[2], after[2])
     for shape in [(3, 32, 32), (3, 65, 97), (3, 40, 24)]:
-        raw = learn.predict(minitorch.randn(*shape))[-1]  # fastai: (item, pred, raw_pred)
-        assert tuple(raw.shape) == shape
+        image, pred, raw = learn.predict(minitorch.randn(*shape))  # fastai: (item, pred, raw)
+        assert tuple(raw.shape) == tuple(pred.shape) == shape
 
 
 def test_unet_learner_pretrained_resnet_has_no_weights_here():

@@ -9,16 +9,23 @@ Read the files in the order the data flows through them:
 4. ``loader.py``       — ``DataLoader``: batches, shuffling with a seed, Tensors on a device.
 5. ``transforms.py``   — ``rand_pad`` (random pad-then-crop, vectorised) and ``Normalize``.
 6. ``image_folder.py`` — images from folders, with pillow.
-7. ``databunch.py``    — the data block API: ``ImageList`` → split → label → transform →
-                         ``DataBunch`` → normalize; ``show_batch``, ``plot_multi``.
-8. ``mnist.py``        — MNIST and Fashion-MNIST, and the lesson's DataBunch in one call.
+7. ``data_block.py``   — fastai's data block API: item lists (``ItemList``, ``CategoryList``)
+                         → split → label → transform → ``LabelLists``; the extension points.
+8. ``databunch.py``    — ``DataBunch``: the loaders, the contract the Learner relies on
+                         (``dl``, ``one_batch``, ``normalize``, ``show_batch``).
+9. ``mnist.py``        — MNIST and Fashion-MNIST, and the lesson's DataBunch in one call.
+
+Images as item lists (``ImageList``, ``ImageImageList``, ``get_transforms``) are in
+``minitorch/vision/data.py`` and ``vision/transform.py``; ``ImageList`` is re-exported here because
+the MNIST lesson reads it from here.  Figures are saved and shown by ``minitorch/plot.py``.
 
 The lesson's data, in one line: ``data = mnist_databunch(bs=128)``; what it does step by step is
 in ``mnist_databunch``'s docstring.
 """
-from minitorch.data.databunch import (  # noqa: F401
-    DataBunch, DatasetType, ImageList, ItemLists, LabelList, LabelLists, plot_multi, save_figure,
-    show_image)
+from minitorch.data.data_block import (  # noqa: F401
+    CategoryList, CategoryProcessor, EmptyLabelList, ItemList, ItemLists, LabelList, LabelLists)
+from minitorch.data.databunch import DataBunch, DatasetType  # noqa: F401
+from minitorch.plot import plot_multi, save_figure  # noqa: F401
 from minitorch.data.dataset import ArrayDataset, Dataset  # noqa: F401
 from minitorch.data.download import (  # noqa: F401
     KNOWN_CHECKSUMS, MIRRORS, ChecksumError, DownloadError, cache_dir, download_url, fetch,
@@ -30,3 +37,16 @@ from minitorch.data.mnist import (  # noqa: F401
     MNIST, FashionMNIST, load_mnist, mnist_databunch, mnist_image_list)
 from minitorch.data.transforms import (  # noqa: F401
     Normalize, RandPadCrop, channel_stats, pad_crop, rand_pad)
+
+
+# Images are item lists of ``minitorch/vision`` (which is built on this package); they are
+# re-exported here, imported on first use so that either package can be imported first.
+_FROM_VISION = {"ImageList": "minitorch.vision.data", "ImageImageList": "minitorch.vision.data",
+                "imagenet_stats": "minitorch.vision.data", "show_image": "minitorch.vision.image"}
+
+
+def __getattr__(name):
+    if name in _FROM_VISION:
+        import importlib
+        return getattr(importlib.import_module(_FROM_VISION[name]), name)
+    raise AttributeError(f"module 'minitorch.data' has no attribute {name!r}")

@@ -122,8 +122,14 @@ def download_url(url, destination, md5, sha256, progress=True, timeout=30):
     :func:`minitorch.files.atomic_write`: only a complete file with both checksums right is
     renamed to ``destination``.  Anything else raises (:class:`ChecksumError`,
     :class:`DownloadError`, or urllib's errors) and leaves no file behind.
+
+    Before connecting it says which URL it tries and how long it waits (``timeout`` seconds for
+    the connection and again for each read), so a server that accepts and never answers does
+    not look like a hung program.
     """
     destination = Path(destination)
+    if progress:
+        tqdm.write(f"Downloading {url} (waiting up to {timeout:g} s for the server to answer)")
     with atomic_write(destination) as file, \
             urllib.request.urlopen(url, timeout=timeout) as response:
         length = response.headers.get("Content-Length")
@@ -146,7 +152,7 @@ def download_url(url, destination, md5, sha256, progress=True, timeout=30):
 
 
 def fetch(name, filename, root=None, download_missing=True, mirrors=None, checksums=None,
-          progress=True):
+          progress=True, timeout=30):
     """The path of the verified file ``<name>/<filename>`` (e.g. ``'mnist'``,
     ``'train-images-idx3-ubyte.gz'``), downloading it first when it is nowhere on disk.
 
@@ -154,6 +160,7 @@ def fetch(name, filename, root=None, download_missing=True, mirrors=None, checks
     the cache (:func:`search_dirs`); downloads into ``root/<name>/`` when ``root`` is given, else
     into the cache.  ``mirrors`` (base URLs) and ``checksums`` (a
     table like :data:`KNOWN_CHECKSUMS`) default to this module's tables; tests pass their own.
+    ``timeout`` (seconds) is how long each mirror may stay silent before the next is tried.
     A file found on disk whose checksums are wrong raises :class:`ChecksumError` naming it: it is
     never used, and never silently replaced (it may be the user's own copy).
     """
@@ -183,7 +190,8 @@ def fetch(name, filename, root=None, download_missing=True, mirrors=None, checks
     for base in mirrors:
         url = base.rstrip("/") + "/" + filename
         try:
-            return download_url(url, destination, md5, sha256, progress=progress)
+            return download_url(url, destination, md5, sha256, progress=progress,
+                                timeout=timeout)
         except (OSError, http.client.HTTPException, ChecksumError, DownloadError) as error:
             failures.append(f"  {url}: {error}")
     raise DownloadError(f"could not get a good copy of {key} (not in {looked_in}); every mirror "

@@ -1,4 +1,4 @@
-"""Reading images from folders with pillow.  Read before ``databunch.py``.
+"""Reading images from folders with pillow.  Read before ``minitorch/vision/data.py``.
 
 The lesson's data is a folder tree whose folder names say what each image is::
 
@@ -8,7 +8,7 @@ The lesson's data is a folder tree whose folder names say what each image is::
 :func:`image_files` lists the image files under a folder, :func:`open_image` reads one as a uint8
 array (C, H, W) in the colour mode asked for ('L': one grey channel, 'RGB': three), and
 :func:`load_images` reads many into one array (N, C, H, W) — which needs them all to be the same
-size, or a ``size`` to resize them to.  ``databunch.py`` builds fastai's ``ImageList.from_folder``
+size, or a ``size`` to resize them to.  ``vision/data.py`` builds fastai's ``ImageList.from_folder``
 on these.
 """
 from pathlib import Path

@@ -7,7 +7,8 @@ One epoch of a DataLoader is:
    ``drop_last``);
 3. for each slice, the samples as NumPy arrays on the host — one ``dataset.get_batch(indices, rng)``
    call when the dataset has it, else ``dataset[i]`` for each index, stacked field by field;
-4. the batch transforms (``batch_tfms``, e.g. normalisation), applied to the inputs ``x`` only;
+4. the batch transforms (``batch_tfms``, e.g. normalisation), applied to the inputs ``x``, and
+   ``y_tfms`` to the targets ``y`` (normalising image targets);
 5. every field turned into a Tensor on ``device`` (``minitorch.tensor(array, device=...)``).
 
 The training loop runs hundreds of batches an epoch, so each step is a few whole-array NumPy
@@ -45,12 +46,13 @@ class DataLoader:
     """Batches of ``dataset`` as tuples of Tensors on ``device``.
 
     ``DataLoader(dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, device=None,
-    batch_tfms=None)``: ``len(loader)`` is the number of batches an epoch yields; ``batch_tfms``
-    are callables applied, in order, to the stacked inputs (the first field) as a NumPy array.
+    batch_tfms=None, y_tfms=None)``: ``len(loader)`` is the number of batches an epoch yields;
+    ``batch_tfms`` are callables applied, in order, to the stacked inputs (the first field) as a
+    NumPy array, ``y_tfms`` to the targets (the second).
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 device=None, batch_tfms=None):
+                 device=None, batch_tfms=None, y_tfms=None):
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
         self.dataset = dataset
@@ -61,6 +63,7 @@ class DataLoader:
         self.generator = numpy.random.default_rng(seed) if seed is not None else None
         self.device = backend.canonical_device(device)
         self.batch_tfms = list(batch_tfms or [])
+        self.y_tfms = list(y_tfms or [])
 
     @property
     def rng(self):
@@ -91,6 +94,11 @@ class DataLoader:
             for tfm in self.batch_tfms:
                 x = tfm(x)
             arrays = (x,) + arrays[1:]
+        if self.y_tfms:
+            y = arrays[1]
+            for tfm in self.y_tfms:
+                y = tfm(y)
+            arrays = (arrays[0], y) + arrays[2:]
         return arrays
 
     def __iter__(self):
@@ -101,16 +109,22 @@ class DataLoader:
         """Append a batch transform (applied to the inputs of every later batch)."""
         self.batch_tfms.append(tfm)
 
+    def add_y_tfm(self, tfm):
+        """Append a batch transform for the targets."""
+        self.y_tfms.append(tfm)
+
     def remove_tfm(self, tfm):
         """Remove a batch transform added earlier (no error when it is absent)."""
         if tfm in self.batch_tfms:
             self.batch_tfms.remove(tfm)
+        if tfm in self.y_tfms:
+            self.y_tfms.remove(tfm)
 
     def new(self, **changes):
         """A copy of this loader with some constructor arguments changed (fastai's ``dl.new``)."""
         arguments = dict(dataset=self.dataset, batch_size=self.batch_size, shuffle=self.shuffle,
                          drop_last=self.drop_last, seed=self.seed, device=self.device,
-                         batch_tfms=list(self.batch_tfms))
+                         batch_tfms=list(self.batch_tfms), y_tfms=list(self.y_tfms))
         arguments.update(changes)
         return DataLoader(**arguments)
 

@@ -1,5 +1,5 @@
-"""MNIST and Fashion-MNIST, from their canonical IDX files.  Read after ``idx.py``, ``download.py``
-and ``databunch.py``.
+"""MNIST and Fashion-MNIST, from their canonical IDX files.  Read after ``idx.py``, ``download.py``,
+``data_block.py`` and ``minitorch/vision/data.py``.
 
 Both datasets are four gzip-compressed IDX files: 60,000 training and 10,000 test images of 28x28
 uint8 pixels, and their labels 0-9.  :func:`load_mnist` finds (or downloads) and verifies the files
@@ -15,7 +15,6 @@ it sit
 """
 import numpy
 
-from minitorch.data.databunch import ImageList
 from minitorch.data.dataset import Dataset
 from minitorch.data.download import fetch
 from minitorch.data.idx import read_idx
@@ -112,6 +111,7 @@ def mnist_image_list(name="mnist", root=None, limit=None, valid_limit=None, down
     keeps only the first ``limit`` training images and ``valid_limit`` (default: ``limit``) the
     first test images — the lesson's ``--quick`` mode.
     """
+    from minitorch.vision.data import ImageList  # images live in vision/, built on this package
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}: expected one of {sorted(DATASETS)}")
     valid_limit = limit if valid_limit is None else valid_limit

@@ -28,13 +28,14 @@ learning rates, momentums and per-epoch metrics, and the plots of them), the
 :class:`TerminateOnNaN`.
 """
 import math
+import numbers
 import time
 
-import matplotlib
 import matplotlib.pyplot as plt
 from tqdm import tqdm
 
-from minitorch.files import atomic_write
+from minitorch.plot import finish_figure
+from minitorch import backend
 
 
 class CancelBatchException(Exception):
@@ -81,22 +82,6 @@ class SmoothenValue:
         return self.smooth
 
 
-def finish_figure(fig, path=None):
-    """Save ``fig`` as a PNG at ``path`` (when given), show it in a notebook, and return it.
-
-    In a script (a non-interactive backend) the figure is closed after saving, so that a lesson
-    that draws dozens of plots does not keep them all in memory.
-    """
-    if path is not None:
-        with atomic_write(path) as file:
-            fig.savefig(file, format="png", dpi=100, bbox_inches="tight")
-    if "inline" in matplotlib.get_backend():
-        plt.show()
-    else:
-        plt.close(fig)
-    return fig
-
-
 class Recorder(Callback):
     """Keeps what happened during the last ``fit``, for the epoch table and the plots.
 
@@ -135,7 +120,7 @@ class Recorder(Callback):
         learn = self.learn
         if learn.training or getattr(learn, "loss", None) is None:
             return
-        values = [learn.loss.item()] + [m(learn.pred, learn.yb).item()
+        values = [learn.loss.item()] + [metric_value(m, m(learn.pred, learn.yb))
                                         for m in learn.metrics]
         self.valid_sums.add(values, weight=len(learn.yb))
 
@@ -228,6 +213,17 @@ def _last_group(value):
 def metric_name(metric):
     """The column name of a metric in the epoch table: its function or class name."""
     return getattr(metric, "__name__", type(metric).__name__)
+
+
+def metric_value(metric, value):
+    """A metric's result as a Python number: a 0-d (or one-element) Tensor, or a plain number
+    (a metric may return ``float``, as ``sklearn``'s do)."""
+    if hasattr(value, "item"):  # a Tensor or a NumPy scalar
+        return value.item()
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"metric {metric_name(metric)} returned a {type(value).__name__}; expected "
+                    "a number or a one-element Tensor")
 
 
 class WeightedMeans:
@@ -327,21 +323,82 @@ def _six(value):
     return f"{value:.6f}"
 
 
-class TerminateOnNaN(Callback):
-    """Stops the fit, with a message saying where, as soon as a training loss is NaN or
-    infinite: every step after that would only spread NaN through the weights.
+def non_finite(named_arrays):
+    """The names of the arrays (``[(name, array), ...]``) that hold a NaN or an infinity; ``[]``
+    when every one is finite.
 
-    The check runs before backward, so the weights are those of the last finite step.
+    Cheap, because it runs on every training batch: the sum of an array is NaN or infinite
+    whenever the array holds a NaN or an infinity (NaN spreads through a sum, and +inf plus
+    -inf is NaN), so one reduction per array, the sums added up where the arrays live (CPU or
+    GPU), and a single read of that one number back to the host decide the usual case.  A sum
+    can also overflow from finite values alone (float32 stops at 3.4e38), so a total that is
+    not finite is confirmed array by array with ``isfinite`` before anything is called bad.
+    """
+    arrays = [(name, a) for name, a in named_arrays if a.dtype.kind in "fc"]
+    if not arrays:
+        return []
+    total = sum(a.sum() for _, a in arrays)
+    if math.isfinite(float(total)):  # the one device→host read
+        return []
+    return [name for name, a in arrays if not bool(backend.array_module(
+        backend.device_of(a)).isfinite(a).all())]
+
+
+class TerminateOnNaN(Callback):
+    """Stops the fit as soon as a training batch goes wrong — its loss, a gradient, or a buffer
+    (batchnorm's running statistics) is NaN or infinite — *before* the optimizer's step, so
+    the message can say, truthfully, that the weights, the optimizer's state and the buffers
+    are those from before the failing batch.
+
+    Three places can break: the loss (checked at ``after_loss``, from the number the Learner
+    read anyway); the gradients, when a finite loss has an infinite slope somewhere (``sqrt``
+    at 0, ``log`` of 0), and the buffers, which batchnorm updates during the forward pass
+    (both checked at ``after_backward``, with one read from the device, see
+    :func:`non_finite`).  The buffers are changed before any check can run, so a copy of them
+    is taken at ``begin_batch`` (they are small: two numbers per channel) and put back on a
+    stop.  PyTorch and fastai leave whatever the step wrote.
     """
 
     order = -5
 
+    def begin_fit(self):
+        model = self.learn.model
+        self.params = list(model.named_parameters())
+        # Every buffer is copied and put back (batchnorm's batch count too); the floating
+        # ones are checked.
+        self.buffers = [(name, b) for name, b in model.named_buffers() if b is not None]
+        self.saved_buffers = None
+
+    def begin_batch(self):
+        self.saved_buffers = [b.data.copy() for _, b in self.buffers] \
+            if self.learn.training else None
+
     def after_loss(self):
         learn = self.learn
         if learn.training and not math.isfinite(learn.last_loss):
-            self.message = (f"Epoch {learn.epoch}, batch {learn.iter}: the training loss is "
-                            f"{learn.last_loss}; training stopped (the weights are those before "
-                            "this batch). A lower learning rate usually cures it.")
-            print(self.message)
-            learn.stopped_on_nan = True
-            raise CancelFitException(self.message)
+            self._stop(f"the training loss is {learn.last_loss}")
+
+    def after_backward(self):
+        learn = self.learn
+        named = [("the loss", learn.loss.data)]
+        named += [(f"the gradient of {name}", p.grad.data) for name, p in self.params
+                  if p.grad is not None]
+        named += [(f"the buffer {name}", b.data) for name, b in self.buffers]
+        bad = non_finite(named)
+        if bad:
+            shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            self._stop(f"{shown} {'is' if len(bad) == 1 else 'are'} not finite (NaN or inf)")
+
+    def _stop(self, problem):
+        """Put the buffers back as they were before this batch, say why, stop the fit."""
+        learn = self.learn
+        for (_, buffer), saved in zip(self.buffers, self.saved_buffers or []):
+            buffer.data[...] = saved
+            buffer._version_counter[0] += 1
+        self.message = (f"Epoch {learn.epoch}, batch {learn.iter}: {problem}; training stopped "
+                        "before the optimizer's step (the weights, the optimizer's state and "
+                        "the batchnorm statistics are those before this batch). A lower "
+                        "learning rate usually cures it.")
+        print(self.message)
+        learn.stopped_on_nan = True
+        raise CancelFitException(self.message)

@@ -26,9 +26,6 @@ import numbers
 from functools import partial
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy  # host-side only: turning images into something matplotlib can draw
-
 from minitorch import backend
 from minitorch.autograd import no_grad
 from minitorch.data import DatasetType
@@ -36,10 +33,11 @@ from minitorch.learner import lr_finder, one_cycle
 from minitorch.learner.activations import loss_func2activ
 from minitorch.learner.callbacks import (
     CancelBatchException, CancelEpochException, CancelFitException, ProgressCallback, Recorder,
-    SmoothenValue, TerminateOnNaN, WeightedMeans, finish_figure, metric_name)
+    SmoothenValue, TerminateOnNaN, WeightedMeans, metric_name, metric_value)
 from minitorch.learner.optimizer import OptimWrapper, norm_layer_types
 from minitorch.learner.summary import flatten_model, layer_parameters, model_summary
 from minitorch.optim import Adam
+from minitorch.tensor import tensor
 
 
 class Learner:
@@ -126,6 +124,7 @@ class Learner:
         slice), validating after each; ``callbacks`` join the Learner's for this fit only."""
         if not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+        self.require_training_batches("fit")
         lr = self.lr_range(self.default_lr if lr is None else lr)
         wd = self.wd if wd is None else wd
         if self.opt is None:
@@ -150,6 +149,18 @@ class Learner:
             self.training = False
             self.model.zero_grad()
             self.extra_callbacks = []
+
+    def require_training_batches(self, caller):
+        """Raise before anything changes when the training loader yields no batch at all (a
+        batch size above the number of items, with the last partial batch dropped): a fit
+        would silently train nothing."""
+        dl = self.data.train_dl
+        if hasattr(dl, "__len__") and len(dl) == 0:
+            items = len(dl.dataset) if hasattr(dl, "dataset") else "?"
+            raise ValueError(
+                f"{caller}: the training loader gives no batches ({items} items, batch_size="
+                f"{getattr(dl, 'batch_size', '?')}, drop_last={getattr(dl, 'drop_last', '?')}); "
+                "use a smaller batch size or more training data")
 
     def _one_epoch(self):
         self.model.train()
@@ -219,7 +230,7 @@ class Learner:
         with _eval_mode(self.model), no_grad():
             for xb, yb in dl:
                 pred = self.model(xb)
-                values = [self.loss_func(pred, yb).item()] + [m(pred, yb).item()
+                values = [self.loss_func(pred, yb).item()] + [metric_value(m, m(pred, yb))
                                                               for m in self.metrics]
                 sums.add(values, weight=len(yb))
         return sums.means()
@@ -252,43 +263,43 @@ class Learner:
 
     def predict(self, x, activ=None):
         """Predict one item ``x`` (as the loaders give it, without the batch dimension): returns
-        ``(label, index, probabilities)``, the label from ``data.classes`` when it has them."""
-        probs = self.pred_batch(batch=(x.unsqueeze(0).to(self._device()),), activ=activ)[0]
-        index = int(probs.argmax().item())
-        classes = getattr(self.data, "classes", None)
-        return (classes[index] if classes is not None else index), index, probs
+        ``(shown, pred, raw)`` as fastai does — the prediction as the targets' item list shows it
+        (a class name, a text, an image), the analysed prediction (a class index, token numbers)
+        and the raw output after the activation (probabilities; pixels for normalised image
+        targets)."""
+        raw = self.pred_batch(batch=(x.unsqueeze(0).to(self._device()),), activ=activ)
+        if getattr(self.data, "norm_y", False):  # an image target: back to pixels
+            raw = tensor(self.data.denorm(raw))
+        raw = raw[0]
+        y = self.data.valid_ds.y
+        pred = y.analyze_pred(raw)
+        return y.reconstruct(pred), pred, raw
 
     def _device(self):
         first = next(self.model.parameters(), None)
         return first.device if first is not None else backend.default_device()
 
-    def show_results(self, ds_type=DatasetType.Valid, rows=3, figsize=(6, 6), path=None):
-        """A grid of ``rows × rows`` images from one batch titled ``prediction/actual`` (red when
-        wrong), saved as a PNG at ``path`` and shown in a notebook."""
-        xb, yb = next(iter(self.data.dl(ds_type)))
-        n = min(rows * rows, len(xb))
-        preds = self.pred_batch(batch=(xb,)).argmax(dim=-1)
-        classes = getattr(self.data, "classes", None)
-        name = (lambda i: classes[i]) if classes is not None else (lambda i: i)
-        # Back to [0, 1] pixels when the data was normalised (for drawing only).
+    def show_results(self, ds_type=DatasetType.Valid, rows=3, figsize=None, path=None, **kwargs):
+        """One batch of ``ds_type`` with the model's predictions, drawn by the data's item lists
+        (``x.show_xyzs``): for classes a ``rows × rows`` grid titled ``prediction/actual`` (red
+        when wrong), for image targets ``rows`` lines of input / prediction / target.  Saved as
+        a PNG at ``path`` and shown in a notebook."""
+        dl = self.data.dl(ds_type)
+        ds = dl.dataset
+        xb, yb = next(iter(dl))[:2]
+        preds = self.pred_batch(batch=(xb,))
+        n = min(rows * rows if getattr(ds.x, "_square_show_res", True) else rows, len(xb))
         denorm = getattr(self.data, "denorm", None)
-        images = denorm(xb[:n]) if denorm is not None else backend.to_numpy(xb.data[:n])
-        fig, axes = plt.subplots(rows, rows, figsize=figsize, squeeze=False)
-        for i, ax in enumerate(axes.flat):
-            ax.axis("off")
-            if i >= n:
-                continue
-            predicted, actual = int(preds[i].item()), int(yb[i].item())
-            image = images[i]
-            if image.shape[0] == 1:
-                ax.imshow(image[0], cmap="binary")
-            else:  # (C, H, W) → (H, W, C), stretched to [0, 1] for display
-                image = numpy.moveaxis(image, 0, -1)
-                ax.imshow((image - image.min()) / max(float(image.max() - image.min()), 1e-8))
-            ax.set_title(f"{name(predicted)}/{name(actual)}",
-                         color="black" if predicted == actual else "red")
-        fig.suptitle("prediction/actual")
-        return finish_figure(fig, path)
+        x = denorm(xb[:n]) if denorm is not None else xb[:n]
+        y, preds = yb[:n], preds[:n]
+        if getattr(self.data, "norm_y", False):  # image targets normalised: back to pixels
+            y, preds = denorm(y), denorm(preds)
+        xs = [ds.x.reconstruct(x[i]) for i in range(n)]
+        ys = [ds.y.reconstruct(y[i]) for i in range(n)]
+        zs = [ds.y.reconstruct(ds.y.analyze_pred(preds[i])) for i in range(n)]
+        if figsize is not None:
+            kwargs["figsize"] = figsize
+        return ds.x.show_xyzs(xs, ys, zs, rows=rows, path=path, **kwargs)
 
     def summary(self):
         """fastai v1's table of leaf layers, output shapes and parameter counts (one batch)."""
@@ -358,18 +369,34 @@ class Learner:
 
     def load(self, name, with_opt=True, strict=True):
         """Read what ``save(name)`` wrote back into the model (and the optimizer, when it
-        exists and the file has its state)."""
+        exists and the file has its state).
+
+        All or nothing: the model's part is checked first (keys and shapes), then the
+        optimizer's state is loaded (it checks everything before it changes anything), and
+        only then are the weights copied.  A file that does not fit raises and leaves the
+        model, the optimizer and its state as they were.
+        """
         from minitorch import serialization
         file = self._file(name)
         if not file.exists():
             raise FileNotFoundError(f"Learner.load: no file {file} (saved with learn.save"
                                     f"({name!r})?)")
         state = serialization.load(file)
-        self.model.load_state_dict(state["model"], strict=strict)
+        if not isinstance(state, dict) or "model" not in state:
+            raise ValueError(f"Learner.load: {file} holds no 'model' entry (was it written by "
+                             "learn.save?)")
+        self.model.check_state_dict(state["model"], strict=strict)
         if with_opt and "opt" in state:
-            if self.opt is None:
+            had_opt = self.opt is not None
+            if not had_opt:
                 self.create_opt(self.default_lr)
-            self.opt.load_state_dict(state["opt"])
+            try:
+                self.opt.load_state_dict(state["opt"])
+            except Exception:
+                if not had_opt:
+                    self.opt = None
+                raise
+        self.model.load_state_dict(state["model"], strict=strict)
         return self
 
     def __repr__(self):

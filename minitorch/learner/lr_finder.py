@@ -66,6 +66,7 @@ def lr_find(learn, start_lr=1e-7, end_lr=10, num_it=100, stop_div=True, wd=None)
         raise ValueError(f"lr_find: need 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
     if num_it < 1:
         raise ValueError(f"lr_find: num_it must be at least 1, got {num_it}")
+    learn.require_training_batches("lr_find")
     finder = LRFinder(start_lr, end_lr, num_it, stop_div)
     epochs = math.ceil(num_it / len(learn.data.train_dl))
     learn.fit(epochs, start_lr, wd=wd, callbacks=[finder])

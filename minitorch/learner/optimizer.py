@@ -31,6 +31,7 @@ swaps ``learn.opt`` between them.
 """
 from minitorch.autograd import no_grad
 from minitorch.nn.hooks import flatten_model, layer_parameters
+from minitorch.optim.optimizer import check_grads
 
 
 def norm_layer_types():
@@ -169,6 +170,7 @@ class OptimWrapper:
     def step(self):
         """True weight decay (``p ← p − lr·wd·p`` for every trainable parameter), then the
         optimizer's step."""
+        check_grads(self.opt)  # a gradient that does not fit: refuse before decaying anything
         if self.true_wd:
             with no_grad():
                 for i, wd in enumerate(self._wd):

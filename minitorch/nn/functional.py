@@ -12,6 +12,7 @@ forward and backward are written.  The few defined here are short compositions o
 """
 from minitorch import backend
 from minitorch.autograd import no_grad
+from minitorch.ops.common import require_floating, require_same_dtype
 from minitorch.ops.conv import conv2d, conv_transpose2d, fold, unfold  # noqa: F401
 from minitorch.ops.elementwise import leaky_relu as _leaky_relu
 from minitorch.ops.elementwise import relu as _relu
@@ -39,6 +40,7 @@ def relu(input, inplace=False):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    require_floating("leaky_relu", input)  # a slope times an integer: PyTorch refuses it
     return _leaky_relu(input, negative_slope)
 
 
@@ -56,7 +58,11 @@ def log_softmax(input, dim, dtype=None):
 
 # ---- linear ----------------------------------------------------------------------------------------
 def linear(input, weight, bias=None):
-    """y = x Wᵀ + b, with W of shape (out_features, in_features) as PyTorch stores it."""
+    """y = x Wᵀ + b, with W of shape (out_features, in_features) as PyTorch stores it.
+
+    Input, weight and bias must share one dtype (an int64 or float64 input into a float32
+    layer is an error, as in PyTorch; convert it with ``.float()``)."""
+    require_same_dtype("linear", input=input, weight=weight, bias=bias)
     output = input @ weight.t()
     return output if bias is None else output + bias
 
@@ -67,6 +73,8 @@ def _dropout_with_mask_shape(input, p, training, mask_shape, op):
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
+    if input.dtype.kind not in "fc":  # the kept values are scaled by 1/(1 − p): floats only
+        raise RuntimeError(f"{op}: expected a floating-point input, got {input.dtype}")
     if p == 1.0:  # everything dropped; 1/(1 − p) would divide by zero
         return input * 0.0
     # keep each unit with probability 1 − p and scale the kept ones by 1/(1 − p), so that the
@@ -107,8 +115,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if scale_grad_by_freq or sparse:
         raise ValueError("embedding: scale_grad_by_freq and sparse gradients are not supported")
     input = as_tensor(input)
-    if input.dtype.kind not in "iu":
-        raise TypeError(f"embedding: expected integer indices, got dtype {input.dtype}")
+    if input.dtype.name not in ("int64", "int32"):  # PyTorch's rule: Long or Int, nothing else
+        raise RuntimeError(f"embedding: expected indices of dtype int64 or int32, got "
+                           f"{input.dtype} (convert with .long())")
     n = weight.shape[0]
     if input.numel() and (int(input.data.min()) < 0 or int(input.data.max()) >= n):
         bad = int(input.data.min()) if int(input.data.min()) < 0 else int(input.data.max())

@@ -13,9 +13,11 @@ scale (ReLU zeroes half the values: gain √2).
 A uniform distribution on [−b, b] has std b/√3, so the uniform variants use b = √3 · std.
 
 Every function changes its tensor in place (the trailing underscore), without recording it in
-the graph, and returns it.
+the graph, and returns it.  A tensor with no elements (``nn.Linear(0, 3)``, ``nn.Conv2d(1, 2,
+0)``) has no fan to scale by: the scaled inits leave it alone with a warning, as PyTorch does.
 """
 import math
+import warnings
 
 from minitorch.autograd import no_grad
 
@@ -88,8 +90,18 @@ def ones_(tensor):
     return constant_(tensor, 1.0)
 
 
+def _is_empty(tensor):
+    """True (with PyTorch's warning) for a tensor with no elements: nothing to initialise."""
+    if tensor.numel() == 0:
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+        return True
+    return False
+
+
 def xavier_uniform_(tensor, gain=1.0):
     """U(−b, b) with b = gain · √(6 / (fan_in + fan_out)), so std = gain · √(2 / (fan_in + fan_out))."""
+    if _is_empty(tensor):
+        return tensor
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     bound = math.sqrt(3.0) * std
@@ -98,6 +110,8 @@ def xavier_uniform_(tensor, gain=1.0):
 
 def xavier_normal_(tensor, gain=1.0):
     """N(0, std²) with std = gain · √(2 / (fan_in + fan_out))."""
+    if _is_empty(tensor):
+        return tensor
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     return normal_(tensor, 0.0, std)
@@ -108,6 +122,8 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
 
     PyTorch's default Linear/Conv init is this with a = √5, which works out to b = 1/√fan_in.
     """
+    if _is_empty(tensor):
+        return tensor
     fan = _calculate_correct_fan(tensor, mode)
     gain = calculate_gain(nonlinearity, a)
     bound = math.sqrt(3.0) * gain / math.sqrt(fan)
@@ -116,6 +132,8 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     """N(0, std²) with std = gain / √fan."""
+    if _is_empty(tensor):
+        return tensor
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return normal_(tensor, 0.0, std)

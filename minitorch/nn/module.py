@@ -302,12 +302,12 @@ class Module:
                     state[f"{name}.{key}" if name else key] = b.detach()
         return state
 
-    def load_state_dict(self, state_dict, strict=True):
-        """Copy arrays or tensors keyed as ``state_dict()`` keys them into this module.
+    def check_state_dict(self, state_dict, strict=True):
+        """Raise the error ``load_state_dict`` would raise, changing nothing; otherwise return
+        ``(arrays, missing_keys, unexpected_keys)``: the values as host arrays, ready to copy.
 
-        Every problem is found before anything is copied, so a bad file changes nothing: missing
-        keys, unexpected keys (with ``strict``), and shapes that do not fit are listed together.
-        Returns (missing_keys, unexpected_keys) as PyTorch does.
+        Missing keys, unexpected keys (with ``strict``), values that are not arrays and shapes
+        that do not fit are all listed together in one RuntimeError.
         """
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
@@ -337,6 +337,16 @@ class Module:
         if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  " +
                                "\n  ".join(problems))
+        return arrays, missing, unexpected
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays or tensors keyed as ``state_dict()`` keys them into this module.
+
+        Every problem is found before anything is copied (:meth:`check_state_dict`), so a bad
+        file changes nothing.  Returns (missing_keys, unexpected_keys) as PyTorch does.
+        """
+        arrays, missing, unexpected = self.check_state_dict(state_dict, strict)
+        own = self.state_dict()
         with no_grad():
             for key, array in arrays.items():
                 target = own[key]

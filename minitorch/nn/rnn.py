@@ -236,6 +236,11 @@ class RNNBase(Module):
         if input.shape[-1] != self.input_size:
             raise ValueError(f"{type(self).__name__}: expected input with {self.input_size} "
                              f"features in its last dimension, got shape {tuple(input.shape)}")
+        weight = self._weights(0, "")[0]
+        if input.dtype != weight.dtype:  # PyTorch's check and class (ValueError) for these modules
+            raise ValueError(f"{type(self).__name__} input dtype ({input.dtype}) does not match "
+                             f"weight dtype ({weight.dtype}); convert the input: "
+                             f"input.to({weight.dtype})")
         if input.ndim == 2:
             return input.unsqueeze(1), False
         return (input.transpose(0, 1) if self.batch_first else input), True
@@ -253,6 +258,9 @@ class RNNBase(Module):
             raise ValueError(f"{type(self).__name__}: expected {what} of shape {expected} "
                              f"(num_layers·num_directions, batch, hidden_size), got "
                              f"{tuple(state.shape)}")
+        if state.dtype != like.dtype:
+            raise RuntimeError(f"{type(self).__name__}: expected {what} of dtype {like.dtype} "
+                               f"(the input's), got {state.dtype}")
         return state
 
     # -- one layer in one direction ----------------------------------------------------------------

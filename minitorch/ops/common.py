@@ -6,6 +6,11 @@
 * :func:`broadcast_shape` says which shape broadcasting gives, or which op was handed shapes that
   do not broadcast (NumPy's own message does not name the op).
 * :func:`normalize_dim` turns PyTorch-style dims (negative counts from the end) into axes.
+* :func:`require_same_dtype` and :func:`require_floating` are PyTorch's dtype rules for layers:
+  elementwise arithmetic promotes (int + float32 → float32), but a layer's input, weights and
+  statistics must share one dtype, and math that only makes sense on reals (softmax, a norm)
+  refuses integers.  Promoting there would hide a bug: float64 data fed to a float32 model
+  would silently run (slowly) in float64, and an integer image would be treated as floats.
 """
 
 
@@ -22,6 +27,25 @@ def broadcast_shape(op, *shapes):
                 f"together (sizes {sorted(sizes)} at dim {i}; they must match or be 1)")
         result.append(sizes.pop() if sizes else 1)
     return tuple(result)
+
+
+def require_same_dtype(op, error=RuntimeError, **tensors):
+    """Raise ``error`` naming ``op`` unless the given tensors (None ones are skipped) all have
+    the dtype of the first one."""
+    given = [(name, t) for name, t in tensors.items() if t is not None]
+    first_name, first = given[0]
+    for name, t in given[1:]:
+        if t.dtype != first.dtype:
+            raise error(f"{op}: expected {name} to have the dtype of {first_name} "
+                        f"({first.dtype}), got {t.dtype}; convert one of them (e.g. .float())")
+
+
+def require_floating(op, tensor, what="input"):
+    """Raise NotImplementedError (PyTorch's class: no kernel for that dtype) unless ``tensor``
+    holds floats."""
+    if tensor.dtype.kind not in "fc":
+        raise NotImplementedError(f"{op}: not implemented for {what} of dtype {tensor.dtype} "
+                                  "(expected a floating-point tensor; convert with .float())")
 
 
 def sum_to_shape(grad, shape):

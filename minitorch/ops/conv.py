@@ -52,6 +52,7 @@ col2im, and pooling (pool.py) reduces the same window view with max or mean.
 """
 from minitorch import backend
 from minitorch.autograd import Function
+from minitorch.ops.common import require_floating
 
 
 # ---- argument helpers -----------------------------------------------------------------------------
@@ -672,6 +673,12 @@ def _check_conv_args(input, weight, bias, groups, op, in_channels_of_weight, out
     if input.dtype != weight.dtype:
         raise RuntimeError(f"{op}: input ({input.dtype}) and weight ({weight.dtype}) must have "
                            f"the same dtype")
+    if bias is not None and bias.dtype != input.dtype:
+        raise RuntimeError(f"{op}: input ({input.dtype}) and bias ({bias.dtype}) must have "
+                           f"the same dtype")
+    if min(weight.shape[2:]) <= 0:
+        raise RuntimeError(f"{op}: kernel size should be greater than zero, got a weight of "
+                           f"shape {tuple(weight.shape)}")
     if bias is not None and (bias.ndim != 1 or bias.shape[0] != out_channels):
         raise RuntimeError(f"{op}: expected a bias of shape ({out_channels},) for "
                            f"{out_channels} output channels, got shape {tuple(bias.shape)}")
@@ -739,6 +746,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """Every sliding block of ``input`` (N, C, H, W) as a column: (N, C·kh·kw, L)."""
     check_4d(input, "unfold")
+    require_floating("unfold", input)
     op = Unfold(positive_pair(kernel_size, "kernel_size", "unfold"),
                 positive_pair(dilation, "dilation", "unfold"), pair(padding, "padding", "unfold"),
                 positive_pair(stride, "stride", "unfold"))
@@ -747,6 +755,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """Sum columns (N, C·kh·kw, L) back into an image (N, C, *output_size): unfold's adjoint."""
+    require_floating("fold", input)
     op = Fold(positive_pair(output_size, "output_size", "fold"),
               positive_pair(kernel_size, "kernel_size", "fold"),
               positive_pair(dilation, "dilation", "fold"), pair(padding, "padding", "fold"),

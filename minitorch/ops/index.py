@@ -114,8 +114,9 @@ class OneHot(Function):
         self.num_classes = num_classes
 
     def forward(self, x):
-        if x.dtype.kind not in "iu":
-            raise RuntimeError(f"one_hot: expected an integer tensor of class indices, got {x.dtype}")
+        if x.dtype.name != "int64":  # PyTorch's rule: LongTensor only
+            raise RuntimeError(f"one_hot: expected an int64 tensor of class indices, got "
+                               f"{x.dtype} (convert with .long())")
         n = self.num_classes if self.num_classes >= 0 else (int(x.max()) + 1 if x.size else 0)
         if x.size and (x.min() < 0 or x.max() >= n):
             bad = int(x.min()) if x.min() < 0 else int(x.max())

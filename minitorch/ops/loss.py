@@ -21,7 +21,8 @@ give finite losses and gradients.
 import numpy  # numpy.errstate only
 
 from minitorch.autograd import Function
-from minitorch.ops.common import sum_to_shape
+from minitorch.ops.common import require_floating, require_same_dtype, sum_to_shape
+from minitorch.ops.elementwise import cast, promote_types
 from minitorch.ops.reduce import log_softmax
 from minitorch.tensor import Tensor, as_tensor
 
@@ -83,9 +84,9 @@ def _class_targets(input, target, weight, ignore_index, op):
     """
     if not isinstance(target, Tensor):
         target = as_tensor(target)
-    if target.dtype.kind not in "iu":
-        raise RuntimeError(f"{op}: expected target of class indices (an integer tensor), got "
-                           f"dtype {target.dtype}")
+    if target.dtype.name not in ("int64", "uint8"):  # PyTorch's rule: Long or Byte
+        raise RuntimeError(f"{op}: expected a target of class indices of dtype int64 or uint8 "
+                           f"(Long or Byte), got {target.dtype} (convert with .long())")
     if input.ndim < 1:
         raise ValueError(f"{op}: expected input with a class dimension, got a 0-d tensor")
     expected = (input.shape[0],) + input.shape[2:] if input.ndim >= 2 else ()
@@ -181,8 +182,9 @@ def _cross_entropy_probabilities(input, target, weight, reduction, label_smoothi
     input): ℓₙ = −Σ_c w_c · y_nc · log p_nc.  Smoothing mixes y with the uniform distribution,
     y ← (1 − ε)·y + ε/C; the mean is over samples (PyTorch does not divide by weights here)."""
     if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(f"cross_entropy: a target of class probabilities must have the input's "
-                         f"shape {tuple(input.shape)}, got {tuple(target.shape)}")
+        raise RuntimeError(f"cross_entropy: a float target holds class probabilities and must "
+                           f"have the input's shape {tuple(input.shape)}, got "
+                           f"{tuple(target.shape)} (class indices must be int64)")
     n_classes = input.shape[class_dim]
     if label_smoothing > 0:
         target = target * (1 - label_smoothing) + label_smoothing / n_classes
@@ -274,6 +276,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     target = as_tensor(target, like=input)
+    require_floating("binary_cross_entropy_with_logits", input)
+    if target.dtype.kind not in "fc":
+        raise RuntimeError(f"binary_cross_entropy_with_logits: expected a floating-point target "
+                           f"(0/1 labels as floats), got {target.dtype}; convert with .float()")
     _same_shape(input, target, "binary_cross_entropy_with_logits")
     pos_weight = as_tensor(1.0 if pos_weight is None else pos_weight, like=input)
     loss = BinaryCrossEntropyWithLogits()(input, target, pos_weight)
@@ -286,6 +292,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """Binary cross-entropy of probabilities (in [0, 1]), as PyTorch's function."""
     _check_reduction(reduction, "binary_cross_entropy")
     target = as_tensor(target, like=input)
+    require_same_dtype("binary_cross_entropy", RuntimeError, input=input, target=target)
     _same_shape(input, target, "binary_cross_entropy")
     loss = BinaryCrossEntropy()(input, target)
     if weight is not None:
@@ -358,22 +365,27 @@ class SmoothL1Loss(Function):
         return sum_to_shape(g, self.x_shape), sum_to_shape(-g, self.y_shape)
 
 
-def _regression_operands(input, target, op):
+def _regression_operands(input, target, op, both_int_error=NotImplementedError):
+    """Both operands in PyTorch's promoted dtype (float32 with int64 gives float32, float32
+    with float64 gives float64); two integer tensors are refused, as there."""
     target = as_tensor(target, like=input)
-    if target.dtype != input.dtype and target.dtype.kind == "f" and input.dtype.kind == "f":
-        raise RuntimeError(f"{op}: input has dtype {input.dtype} but target has {target.dtype}")
-    return target
+    if input.dtype.kind not in "fc" and target.dtype.kind not in "fc":
+        raise both_int_error(f"{op}: not implemented for integer input and target ({input.dtype} "
+                             f"and {target.dtype}); convert them with .float()")
+    dtype = promote_types(input.dtype, target.dtype)
+    return (input if input.dtype == dtype else cast(input, dtype),
+            target if target.dtype == dtype else cast(target, dtype))
 
 
 def mse_loss(input, target, reduction="mean"):
     _check_reduction(reduction, "mse_loss")
-    target = _regression_operands(input, target, "mse_loss")
+    input, target = _regression_operands(input, target, "mse_loss")
     return _reduce(MSELoss()(input, target), reduction)
 
 
 def l1_loss(input, target, reduction="mean"):
     _check_reduction(reduction, "l1_loss")
-    target = _regression_operands(input, target, "l1_loss")
+    input, target = _regression_operands(input, target, "l1_loss", RuntimeError)
     return _reduce(L1Loss()(input, target), reduction)
 
 
@@ -381,5 +393,5 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     _check_reduction(reduction, "smooth_l1_loss")
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
-    target = _regression_operands(input, target, "smooth_l1_loss")
+    input, target = _regression_operands(input, target, "smooth_l1_loss")
     return _reduce(SmoothL1Loss(beta)(input, target), reduction)

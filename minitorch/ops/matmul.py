@@ -10,8 +10,9 @@ one-column matrix), and stacks of matrices whose batch dimensions broadcast (the
 the gradient are then summed back, exactly as for elementwise broadcasting).
 """
 from minitorch.autograd import Function
-from minitorch.ops.common import broadcast_shape, sum_to_shape
+from minitorch.ops.common import broadcast_shape, require_same_dtype, sum_to_shape
 from minitorch.ops.elementwise import _operands
+from minitorch.tensor import Tensor
 
 
 def _swap_last(m):
@@ -60,4 +61,8 @@ class MatMul(Function):
 
 
 def matmul(a, b):
+    """``a @ b``.  Unlike elementwise ops it does not promote: both must have one dtype, as in
+    PyTorch (an int64 image times float32 weights is a bug to report, not to hide)."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        require_same_dtype("matmul", a=a, b=b)
     return MatMul()(*_operands(a, b))

@@ -22,6 +22,7 @@ vector instructions; that was measured faster than ``x.sum(axis)`` at the lesson
 it accumulates in blocks, so it stays accurate in float32 (an ``einsum`` of products did not).
 """
 from minitorch.autograd import Function
+from minitorch.ops.common import require_floating, require_same_dtype
 from minitorch.ops.conv import row_dots, row_sums
 
 
@@ -197,6 +198,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if t is not None and tuple(t.shape) != (channels,):
             raise RuntimeError(f"batch_norm: expected {name} of shape ({channels},) for an "
                                f"input with {channels} channels, got shape {tuple(t.shape)}")
+    require_floating("batch_norm", input)
+    require_same_dtype("batch_norm", input=input, running_mean=running_mean,
+                       running_var=running_var, weight=weight, bias=bias)
     if not training and (running_mean is None or running_var is None):
         raise RuntimeError("batch_norm: running_mean and running_var must be given when not "
                            "training (there are no batch statistics to use in eval mode)")
@@ -219,5 +223,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         if t is not None and tuple(t.shape) != shape:
             raise RuntimeError(f"layer_norm: expected {name} of shape {shape}, got shape "
                                f"{tuple(t.shape)}")
+    require_same_dtype("layer_norm", input=input, weight=weight, bias=bias)
+    require_floating("layer_norm", input)
     affine = [t for t in (weight, bias) if t is not None]
     return LayerNorm(shape, weight is not None, bias is not None, float(eps))(input, *affine)

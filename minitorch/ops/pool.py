@@ -23,6 +23,7 @@ import math
 
 from minitorch import backend
 from minitorch.autograd import Function
+from minitorch.ops.common import require_floating
 from minitorch.ops.conv import (
     batch_first, batch_last, col2im, pad_batch_last, pair, positive_pair, window_view)
 
@@ -79,7 +80,8 @@ class MaxPool2d(Function):
         out_size, pads = _pool_geometry(x, self.kernel, self.stride, self.padding, self.dilation,
                                         self.ceil_mode, "max_pool2d")
         kh, kw = self.kernel
-        padded = pad_batch_last(xp, batch_last(x), pads, value=-math.inf)
+        lowest = -math.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min  # never wins
+        padded = pad_batch_last(xp, batch_last(x), pads, value=lowest)
         windows = window_view(xp, padded, self.kernel, self.stride, self.dilation, out_size)
         best = windows[:, 0, 0].copy()                           # (C, OH, OW, N)
         winner = xp.zeros(best.shape, dtype=xp.int16)            # the offset i·kw + j that won
@@ -318,6 +320,7 @@ def _adaptive_size(input, output_size, op):
 def adaptive_avg_pool2d(input, output_size):
     """Mean over PyTorch's adaptive bins, giving an output of ``output_size``."""
     input, added = _unbatched(input, "adaptive_avg_pool2d")
+    require_floating("adaptive_avg_pool2d", input)
     out = _adaptive_size(input, output_size, "adaptive_avg_pool2d")
     h, w = input.shape[2:]
     if h % out[0] == 0 and w % out[1] == 0:  # equal bins: a regular pooling, the fast path
@@ -331,6 +334,7 @@ def adaptive_avg_pool2d(input, output_size):
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Max over PyTorch's adaptive bins; with return_indices also each max's flat H·W index."""
     input, added = _unbatched(input, "adaptive_max_pool2d")
+    require_floating("adaptive_max_pool2d", input)
     out = _adaptive_size(input, output_size, "adaptive_max_pool2d")
     h, w = input.shape[2:]
     if h % out[0] == 0 and w % out[1] == 0:  # equal bins: a regular pooling, the fast path

@@ -13,7 +13,7 @@ backward first puts them back (size 1) and then broadcasts.
 import collections
 
 from minitorch.autograd import Function
-from minitorch.ops.common import normalize_dim, normalize_dims
+from minitorch.ops.common import normalize_dim, normalize_dims, require_floating
 from minitorch.ops.elementwise import maximum, minimum
 from minitorch.tensor import Tensor
 
@@ -284,8 +284,10 @@ def all(x, dim=None, keepdim=False):
 
 
 def softmax(x, dim):
+    require_floating("softmax", x)
     return Softmax(dim)(x)
 
 
 def log_softmax(x, dim):
+    require_floating("log_softmax", x)
     return LogSoftmax(dim)(x)

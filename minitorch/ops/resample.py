@@ -28,6 +28,7 @@ import numpy  # host-side index arithmetic on the few resampling positions, not 
 
 from minitorch import backend
 from minitorch.autograd import Function
+from minitorch.ops.common import require_floating
 from minitorch.ops.shape import permute, reshape
 
 
@@ -170,6 +171,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if input.ndim != 4:
         raise ValueError(f"interpolate: expected a 4-D input (N, C, H, W) for mode {mode!r}, "
                          f"got shape {tuple(input.shape)}")
+    require_floating("interpolate", input)
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not implemented")
     if mode == "nearest" and align_corners is not None:

@@ -15,7 +15,7 @@ shrinks the weights directly, ``p *= 1 - lr * weight_decay``, before the Adam st
 decays at the same rate.  This is fastai's "true weight decay"; the Learner applies it itself
 and gives the optimizer weight_decay=0, so either class serves there.
 """
-from minitorch.optim.optimizer import Optimizer
+from minitorch.optim.optimizer import Optimizer, check_grads
 from minitorch.tensor import Tensor
 
 
@@ -62,6 +62,7 @@ class Adam(Optimizer):
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._evaluate(closure)
+        check_grads(self)  # before any parameter changes
         for group in self.param_groups:
             # Read at every step: a scheduler may have changed them since the last one.
             lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]

@@ -38,6 +38,33 @@ from minitorch.tensor import Tensor
 TORCH_IMPLEMENTATION_OPTIONS = ("foreach", "fused", "capturable", "differentiable")
 
 
+def check_grads(optimizer):
+    """Refuse a step when some parameter's ``.grad`` does not fit it.
+
+    Every step calls this first, before any parameter changes.  A gradient of another shape
+    would otherwise be broadcast into the update (a (1,) gradient moves every weight by the
+    same amount) or fail halfway through the step; another dtype would silently change the
+    parameter's.  PyTorch refuses such a ``.grad`` when it is assigned; here it is refused
+    when it is used, with PyTorch's words.
+    """
+    name = type(optimizer).__name__
+    for g, group in enumerate(optimizer.param_groups):
+        for i, p in enumerate(group["params"]):
+            grad = p.grad
+            if grad is None:
+                continue
+            if tuple(grad.shape) != tuple(p.shape):
+                raise RuntimeError(
+                    f"{name}.step: parameter {i} of param group {g} has a gradient of size "
+                    f"{list(grad.shape)} but the tensor has size {list(p.shape)}. Please ensure "
+                    "that the gradient and the tensor are the same size")
+            if grad.dtype != p.dtype:
+                raise RuntimeError(
+                    f"{name}.step: parameter {i} of param group {g} has a gradient with dtype "
+                    f"{grad.dtype} but the tensor has dtype {p.dtype}. The gradient must match "
+                    "the tensor's dtype")
+
+
 class Optimizer:
     """Base class: param groups, per-parameter state, zero_grad, state_dict/load_state_dict.
 

@@ -6,7 +6,7 @@ Adam is RMSprop plus momentum on the gradient and a bias correction; RMSprop has
 correction nor, by default, momentum.  The *centered* variant divides by an estimate of the
 gradient's standard deviation instead (the mean of squares minus the square of the mean).
 """
-from minitorch.optim.optimizer import Optimizer
+from minitorch.optim.optimizer import Optimizer, check_grads
 from minitorch.tensor import Tensor
 
 
@@ -54,6 +54,7 @@ class RMSprop(Optimizer):
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._evaluate(closure)
+        check_grads(self)  # before any parameter changes
         for group in self.param_groups:
             # Read at every step: a scheduler may have changed them since the last one.
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]

@@ -7,7 +7,7 @@ momentum steps along ``grad + momentum * velocity``: it looks at where the veloc
 to take the parameters.  Weight decay adds ``weight_decay * p`` to the gradient, which is the
 gradient of an L2 penalty ``weight_decay / 2 * |p|²`` on the weights.
 """
-from minitorch.optim.optimizer import Optimizer
+from minitorch.optim.optimizer import Optimizer, check_grads
 from minitorch.tensor import Tensor
 
 
@@ -50,6 +50,7 @@ class SGD(Optimizer):
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._evaluate(closure)
+        check_grads(self)  # before any parameter changes
         for group in self.param_groups:
             # Read at every step: a scheduler may have changed them since the last one.
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]

@@ -2,7 +2,7 @@
 
 Read in this order: ``tokenizer.py`` (text → tokens, fastai's special tokens), ``vocab.py``
 (tokens ↔ numbers), ``lm_loader.py`` (a token stream → (bs, bptt) batches whose hidden state
-carries over), ``human_numbers.py`` (the lesson's data, built by code), ``layers.py``
+carries over; ``TextLMDataBunch``, a DataBunch), ``human_numbers.py`` (the lesson's data, built by code), ``layers.py``
 (BatchNorm1dFlat, CrossEntropyFlat for (batch, time, …) outputs).  The recurrent layers
 themselves are in ``minitorch/nn/rnn.py``.
 """
@@ -10,6 +10,6 @@ from minitorch.text.tokenizer import (  # noqa: F401
     BOS, EOS, FLD, PAD, SPECIAL_TOKENS, TK_MAJ, TK_REP, TK_UP, TK_WREP, UNK, Tokenizer)
 from minitorch.text.vocab import LESSON_SPECIAL_TOKENS, Vocab  # noqa: F401
 from minitorch.text.layers import BatchNorm1dFlat, CrossEntropyFlat  # noqa: F401
-from minitorch.text.lm_loader import LanguageModelLoader, TextLMDataBunch  # noqa: F401
+from minitorch.text.lm_loader import LanguageModelLoader, TextList, TextLMDataBunch  # noqa: F401
 from minitorch.text.human_numbers import (  # noqa: F401
     human_numbers_databunch, human_numbers_text, human_numbers_tokens, number_to_words)

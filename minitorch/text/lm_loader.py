@@ -16,12 +16,21 @@ So row i of batch k+1 continues row i of batch k exactly: the hidden state a mod
 sequence i after batch k is the right starting state for batch k+1 (the lesson's Model3–5).
 There are ⌈N / (bs · bptt)⌉ batches, all of shape (bs, bptt); as in fastai, a row that runs past
 the end of the stream wraps around to its start.
+
+:class:`TextLMDataBunch` is a ``DataBunch`` (``minitorch/data/databunch.py``) whose loaders are
+these, so the Learner's ``summary``, ``get_preds``, ``show_results`` and ``predict`` work on it as
+on images; each loader's ``dataset`` holds the documents as a :class:`TextList`, the item list
+that turns numbers back into words and shows a batch as a table of text.
 """
 import math
+import textwrap
 
 import numpy
 
 from minitorch import backend
+from minitorch.data.data_block import ItemList, LabelList, host_array
+from minitorch.data.databunch import DataBunch
+from minitorch.plot import plot_multi
 from minitorch.tensor import tensor
 from minitorch.text.layers import CrossEntropyFlat
 from minitorch.text.vocab import Vocab
@@ -34,7 +43,7 @@ class LanguageModelLoader:
     order of the documents at the start of every pass (training); the validation loader keeps it.
     """
 
-    def __init__(self, documents, bs=64, bptt=70, shuffle=False, device=None):
+    def __init__(self, documents, bs=64, bptt=70, shuffle=False, device=None, vocab=None):
         if bs < 1 or bptt < 1:
             raise ValueError(f"LanguageModelLoader: bs and bptt must be positive, got bs={bs}, "
                              f"bptt={bptt}")
@@ -44,6 +53,18 @@ class LanguageModelLoader:
             raise ValueError("LanguageModelLoader: the documents hold fewer than 2 tokens")
         self.bs, self.bptt, self.shuffle = bs, bptt, shuffle
         self.device = backend.canonical_device(device)
+        # What ``data.dl(ds_type).dataset`` is for every DataBunch: the inputs and targets as item
+        # lists, which show them (``show_batch``, ``learn.show_results``).
+        texts = TextList(self.documents, vocab)
+        self.dataset = LabelList(texts, texts)
+
+    @property
+    def batch_size(self):
+        return self.bs
+
+    @batch_size.setter
+    def batch_size(self, size):
+        self.bs = size
 
     def __len__(self):
         return math.ceil(self.total_tokens / (self.bs * self.bptt))
@@ -75,16 +96,64 @@ class LanguageModelLoader:
                 f"{self.total_tokens} tokens, shuffle={self.shuffle})")
 
 
-class TextLMDataBunch:
-    """What a Learner trains a language model on: ``train_dl``, ``valid_dl``, ``device``, plus
-    the ``vocab`` and the loss fastai uses for language models (``CrossEntropyFlat``)."""
+class TextList(ItemList):
+    """Numericalized documents (int64 token arrays) and their ``vocab``: the item list of a
+    language model's inputs and targets.  It turns numbers back into words (``reconstruct``),
+    a model's scores into the most likely next tokens (``analyze_pred``), and shows a batch as
+    a table of text (``show_xys``: text / target; ``show_xyzs``: text / target / prediction)."""
 
-    def __init__(self, train_ids, valid_ids, vocab, bs=64, bptt=70, device=None):
+    _square_show = False
+    _square_show_res = False
+
+    def __init__(self, items, vocab=None, path="."):
+        super().__init__(items, path)
+        self.vocab = vocab
+
+    def _new_kwargs(self):
+        return {"path": self.path, "vocab": self.vocab}
+
+    def reconstruct(self, t):
+        """Token numbers (a Tensor or an array) → the text."""
+        return self.vocab.textify(host_array(t).reshape(-1))
+
+    def analyze_pred(self, pred):
+        """Scores (…, vocabulary) → the most likely token at each position."""
+        return host_array(pred).argmax(-1)
+
+    def show_xys(self, xs, ys, rows=3, figsize=None, path=None, max_words=20):
+        """``rows`` lines of text beside their targets (one token later)."""
+        return _text_table(["text", "target"], list(zip(xs, ys))[:rows], figsize, path, max_words)
+
+    def show_xyzs(self, xs, ys, zs, rows=3, figsize=None, path=None, max_words=20):
+        """``rows`` lines of text, target and the model's prediction."""
+        return _text_table(["text", "target", "prediction"], list(zip(xs, ys, zs))[:rows],
+                           figsize, path, max_words)
+
+
+def _text_table(header, rows, figsize, path, max_words):
+    """A figure: one line per row, one column per field, the first ``max_words`` words each."""
+    def draw(i, j, ax):
+        ax.set_axis_off()
+        words = rows[i][j].split()
+        text = " ".join(words[:max_words]) + (" …" if len(words) > max_words else "")
+        ax.text(0, 0.5, textwrap.fill(text, 40), va="center", fontsize=8, family="monospace")
+        if i == 0:
+            ax.set_title(header[j])
+    figsize = figsize or (4 * len(header), 1.2 * len(rows) + 0.5)
+    return plot_multi(draw, len(rows), len(header), figsize=figsize, path=path)
+
+
+class TextLMDataBunch(DataBunch):
+    """A DataBunch for language models: ``train_dl``/``valid_dl`` are LanguageModelLoaders,
+    plus the ``vocab``, ``bptt`` and the loss fastai uses for language models
+    (``CrossEntropyFlat``, the ``loss_func`` a Learner takes when given none)."""
+
+    def __init__(self, train_ids, valid_ids, vocab, bs=64, bptt=70, device=None, path="."):
         self.vocab, self.bs, self.bptt = vocab, bs, bptt
-        self.device = backend.canonical_device(device)
-        self.train_dl = LanguageModelLoader(train_ids, bs, bptt, shuffle=True, device=self.device)
-        self.valid_dl = LanguageModelLoader(valid_ids, bs, bptt, shuffle=False, device=self.device)
-        self.loss_func = CrossEntropyFlat()
+        train_dl = LanguageModelLoader(train_ids, bs, bptt, shuffle=True, vocab=vocab)
+        valid_dl = LanguageModelLoader(valid_ids, bs, bptt, shuffle=False, vocab=vocab)
+        super().__init__(train_dl, valid_dl, path=path, device=device,
+                         loss_func=CrossEntropyFlat())
 
     @classmethod
     def from_tokens(cls, train_tokens, valid_tokens, vocab=None, bs=64, bptt=70, device=None,
@@ -94,8 +163,10 @@ class TextLMDataBunch:
         return cls([vocab.numericalize(t) for t in train_tokens],
                    [vocab.numericalize(t) for t in valid_tokens], vocab, bs, bptt, device)
 
-    def one_batch(self, valid=False):
-        return next(iter(self.valid_dl if valid else self.train_dl))
+    @property
+    def c(self):
+        """The size of the model's output: one score per token of the vocabulary."""
+        return len(self.vocab)
 
     def __repr__(self):
         return (f"TextLMDataBunch(vocab {len(self.vocab)}, bs {self.bs}, bptt {self.bptt};\n"

@@ -1,9 +1,16 @@
-"""fastai v1's vision layers (``layers.py``): conv_layer, res_block, SequentialEx, MergeLayer,
-Flatten, SigmoidRange, SelfAttention, PixelShuffle_ICNR; and the model architectures (``models/``)."""
+"""fastai v1's vision library: layers (``layers.py``: conv_layer, res_block, SequentialEx,
+MergeLayer, Flatten, SigmoidRange, SelfAttention, PixelShuffle_ICNR), the model architectures
+(``models/``) and image data (``image.py``: sampling and lighting; ``transform.py``:
+``get_transforms`` and its transforms; ``data.py``: ``ImageList``, ``ImageImageList``,
+``imagenet_stats``)."""
 from minitorch.vision.layers import (  # noqa: F401
     Flatten, MergeLayer, NormType, PixelShuffle_ICNR, SelfAttention, SequentialEx, SigmoidRange,
     conv_layer, icnr, init_default, relu, res_block, sigmoid_range)
 from minitorch.vision import models  # noqa: F401,E402  (after layers: the models use them)
+from minitorch.vision.data import ImageImageList, ImageList, imagenet_stats  # noqa: F401
+from minitorch.vision.transform import (  # noqa: F401
+    RandTransform, brightness, contrast, crop_pad, dihedral, flip_lr, get_transforms, rand_crop,
+    rand_zoom, rotate, symmetric_warp, zoom)
 from minitorch.vision.layers import batchnorm_2d  # noqa: F401
 from minitorch.vision.models import (  # noqa: F401
     DynamicUnet, UnetBlock, resnet18, resnet34, small_encoder)
