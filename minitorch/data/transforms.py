@@ -17,16 +17,10 @@ statistics on a batch.
 import numpy
 from numpy.lib.stride_tricks import sliding_window_view
 
+from minitorch.ops.common import pair
+
 # fastai's padding modes, and what numpy.pad calls each of them.
 PAD_MODES = {"zeros": "constant", "reflection": "reflect", "border": "edge"}
-
-
-def _pair(size, what):
-    if isinstance(size, int) and not isinstance(size, bool):
-        return size, size
-    if isinstance(size, (tuple, list)) and len(size) == 2 and all(isinstance(s, int) for s in size):
-        return tuple(size)
-    raise ValueError(f"{what}: expected an int or a (height, width) pair, got {size!r}")
 
 
 def _pad(images, padding, mode):
@@ -41,7 +35,7 @@ def _pad(images, padding, mode):
 def pad_crop_loop(images, padding, size, rows, cols, mode="zeros"):
     """Pad every image of ``images`` (N, C, H, W) by ``padding`` pixels on each side, then crop
     image ``n`` at top-left corner (``rows[n]``, ``cols[n]``) to ``size``.  One image at a time."""
-    height, width = _pair(size, "pad_crop size")
+    height, width = pair(size, "size", "pad_crop")
     padded = _pad(images, padding, mode)
     out = numpy.empty(images.shape[:2] + (height, width), dtype=images.dtype)
     for n in range(len(images)):
@@ -56,7 +50,7 @@ def pad_crop(images, padding, size, rows, cols, mode="zeros"):
     window, shape (N, C, positions down, positions across, height, width), without copying a byte
     (it is a strided view).  Indexing it with one (row, col) per image picks each image's window.
     """
-    height, width = _pair(size, "pad_crop size")
+    height, width = pair(size, "size", "pad_crop")
     padded = _pad(images, padding, mode)
     if padded.shape[2] < height or padded.shape[3] < width:
         raise ValueError(f"cannot crop {height}x{width} out of padded images of size "
@@ -80,7 +74,7 @@ class RandPadCrop:
         if mode not in PAD_MODES:
             raise ValueError(f"rand_pad: unknown mode {mode!r}: expected one of {sorted(PAD_MODES)}")
         self.padding = padding
-        self.size = _pair(size, "rand_pad size")
+        self.size = pair(size, "size", "rand_pad")
         self.mode = mode
 
     def __call__(self, images, rng):

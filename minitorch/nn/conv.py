@@ -18,15 +18,8 @@ from minitorch.nn import functional as F
 from minitorch.nn import init
 from minitorch.nn.linear import new_parameter
 from minitorch.nn.module import Module
-
-
-def _pair(value):
-    """3 → (3, 3); (3, 5) → (3, 5)."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"expected an int or a pair of ints, got {value!r}")
-        return tuple(value)
-    return (value, value)
+from minitorch.ops.common import pair
+from minitorch.ops.windows import same_padding
 
 
 def check_image_input(layer, input, channels):
@@ -51,8 +44,10 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must both be divisible by groups ({groups})")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.dilation, self.output_padding = _pair(dilation), _pair(output_padding)
+        self.kernel_size = pair(kernel_size, "kernel_size", name)
+        self.stride = pair(stride, "stride", name)
+        self.dilation = pair(dilation, "dilation", name)
+        self.output_padding = pair(output_padding, "output_padding", name)
         self.groups, self.transposed, self.padding_mode = groups, transposed, padding_mode
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
@@ -63,19 +58,16 @@ class _ConvNd(Module):
                                  f"convolutions (stride={self.stride})")
             self.padding = padding
         else:
-            self.padding = _pair(padding)
+            self.padding = pair(padding, "padding", name)
         if padding_mode not in ("zeros", "replicate", "reflect", "circular"):
             raise ValueError(f"{name}: padding_mode must be 'zeros', 'replicate', 'reflect' or "
                              f"'circular', got {padding_mode!r}")
         # The padding as F.pad takes it, (left, right, top, bottom).  'same' needs
         # d(k − 1) in total per dim; when that is odd the extra one goes right/bottom, as in
-        # PyTorch.
+        # PyTorch (ops/windows.py's same_padding).
         if self.padding == "same":
-            pads = []
-            for k, d in zip(reversed(self.kernel_size), reversed(self.dilation)):
-                total = d * (k - 1)
-                pads += [total // 2, total - total // 2]
-            self._pad_lrtb = tuple(pads)
+            (top, bottom), (left, right) = same_padding(self.kernel_size, self.dilation)
+            self._pad_lrtb = (left, right, top, bottom)
         elif self.padding == "valid":
             self._pad_lrtb = (0, 0, 0, 0)
         else:

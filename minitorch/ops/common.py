@@ -1,4 +1,4 @@
-"""Two small helpers every family of ops uses.  Read first in ``ops/``.
+"""Small helpers every family of ops uses.  Read first in ``ops/``.
 
 * :func:`sum_to_shape` undoes broadcasting in backward.  When ``a`` of shape (3, 1) is added
   to ``b`` of shape (4,), each element of ``a`` was *used* 4 times, so its gradient is the sum of
@@ -11,7 +11,11 @@
   statistics must share one dtype, and math that only makes sense on reals (softmax, a norm)
   refuses integers.  Promoting there would hide a bug: float64 data fed to a float32 model
   would silently run (slowly) in float64, and an integer image would be treated as floats.
+* :func:`pair` reads a 2-D size argument the way PyTorch takes it, an int or a pair
+  (``kernel_size=3`` is ``(3, 3)``); convolutions, pooling, conv layers and image transforms
+  all read theirs with it.
 """
+import numbers
 
 
 def broadcast_shape(op, *shapes):
@@ -85,3 +89,21 @@ def normalize_dims(dim, ndim, op="op", empty_is_all=True):
     if len(set(axes)) != len(axes):
         raise RuntimeError(f"{op}: dim {tuple(dim)} names the same dimension twice")
     return tuple(sorted(axes)) if ndim else ()
+
+
+def pair(value, name, op):
+    """An int or a pair of ints as a (height, width) tuple of ints: 3 → (3, 3), [3, 5] → (3, 5).
+    Anything else is a ValueError naming ``op`` and the argument ``name``."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(items) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                  for v in items):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    return (int(items[0]), int(items[1]))
+
+
+def positive_pair(value, name, op):
+    """:func:`pair`, and both numbers positive."""
+    result = pair(value, name, op)
+    if min(result) <= 0:
+        raise ValueError(f"{op}: {name} must be positive, got {value!r}")
+    return result

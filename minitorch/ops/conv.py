@@ -1,7 +1,8 @@
-"""Convolution as one matrix product: im2col, col2im, conv2d, conv_transpose2d, unfold, fold.
+"""Convolution as one matrix product: conv2d, conv_transpose2d, unfold, fold.
 
 Read after ``ops/matmul.py`` (a convolution *is* a matrix product once the data is laid out
-right) and before ``ops/pool.py`` (pooling reuses the window machinery of this file).
+right); then ``ops/windows.py`` (the window machinery of the fast version) and ``ops/pool.py``
+(pooling slides the same windows).
 
 The idea.  A 3×3 convolution computes, at every output pixel, a dot product between the weights
 of an output channel and the 3×3 window of every input channel under that pixel.  Copy each
@@ -18,20 +19,16 @@ The backward is the transpose of the same product, twice:
 and "col2im" adds every column's gradient back onto the input pixels it was copied from (a
 pixel sits in up to kh·kw windows, so its gradient is the sum of those kh·kw contributions).
 
-The file has two versions of im2col:
+The file has two versions:
 
 1. :func:`im2col_simple` / :func:`conv2d_simple` — the readable one, in PyTorch's (N, C, H, W)
    layout, with a loop over the kh·kw kernel offsets.  Obviously correct; the tests check the
    fast version against it.
-2. :func:`im2col` / :func:`col2im`, used by the ops — the same computation, fast:
+2. The ops (:class:`Conv2d`, ...) — the same computation, fast.  The window machinery they share
+   with pooling is in ``ops/windows.py``: the batch-innermost (C, H, W, N) layout, the strided
+   window view that makes im2col one copy, col2im, columns made a block of rows at a time.  Read
+   it before the ops.  What is particular to convolution is here:
 
-   * **strided window view**: ``as_strided`` gives a (C, kh, kw, OH, OW, N) *view* of the padded
-     input without copying a byte; im2col is then one copy of that view, no Python loop at all.
-   * **batch-innermost layout**: the columns are laid out as (C·kh·kw, OH·OW·N), with the batch
-     as the fastest-moving index.  Every run that the copy moves is then N (=128) contiguous
-     floats, not the 8-float runs of channels-last or the 14-float rows of (N, C, H, W); NumPy
-     pays a fixed cost per run, so this layout made im2col several times faster (see
-     ``benchmarks/README.md``).
    * **the output is born in the next layer's layout**: weight @ columns gives (OC, OH·OW·N) =
      (C, H, W, N) for the next layer, which we hand out as a (N, C, H, W)-shaped *transposed
      view*.  Elementwise ops (batchnorm, ReLU) keep that memory order, so the next conv's im2col
@@ -45,6 +42,8 @@ The file has two versions of im2col:
    * **stride-1 columns of a large layer are made a block of rows at a time**
      (:func:`column_blocks`) and multiplied block by block, so the column matrix never exists
      whole; see ``COLUMN_BLOCK_BYTES`` for the block size and why it is not smaller.
+   * **the products are oriented and cut for BLAS** (:func:`grouped_matmul_bt`); the bias
+     gradient is a BLAS row sum (``ops/blas.py``).
 
 conv_transpose2d is conv2d run backwards: its forward is exactly conv2d's input gradient
 (:func:`input_gradient`), and its backward needs conv2d's forward.  unfold is im2col, fold is
@@ -52,31 +51,11 @@ col2im, and pooling (pool.py) reduces the same window view with max or mean.
 """
 from minitorch import backend
 from minitorch.autograd import Function
-from minitorch.ops.common import require_floating
-
-
-# ---- argument helpers -----------------------------------------------------------------------------
-def pair(value, name, op):
-    """An int or a 2-sequence as a (height, width) pair of ints, checked."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-        result = (int(value[0]), int(value[1]))
-    else:
-        result = (int(value), int(value))
-    return result
-
-
-def positive_pair(value, name, op):
-    result = pair(value, name, op)
-    if min(result) <= 0:
-        raise ValueError(f"{op}: {name} must be positive, got {value!r}")
-    return result
-
-
-def conv_output_size(size, kernel, stride, pad_before, pad_after, dilation):
-    """How many windows fit: ⌊(size + padding − dilation·(kernel − 1) − 1) / stride⌋ + 1."""
-    return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
+from minitorch.ops.blas import row_sums
+from minitorch.ops.common import pair, positive_pair, require_floating
+from minitorch.ops.windows import (
+    batch_first, batch_last, col2im, conv_output_size, im2col, pad_batch_last, same_padding,
+    window_view)
 
 
 def check_4d(x, op, what="input"):
@@ -123,68 +102,7 @@ def conv2d_simple(x, weight, bias=None, stride=1, padding=0, dilation=1):
                        conv_output_size(w, kw, sw, pw, pw, dw))
 
 
-# ---- 2. the fast version --------------------------------------------------------------------------
-# Inside this file (and pool.py) images are kept batch-innermost: (C, H, W, N).  A (N, C, H, W)
-# array becomes one by the free view x.transpose(1, 2, 3, 0), and back by .transpose(3, 0, 1, 2).
-def batch_last(x):
-    """The (C, H, W, N) view of an (N, C, H, W) array (no copy)."""
-    return x.transpose(1, 2, 3, 0)
-
-
-def batch_first(x):
-    """The (N, C, H, W) view of a (C, H, W, N) array (no copy)."""
-    return x.transpose(3, 0, 1, 2)
-
-
-def pad_batch_last(xp, x, padding, value=0.0):
-    """A (C, H+top+bottom, W+left+right, N) C-contiguous copy of ``x`` (C, H, W, N), padded.
-
-    It always copies, so that the windows read afterwards are (C, H, W, N)-contiguous whatever
-    the layout of the input was; an input that is already contiguous and needs no padding is
-    returned as is.
-    """
-    top, bottom, left, right = padding
-    if not (top or bottom or left or right) and x.flags.c_contiguous:
-        return x
-    c, h, w, n = x.shape
-    padded = xp.empty((c, h + top + bottom, w + left + right, n), dtype=x.dtype)
-    padded[:, top:top + h, left:left + w] = x
-    # fill only the border strips: one pass over the image, not a fill and then a copy
-    padded[:, :top] = value
-    padded[:, top + h:] = value
-    padded[:, top:top + h, :left] = value
-    padded[:, top:top + h, left + w:] = value
-    return padded
-
-
-def window_view(xp, padded, kernel, stride, dilation, out_size):
-    """The (C, kh, kw, OH, OW, N) strided view of every window of ``padded`` (C, Hp, Wp, N).
-
-    Element [c, i, j, y, x, n] is padded[c, y·sh + i·dh, x·sw + j·dw, n]: stepping the kernel
-    offset i moves dh rows, stepping the output row y moves sh rows.  Nothing is copied; the
-    view's strides say how to walk the original memory.  Windows overlap when the stride is
-    smaller than the kernel, so several view elements share one memory location: only read it.
-    """
-    kh, kw = kernel
-    (sh, sw), (dh, dw), (oh, ow) = stride, dilation, out_size
-    c, height, width, n = padded.shape
-    # as_strided trusts us: a window reaching past the array would read foreign memory
-    if (oh - 1) * sh + (kh - 1) * dh >= height or (ow - 1) * sw + (kw - 1) * dw >= width:
-        raise RuntimeError(f"window_view: {oh}×{ow} windows of {kh}×{kw} (stride {stride}, "
-                           f"dilation {dilation}) do not fit in a {height}×{width} image")
-    s_c, s_h, s_w, s_n = padded.strides
-    return xp.lib.stride_tricks.as_strided(
-        padded, shape=(c, kh, kw, oh, ow, n),
-        strides=(s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw, s_n))
-
-
-def im2col(xp, x, kernel, stride, padding, dilation, out_size):
-    """The column matrix (C·kh·kw, OH·OW·N) of ``x`` (C, H, W, N): one copy of the window view."""
-    c, kh, kw = x.shape[0], kernel[0], kernel[1]
-    windows = window_view(xp, pad_batch_last(xp, x, padding), kernel, stride, dilation, out_size)
-    return xp.ascontiguousarray(windows).reshape(c * kh * kw, -1)
-
-
+# ---- 2. the fast version: windows.py's im2col and these products ---------------------------------
 # Blocks of columns of at most 64 MiB: only large layers are split (which bounds their memory).
 # Smaller blocks (1 MiB, one core's L2 cache) made one thread faster at 128×8×14² (below), but
 # every block is a separate small matrix product, and with two BLAS threads each one pays the
@@ -211,81 +129,6 @@ def column_blocks(xp, x, kernel, stride, padding, dilation, out_size):
     for top in range(0, oh, step):
         rows = slice(top, min(top + step, oh))
         yield rows, xp.ascontiguousarray(windows[:, :, :, rows]).reshape(c * kh * kw, -1)
-
-
-def offset_slices(offset, stride, dilation, out_size):
-    """The (C, rows, columns, N) index of the pixels that kernel offset (i, j) sees in every
-    window: one strided slice of the padded image per axis."""
-    (i, j), (sh, sw), (dh, dw), (oh, ow) = offset, stride, dilation, out_size
-    return (slice(None), slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
-            slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
-
-
-def windows_overlap(kernel, stride, dilation):
-    """Whether two windows can share a pixel (the stride is shorter than the dilated kernel)."""
-    return any(s < d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
-
-
-def col2im(xp, cols, image_shape, kernel, stride, padding, dilation, out_size):
-    """The adjoint of im2col: add every column entry back onto its pixel.  Returns (C, H, W, N).
-
-    ``cols`` is (C·kh·kw, OH·OW·N).  We loop over the kh·kw kernel offsets (not over pixels):
-    for one offset, its entries of all windows land on one strided slice of the padded image,
-    so each step is a single vectorised add of OH·OW·N-element slabs.  Overlapping windows need
-    the add; when windows do not overlap (stride ≥ dilated kernel) one strided assignment does.
-    """
-    c, h, w, n = image_shape
-    (kh, kw), (oh, ow) = kernel, out_size
-    top, bottom, left, right = padding
-    cols = cols.reshape(c, kh, kw, oh, ow, n)
-    (sh, sw), shape = stride, (c, h + top + bottom, w + left + right, n)
-    if not windows_overlap(kernel, stride, dilation):
-        # no two windows share a pixel: the window view is a one-to-one map, write through it
-        padded = xp.zeros(shape, dtype=cols.dtype)
-        window_view(xp, padded, kernel, stride, dilation, out_size)[...] = cols
-    elif dilation == (1, 1) and kh >= sh and kw >= sw:
-        # The first sh × sw offsets (i < sh, j < sw) land on disjoint pixels that tile the
-        # top-left sh·OH × sw·OW block, and each is the first to reach its pixel in the loop
-        # below: write them instead of adding them to zeros, and zero only what lies outside
-        # that block.  The same sums in the same order, with 4 of the 9 slabs of a k3 s2 conv
-        # written instead of read-added: col2im took 0.15 instead of 0.26 ms at 128×8×14².
-        padded = xp.empty(shape, dtype=cols.dtype)
-        padded[:, sh * oh:] = 0
-        padded[:, :sh * oh, sw * ow:] = 0
-        for i in range(kh):
-            for j in range(kw):
-                pixels = offset_slices((i, j), stride, dilation, out_size)
-                if i < sh and j < sw:
-                    padded[pixels] = cols[:, i, j]
-                else:
-                    padded[pixels] += cols[:, i, j]
-    else:
-        padded = xp.zeros(shape, dtype=cols.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                padded[offset_slices((i, j), stride, dilation, out_size)] += cols[:, i, j]
-    return padded[:, top:top + h, left:left + w]
-
-
-def row_sums(xp, matrix):
-    """Σ along each row of a 2-D matrix, as BLAS dot products with a vector of ones.
-
-    ``matrix[:, None, :] @ ones[:, None]`` is a stack of row-by-ones dot products, which NumPy
-    hands to BLAS: vectorised, accumulated in blocks (accurate in float32) and measured about 2×
-    faster than ``matrix.sum(axis=1)`` at the lesson's shapes (on par at the largest).  (A single
-    matrix-vector product ``matrix @ ones`` is as fast for small matrices but was measured over
-    10× slower for 64 rows of 25,000+ numbers in OpenBLAS; the stack of dots has no such cliff.)
-    """
-    return row_dots(matrix, xp.ones((1, matrix.shape[1]), dtype=matrix.dtype))
-
-
-def row_dots(a, b):
-    """Σⱼ a[i, j] · b[i, j] for every row i (b may be one row, broadcast), by BLAS dots.
-
-    No a·b temporary is made, and unlike ``einsum``, which accumulates float32 products one by
-    one (it broke a gradient check here), BLAS accumulates in blocks.
-    """
-    return (a[:, None, :] @ b[:, :, None])[:, 0, 0]
 
 
 def grouped_matmul(a, b, groups):
@@ -360,8 +203,8 @@ def conv_padding(padding, kernel, dilation, stride, op):
             if stride != (1, 1):
                 raise ValueError(f"{op}: padding='same' is not supported for strided "
                                  f"convolutions (got stride={stride})")
-            total_h, total_w = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
-            return (total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2)
+            (top, bottom), (left, right) = same_padding(kernel, dilation)
+            return (top, bottom, left, right)
         raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', "
                          f"got {padding!r}")
     ph, pw = pair(padding, "padding", op)

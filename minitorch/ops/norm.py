@@ -1,7 +1,7 @@
 """Normalisation: batch_norm and layer_norm, each one fused op with a closed-form backward.
 
-Read after ``ops/reduce.py`` (mean and variance) and ``ops/conv.py`` (why activations are laid
-out batch-innermost).
+Read after ``ops/reduce.py`` (mean and variance), ``ops/blas.py`` (the sums) and ``ops/conv.py``
+(why activations are laid out batch-innermost).
 
 Both standardise a group of numbers, then scale and shift them::
 
@@ -16,14 +16,14 @@ is the textbook formula (with g = dL/dy and sums over a group of M)::
     dL/dbias   = Σ g                    dL/dweight = Σ g · x̂
     dL/dx      = weight / √(var + eps) · (g − (Σ g)/M − x̂ · (Σ g·x̂)/M)
 
-The sums are **BLAS reductions** (``row_sums`` and ``row_dots`` of ``ops/conv.py``): each
+The sums are **BLAS reductions** (``row_sums``, ``row_dots``, ``column_sums`` of ``ops/blas.py``): each
 group's Σ x and Σ g·x̂ is a dot product that NumPy hands to BLAS, which streams the numbers with
 vector instructions; that was measured faster than ``x.sum(axis)`` at the lesson's shapes, and
 it accumulates in blocks, so it stays accurate in float32 (an ``einsum`` of products did not).
 """
 from minitorch.autograd import Function
+from minitorch.ops.blas import column_sums, row_dots, row_sums
 from minitorch.ops.common import require_floating, require_same_dtype
-from minitorch.ops.conv import row_dots, row_sums
 
 
 def channels_first_matrix(x):
@@ -45,11 +45,6 @@ def from_channels_first(matrix, x_shape, order):
     for position, axis in enumerate(order):
         inverse[axis] = position
     return matrix.reshape([x_shape[axis] for axis in order]).transpose(inverse)
-
-
-def column_sums(xp, matrix):
-    """Σ down each column, as the BLAS vector-matrix product ``ones @ matrix``."""
-    return xp.ones(matrix.shape[0], dtype=matrix.dtype) @ matrix
 
 
 class BatchNorm(Function):

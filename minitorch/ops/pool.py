@@ -1,8 +1,8 @@
 """Pooling: max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d.
 
 Read after ``ops/conv.py``: pooling slides the same windows over the image as a convolution,
-so it reuses conv.py's machinery (the batch-innermost (C, H, W, N) layout, the padded copy, the
-strided window view and col2im).  The difference is what happens inside a window: a convolution
+so it reuses the machinery of ``ops/windows.py`` (the batch-innermost (C, H, W, N) layout, the
+padded copy, the strided window view and col2im).  The difference is what happens inside a window: a convolution
 takes a dot product with weights, pooling takes the max or the mean of the window.
 
 * max:  y = max over the window;   dL/dx = dL/dy at the window's argmax, 0 elsewhere (only the
@@ -23,9 +23,8 @@ import math
 
 from minitorch import backend
 from minitorch.autograd import Function
-from minitorch.ops.common import require_floating
-from minitorch.ops.conv import (
-    batch_first, batch_last, col2im, pad_batch_last, pair, positive_pair, window_view)
+from minitorch.ops.common import pair, positive_pair, require_floating
+from minitorch.ops.windows import batch_first, batch_last, col2im, pad_batch_last, window_view
 
 
 def pooling_output_size(size, kernel, stride, padding, dilation, ceil_mode):

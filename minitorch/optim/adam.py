@@ -15,7 +15,7 @@ shrinks the weights directly, ``p *= 1 - lr * weight_decay``, before the Adam st
 decays at the same rate.  This is fastai's "true weight decay"; the Learner applies it itself
 and gives the optimizer weight_decay=0, so either class serves there.
 """
-from minitorch.optim.optimizer import Optimizer, check_grads
+from minitorch.optim.optimizer import Optimizer
 from minitorch.tensor import Tensor
 
 
@@ -59,54 +59,44 @@ class Adam(Optimizer):
         self._require(options, "betas", 0.0, where, high=1.0, index=1)
         self._require(options, "weight_decay", 0.0, where)
 
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns ``closure()`` if given."""
-        loss = self._evaluate(closure)
-        check_grads(self)  # before any parameter changes
-        for group in self.param_groups:
-            # Read at every step: a scheduler may have changed them since the last one.
-            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-            weight_decay = group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = p.xp
-                grad = -p.grad.data if group["maximize"] else p.grad.data
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = Tensor(xp.zeros_like(p.data))
-                    state["exp_avg_sq"] = Tensor(xp.zeros_like(p.data))
-                if group["amsgrad"] and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = Tensor(xp.zeros_like(p.data))
-                state["step"] += 1
-                step = state["step"]
+    def update(self, p, grad, group):
+        """Adam's rule for one parameter (``maximize`` is applied by ``Optimizer.step``)."""
+        xp = p.xp
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        weight_decay = group["weight_decay"]
+        state = self.state[p]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = Tensor(xp.zeros_like(p.data))
+            state["exp_avg_sq"] = Tensor(xp.zeros_like(p.data))
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = Tensor(xp.zeros_like(p.data))
+        state["step"] += 1
+        step = state["step"]
 
-                if weight_decay != 0:
-                    if group["decoupled_weight_decay"]:
-                        p.data *= 1 - lr * weight_decay
-                    else:
-                        grad = grad + weight_decay * p.data  # a new array: p.grad stays as it was
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                p.data *= 1 - lr * weight_decay
+            else:
+                grad = grad + weight_decay * p.data  # a new array: p.grad stays as it was
 
-                exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
-                # m ← β₁ m + (1 - β₁) g, written as "move m the fraction (1 - β₁) of the way to
-                # g", which is how PyTorch rounds it (lerp).
-                exp_avg += (1 - beta1) * (grad - exp_avg)
-                exp_avg_sq *= beta2
-                exp_avg_sq += (1 - beta2) * grad * grad
-                if group["amsgrad"]:
-                    second_moment = state["max_exp_avg_sq"].data
-                    xp.maximum(second_moment, exp_avg_sq, out=second_moment)
-                else:
-                    second_moment = exp_avg_sq
+        exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
+        # m ← β₁ m + (1 - β₁) g, written as "move m the fraction (1 - β₁) of the way to g",
+        # which is how PyTorch rounds it (lerp).
+        exp_avg += (1 - beta1) * (grad - exp_avg)
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad
+        if group["amsgrad"]:
+            second_moment = state["max_exp_avg_sq"].data
+            xp.maximum(second_moment, exp_avg_sq, out=second_moment)
+        else:
+            second_moment = exp_avg_sq
 
-                bias_correction1 = 1 - beta1 ** step
-                bias_correction2 = 1 - beta2 ** step
-                step_size = lr / bias_correction1
-                denominator = xp.sqrt(second_moment) / bias_correction2 ** 0.5 + eps
-                p.data -= step_size * exp_avg / denominator
-                self._mark_changed(p)
-        return loss
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2 = 1 - beta2 ** step
+        step_size = lr / bias_correction1
+        denominator = xp.sqrt(second_moment) / bias_correction2 ** 0.5 + eps
+        p.data -= step_size * exp_avg / denominator
 
 
 class AdamW(Adam):

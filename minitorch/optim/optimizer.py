@@ -4,6 +4,10 @@
 An optimizer turns gradients into parameter changes.  The *rule* differs (``sgd.py``,
 ``adam.py``, ``rmsprop.py``); the bookkeeping around it is the same, and lives here:
 
+* **The step.**  ``step()`` loops over the param groups and their parameters and hands each
+  parameter that has a gradient to the optimizer's ``update(p, grad, group)``: an optimizer
+  writes only its rule for one parameter.
+
 * **Param groups.**  ``optimizer.param_groups`` is a list of dicts.  Each holds ``'params'`` (a
   list of tensors) and every hyper-parameter of the rule (``'lr'``, ``'momentum'``, ...).  A
   group that does not name a hyper-parameter gets the constructor's value (``defaults``), so
@@ -70,7 +74,8 @@ class Optimizer:
 
     A subclass builds ``defaults`` (its hyper-parameters by name), calls
     ``super().__init__(params, defaults)``, checks hyper-parameter values in
-    :meth:`check_hyperparameters`, and writes :meth:`step`.
+    :meth:`check_hyperparameters`, and writes :meth:`update`: its rule for one parameter.
+    :meth:`step` is the same loop for every optimizer.
     """
 
     def __init__(self, params, defaults):
@@ -161,8 +166,30 @@ class Optimizer:
 
     # ---- the step --------------------------------------------------------------------------------
     def step(self, closure=None):
-        """Update every parameter that has a gradient; each optimizer writes its own rule."""
-        raise NotImplementedError(f"{type(self).__name__} does not define step()")
+        """One update of every parameter that has a gradient; returns ``closure()`` if given.
+
+        The loop every optimizer shares: over the param groups, over their parameters, skipping
+        those without a gradient (frozen, or unused by the loss).  The hyper-parameters are read
+        from the group at every step (a scheduler may have changed them since the last one),
+        the gradient is negated with ``maximize``, and the optimizer's :meth:`update` changes the
+        parameter in place.  Every gradient is checked first (:func:`check_grads`), so a
+        gradient that does not fit its parameter changes nothing."""
+        loss = self._evaluate(closure)
+        check_grads(self)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = -p.grad.data if group.get("maximize", False) else p.grad.data
+                self.update(p, grad, group)
+                self._mark_changed(p)
+        return loss
+
+    def update(self, p, grad, group):
+        """The rule: change ``p.data`` in place from its gradient array ``grad`` and the
+        hyper-parameters of its ``group``, keeping any memory in ``self.state[p]``.  (PyTorch
+        writes the same as its ``_single_tensor_<name>`` functions.)"""
+        raise NotImplementedError(f"{type(self).__name__} does not define update()")
 
     @staticmethod
     def _evaluate(closure):

@@ -6,7 +6,7 @@ Adam is RMSprop plus momentum on the gradient and a bias correction; RMSprop has
 correction nor, by default, momentum.  The *centered* variant divides by an estimate of the
 gradient's standard deviation instead (the mean of squares minus the square of the mean).
 """
-from minitorch.optim.optimizer import Optimizer, check_grads
+from minitorch.optim.optimizer import Optimizer
 from minitorch.tensor import Tensor
 
 
@@ -51,52 +51,42 @@ class RMSprop(Optimizer):
         self._require(options, "weight_decay", 0.0, where)
         self._require(options, "momentum", 0.0, where)
 
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns ``closure()`` if given."""
-        loss = self._evaluate(closure)
-        check_grads(self)  # before any parameter changes
-        for group in self.param_groups:
-            # Read at every step: a scheduler may have changed them since the last one.
-            lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-            weight_decay, momentum = group["weight_decay"], group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = p.xp
-                grad = -p.grad.data if group["maximize"] else p.grad.data
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = Tensor(xp.zeros_like(p.data))
-                # Created when first needed, so that switching momentum or centering on in the
-                # middle of training starts them from zero instead of failing.
-                if momentum > 0 and "momentum_buffer" not in state:
-                    state["momentum_buffer"] = Tensor(xp.zeros_like(p.data))
-                if group["centered"] and "grad_avg" not in state:
-                    state["grad_avg"] = Tensor(xp.zeros_like(p.data))
-                state["step"] += 1
+    def update(self, p, grad, group):
+        """RMSprop's rule for one parameter (``maximize`` is applied by ``Optimizer.step``)."""
+        xp = p.xp
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        weight_decay, momentum = group["weight_decay"], group["momentum"]
+        state = self.state[p]
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = Tensor(xp.zeros_like(p.data))
+        # Created when first needed, so that switching momentum or centering on in the middle
+        # of training starts them from zero instead of failing.
+        if momentum > 0 and "momentum_buffer" not in state:
+            state["momentum_buffer"] = Tensor(xp.zeros_like(p.data))
+        if group["centered"] and "grad_avg" not in state:
+            state["grad_avg"] = Tensor(xp.zeros_like(p.data))
+        state["step"] += 1
 
-                if weight_decay != 0:
-                    grad = grad + weight_decay * p.data  # a new array: p.grad stays as it was
+        if weight_decay != 0:
+            grad = grad + weight_decay * p.data  # a new array: p.grad stays as it was
 
-                square_avg = state["square_avg"].data
-                square_avg *= alpha
-                square_avg += (1 - alpha) * grad * grad
-                if group["centered"]:
-                    grad_avg = state["grad_avg"].data
-                    # ḡ ← α ḡ + (1 - α) g, as "move ḡ the fraction (1 - α) of the way to g" (lerp,
-                    # which is how PyTorch rounds it).
-                    grad_avg += (1 - alpha) * (grad - grad_avg)
-                    denominator = xp.sqrt(square_avg - grad_avg * grad_avg) + eps
-                else:
-                    denominator = xp.sqrt(square_avg) + eps
+        square_avg = state["square_avg"].data
+        square_avg *= alpha
+        square_avg += (1 - alpha) * grad * grad
+        if group["centered"]:
+            grad_avg = state["grad_avg"].data
+            # ḡ ← α ḡ + (1 - α) g, as "move ḡ the fraction (1 - α) of the way to g" (lerp, which
+            # is how PyTorch rounds it).
+            grad_avg += (1 - alpha) * (grad - grad_avg)
+            denominator = xp.sqrt(square_avg - grad_avg * grad_avg) + eps
+        else:
+            denominator = xp.sqrt(square_avg) + eps
 
-                if momentum > 0:
-                    velocity = state["momentum_buffer"].data
-                    velocity *= momentum
-                    velocity += grad / denominator
-                    p.data -= lr * velocity
-                else:
-                    p.data -= lr * grad / denominator
-                self._mark_changed(p)
-        return loss
+        if momentum > 0:
+            velocity = state["momentum_buffer"].data
+            velocity *= momentum
+            velocity += grad / denominator
+            p.data -= lr * velocity
+        else:
+            p.data -= lr * grad / denominator

@@ -7,7 +7,7 @@ momentum steps along ``grad + momentum * velocity``: it looks at where the veloc
 to take the parameters.  Weight decay adds ``weight_decay * p`` to the gradient, which is the
 gradient of an L2 penalty ``weight_decay / 2 * |p|²`` on the weights.
 """
-from minitorch.optim.optimizer import Optimizer, check_grads
+from minitorch.optim.optimizer import Optimizer
 from minitorch.tensor import Tensor
 
 
@@ -47,30 +47,20 @@ class SGD(Optimizer):
                              f"got momentum={options['momentum']!r}, "
                              f"dampening={options['dampening']!r}{where}")
 
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns ``closure()`` if given."""
-        loss = self._evaluate(closure)
-        check_grads(self)  # before any parameter changes
-        for group in self.param_groups:
-            # Read at every step: a scheduler may have changed them since the last one.
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-            weight_decay, nesterov = group["weight_decay"], group["nesterov"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = -p.grad.data if group["maximize"] else p.grad.data
-                if weight_decay != 0:
-                    grad = grad + weight_decay * p.data  # a new array: p.grad stays as it was
-                if momentum != 0:
-                    state = self.state[p]
-                    if "momentum_buffer" not in state:
-                        state["momentum_buffer"] = Tensor(grad.copy())
-                    else:
-                        velocity = state["momentum_buffer"].data
-                        velocity *= momentum
-                        velocity += (1 - dampening) * grad
-                    velocity = state["momentum_buffer"].data
-                    grad = grad + momentum * velocity if nesterov else velocity
-                p.data -= lr * grad
-                self._mark_changed(p)
-        return loss
+    def update(self, p, grad, group):
+        """SGD's rule for one parameter (``maximize`` is applied by ``Optimizer.step``)."""
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+        if weight_decay != 0:
+            grad = grad + weight_decay * p.data  # a new array: p.grad stays as it was
+        if momentum != 0:
+            state = self.state[p]
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = Tensor(grad.copy())
+            else:
+                velocity = state["momentum_buffer"].data
+                velocity *= momentum
+                velocity += (1 - dampening) * grad
+            velocity = state["momentum_buffer"].data
+            grad = grad + momentum * velocity if nesterov else velocity
+        p.data -= lr * grad
