@@ -126,7 +126,8 @@ class Function:
         if single:
             outputs = (outputs,)
         # NumPy returns a scalar, not a 0-d array, from some ops on 0-d arrays; keep arrays.
-        outputs = tuple(out if isinstance(out, self.xp.ndarray) else self.xp.asarray(out)
+        # An array output stays on the device it is on: ToDevice's output is on another one.
+        outputs = tuple(out if backend.is_array(out) else self.xp.asarray(out)
                         for out in outputs)
 
         requires_grad = (self.differentiable and _grad_enabled
@@ -141,6 +142,7 @@ class Function:
             self.inputs = tensors
             self.needs_input_grad = tuple(t.requires_grad for t in tensors)
             self.output_shapes = [(out.shape, out.dtype) for out in outputs]
+            self.output_xp = backend.array_module(backend.device_of(outputs[0]))
             self._released = False
             self._track_saved(tensors, results)
             for i, r in enumerate(results):
@@ -260,7 +262,7 @@ def backward(root, gradient=None, retain_graph=False):
         for t in retained.pop(node, {}).values():
             _accumulate(t, grads_out[t._output_index])
         # An output that received no gradient contributes zero.
-        grads_out = [g if g is not None else node.xp.zeros(shape, dtype)
+        grads_out = [g if g is not None else node.output_xp.zeros(shape, dtype)
                      for g, (shape, dtype) in zip(grads_out, node.output_shapes)]
         grads_in = node.backward(*grads_out)
         if not isinstance(grads_in, tuple):

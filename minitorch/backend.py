@@ -87,9 +87,147 @@ def to_device(array, device):
     return cupy.asnumpy(array)
 
 
+def to_device_together(arrays, device):
+    """Several host arrays (a batch's inputs and targets) moved to ``device`` in ONE host→device
+    copy: their bytes are packed into one buffer, uploaded, and viewed back as the arrays.
+
+    Each copy to the GPU has a fixed cost (a driver call, a synchronisation with the host
+    buffer) that dwarfs the bytes of a small batch; two fields, two copies, would double it.
+    On the CPU the arrays are returned unchanged.
+    """
+    if device == "cpu" or all(device_of(a) == device for a in arrays):
+        return list(arrays)
+    hosts = [numpy.ascontiguousarray(a) for a in arrays]
+    starts, end = [], 0
+    for a in hosts:  # every field starts on a 16-byte boundary, so any dtype can view it
+        end = -(-end // 16) * 16
+        starts.append(end)
+        end += a.nbytes
+    packed = numpy.zeros(end, dtype=numpy.uint8)
+    for a, start in zip(hosts, starts):
+        packed[start:start + a.nbytes] = a.reshape(-1).view(numpy.uint8)
+    on_device = cupy.asarray(packed)  # the one copy
+    return [on_device[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+            for a, start in zip(hosts, starts)]
+
+
 def to_numpy(array):
-    """A NumPy array with the same values, wherever ``array`` lives."""
-    return to_device(array, "cpu")
+    """A NumPy array with the same values, wherever ``array`` lives.
+
+    From the GPU this is a device→host sync; the index checks waiting on the device
+    (:func:`check_later`) travel back with the values in the same transfer and raise here.
+    """
+    if device_of(array) == "cpu":
+        return numpy.asarray(array)
+    if not _pending_checks:
+        return cupy.asnumpy(array)
+    flags = cupy.stack([bad for bad, _ in _pending_checks])
+    if array.dtype.kind == "f":  # one transfer: the values, then the flags, as float64
+        both = cupy.asnumpy(cupy.concatenate([array.reshape(-1).astype(numpy.float64),
+                                              flags.astype(numpy.float64)]))
+        values, flags = both[:array.size].astype(array.dtype).reshape(array.shape), both[array.size:]
+    else:
+        flags, values = cupy.asnumpy(flags), None
+    _raise_pending(flags)
+    return cupy.asnumpy(array) if values is None else values
+
+
+def tuned_for_cpu(array):
+    """Whether to use the shapes measured fastest with OpenBLAS on the CPU (True) or the plain
+    forms (False, on the GPU), for ``array``'s device.  The one place this choice is made.
+
+    On the CPU, ops/conv.py sums rows as a stack of BLAS dot products (2× faster than
+    ``.sum(axis=1)``), cuts a weight gradient's long, thin product into pieces of 512 positions
+    summed afterwards (3-4× faster in OpenBLAS) and keeps the batch innermost.  On the GPU each
+    of those hurts: a stack of dot products becomes a batched GEMV launching one tiny GEMM per
+    row, where ``.sum(axis)`` is one reduction kernel; the pieces need transposed (strided)
+    4-D operands, which CuPy's batched matmul first copies, where cuBLAS takes the whole long
+    product in one call (it splits the long dimension itself); so the GPU takes the plain forms.
+    """
+    return device_of(array) == "cpu"
+
+
+def fuse(function):
+    """``function`` of arrays and numbers, compiled by ``cupy.fuse`` into ONE GPU kernel when
+    called with CuPy arrays (a chain of k element-wise ops otherwise launches k kernels and
+    writes k − 1 temporaries to GPU memory); called with NumPy arrays it simply runs.  Inside,
+    write only operators (``+ - * / **``), which both libraries share."""
+    if cupy is None:
+        return function
+    fused = cupy.fuse()(function)
+
+    def call(*args):
+        on_gpu = any(device_of(a) == "cuda" for a in args if is_array(a))
+        return fused(*args) if on_gpu else function(*args)
+    call.__name__, call.__doc__ = function.__name__, function.__doc__
+    return call
+
+
+def reads_are_cheap(array):
+    """Whether looking at a value of ``array`` from Python (``if x.any():``) is cheap: on the CPU
+    it is; on the GPU it is a sync, so code that would branch on a value should rather compute
+    both ways branch-free there."""
+    return device_of(array) == "cpu"
+
+
+# ---- index checks that cost no sync --------------------------------------------------------------
+# CuPy does not check indices: an out-of-range index wraps around (or, in a hand-written kernel,
+# reads whatever memory is there).  Checking on the host means reading a value back from the GPU
+# — a sync, which stalls the pipeline of queued kernels — on every call.  Instead the check is
+# computed on the device (a 0-d bool array) and kept; it is read together with the next value
+# that leaves the device anyway (the loss, once per batch, see to_numpy), and raises there, as
+# PyTorch's device-side asserts do.  On the CPU the check is made at once.
+_pending_checks = []
+
+
+def check_later(bad, message, error=IndexError):
+    """Raise ``error(message())`` if the 0-d bool array ``bad`` is true: now on the CPU, on the
+    GPU when the next array leaves the device.  ``message`` is called only to raise (it may
+    read the offending values then)."""
+    if device_of(bad) == "cpu":
+        if bad:
+            raise error(message())
+        return
+    _pending_checks.append((bad, (message, error)))
+    if len(_pending_checks) > 256:  # nothing read back for a long while: check now (one sync)
+        _raise_pending(cupy.asnumpy(cupy.stack([b for b, _ in _pending_checks])))
+
+
+def _raise_pending(flags):
+    checks = list(_pending_checks)
+    _pending_checks.clear()
+    for flag, (_, (message, error)) in zip(flags, checks):
+        if flag:
+            raise error(message())
+
+
+def check_index_arrays(key, shape, op):
+    """Check the integer arrays in an index ``key`` (a tuple of ints, slices, None, ..., and
+    arrays) against ``shape``; NumPy checks them itself, so this matters on the GPU only."""
+    parts = key if isinstance(key, tuple) else (key,)
+    if not any(is_array(p) and device_of(p) == "cuda" for p in parts):
+        return
+    consumed = sum(0 if p is None or p is Ellipsis else
+                   (p.ndim if is_array(p) and p.dtype.kind == "b" else 1) for p in parts)
+    axis = 0
+    for p in parts:
+        if p is Ellipsis:
+            axis += len(shape) - consumed
+        elif is_array(p) and p.dtype.kind == "b":
+            axis += p.ndim
+        elif p is not None:
+            if is_array(p) and p.dtype.kind in "iu" and p.size and axis < len(shape):
+                n, where, index = shape[axis], axis, p
+                check_later(((index < -n) | (index >= n)).any(), lambda: (
+                    f"{op}: index {_first_bad(index, n)} is out of bounds for dimension "
+                    f"{where} with size {n}"))
+            axis += 1
+
+
+def _first_bad(index, n):
+    """The first out-of-range value of ``index`` (read back only to write an error message)."""
+    values = to_numpy(index).reshape(-1)
+    return int(values[(values < -n) | (values >= n)][0])
 
 
 def scatter_add(target, indices, values):
@@ -105,20 +243,38 @@ def scatter_add(target, indices, values):
 
 
 # ---- random numbers ------------------------------------------------------------------------------
-# All random draws come from one NumPy generator on the CPU and are then moved to the tensor's
-# device, so a seed gives the same numbers on every device.
+# Weights, shuffling and augmentation draw from one NumPy generator on the CPU (moved to the
+# tensor's device when needed), so a seed gives the same weights on every device.  Masks drawn
+# on every call (dropout) come from a generator on the device itself — drawing on the host and
+# uploading would cost a host→device copy per call: on the GPU that is CuPy's generator, seeded
+# by the same seed, so a seed gives the same masks on every run of a device (not the CPU's).
+_seed = 0
 _generator = numpy.random.default_rng(0)
+_device_generator = None
 
 
 def manual_seed(seed):
     """Seed minitorch's random numbers (weights, dropout, shuffling, augmentation)."""
-    global _generator
-    _generator = numpy.random.default_rng(int(seed))
+    global _generator, _device_generator, _seed
+    _seed = int(seed)
+    _generator = numpy.random.default_rng(_seed)
+    _device_generator = None  # made again, from the new seed, at its next use
 
 
 def rng():
-    """The generator every random draw uses."""
+    """The generator every random draw on the host uses."""
     return _generator
+
+
+def random(shape, device):
+    """Uniform samples in [0, 1) of ``shape``, drawn on ``device`` (float64 from :func:`rng` on
+    the CPU; float32 from the device's own seeded generator on the GPU)."""
+    global _device_generator
+    if device == "cpu":
+        return _generator.random(shape)
+    if _device_generator is None:
+        _device_generator = cupy.random.default_rng(_seed)
+    return _device_generator.random(shape, dtype=numpy.float32)
 
 
 # ---- the C allocator --------------------------------------------------------------------------------

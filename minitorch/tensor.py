@@ -151,7 +151,7 @@ class Tensor:
     def item(self):
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {tuple(self.shape)}")
-        return self.data.reshape(()).item()
+        return backend.to_numpy(self.data.reshape(())).item()  # a sync on the GPU
 
     def tolist(self):
         return backend.to_numpy(self.data).tolist()
@@ -252,10 +252,23 @@ class Tensor:
                 f"{name}: a tensor that requires grad can't be changed in place while gradients "
                 "are recorded (the change would not be in the graph). Write y = y + ... , or do "
                 "it inside `with minitorch.no_grad():` (as optimizers and init functions do).")
+        # An expanded tensor repeats one element along a zero stride: writing it would write that
+        # element many times (NumPy's broadcast views are read-only, CuPy's are not).
+        if any(stride == 0 and n > 1 for stride, n in zip(self.data.strides, self.data.shape)):
+            raise RuntimeError(
+                f"{name}: unsupported operation: more than one element of the written-to tensor "
+                "refers to a single memory location. Please clone() the tensor before "
+                "performing the operation.")
         self._version_counter[0] += 1
 
     def _as_array(self, value):
-        return value.data if isinstance(value, Tensor) else value
+        """The array to combine with ``self.data`` in place: a tensor's data, or host values
+        (a NumPy array, a list) moved to this tensor's device; numbers stay numbers."""
+        if isinstance(value, Tensor):
+            value = value.data
+        if isinstance(value, (list, tuple)):
+            value = numpy.asarray(value)
+        return backend.to_device(value, self.device) if backend.is_array(value) else value
 
     def __setitem__(self, key, value):
         self._check_inplace("__setitem__")
@@ -620,6 +633,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     xp = backend.array_module(device)
     if backend.is_array(data):
         array = xp.array(backend.to_device(data, device), dtype=dtype, copy=True)
+    elif isinstance(data, (bool, int, float, numpy.generic)):
+        array = xp.full((), data, dtype=dtype)  # on the GPU a fill, not a host→device copy
     else:
         array = xp.asarray(numpy.array(data, dtype=dtype))
     return Tensor(array, requires_grad=requires_grad)
@@ -633,7 +648,7 @@ def as_tensor(data, like=None, dtype=None):
     the tensor's dtype wins) and goes to its device.
     """
     if isinstance(data, Tensor):
-        return data
+        return data if like is None or data.device == like.device else data.to(like.device)
     device = like.device if like is not None else None
     if dtype is None and like is not None and isinstance(data, (int, float,
                                                                 bool)):

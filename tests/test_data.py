@@ -20,6 +20,7 @@ from minitorch.data import (
 from minitorch.data import download
 from minitorch.data.idx import idx_bytes, parse_idx
 from minitorch.data.transforms import pad_crop_loop
+from torch_compare import to_numpy
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -211,7 +212,8 @@ def test_loader_batch_sizes_and_len(n, bs, drop_last, sizes):
 def test_loader_in_order_yields_tensors_on_the_device():
     batches = list(DataLoader(_numbers(), batch_size=4))
     xb, yb = batches[0]
-    assert isinstance(xb, minitorch.Tensor) and xb.dtype == minitorch.float32 and xb.device == "cpu"
+    assert isinstance(xb, minitorch.Tensor) and xb.dtype == minitorch.float32 \
+        and xb.device == backend.default_device()
     assert yb.dtype == minitorch.int64 and yb.data.tolist() == [0, 1, 2, 3]
     assert xb.data[:, 0].tolist() == [0, 1, 2, 3]
 
@@ -409,7 +411,7 @@ def test_databunch_loaders_follow_fastai():
     assert len(data.valid_dl) == 4 and not data.valid_dl.shuffle
     ys = numpy.concatenate([backend.to_numpy(yb.data) for _, yb in data.valid_dl])
     assert ys.tolist() == [0] * 20 + [1] * 20 + [2] * 20
-    assert data.test_dl is None and data.device == "cpu"
+    assert data.test_dl is None and data.device == backend.default_device()
     with pytest.raises(ValueError, match="has no Test set"):
         data.dl(DatasetType.Test)
 
@@ -452,7 +454,7 @@ def test_normalize_measures_a_random_training_batch():
     numpy.testing.assert_allclose(data.stats[1], expected_std, rtol=1e-6)
     xb, _ = next(iter(data.valid_dl))
     raw = data.valid_ds.x.pixels[:16] / 255
-    numpy.testing.assert_allclose(xb.data, (raw - expected_mean[0]) / expected_std[0], rtol=1e-5,
+    numpy.testing.assert_allclose(to_numpy(xb), (raw - expected_mean[0]) / expected_std[0], rtol=1e-5,
                                   atol=1e-6)
     with pytest.raises(RuntimeError, match="normalize was already called"):
         data.normalize()
@@ -461,10 +463,10 @@ def test_normalize_measures_a_random_training_batch():
 def test_normalize_with_given_stats_and_one_batch_denorm():
     data = _synthetic_bunch().normalize(([0.25], [0.5]))
     xb, yb = data.one_batch(DatasetType.Valid, denorm=False)
-    numpy.testing.assert_allclose(xb.data, (data.valid_ds.x.pixels[:16] / 255 - 0.25) / 0.5,
+    numpy.testing.assert_allclose(to_numpy(xb), (data.valid_ds.x.pixels[:16] / 255 - 0.25) / 0.5,
                                   rtol=1e-5, atol=1e-6)
     shown, _ = data.one_batch(DatasetType.Valid)
-    numpy.testing.assert_allclose(shown.data, data.valid_ds.x.pixels[:16] / 255, atol=1e-6)
+    numpy.testing.assert_allclose(to_numpy(shown), data.valid_ds.x.pixels[:16] / 255, atol=1e-6)
     assert yb.dtype == minitorch.int64 and shown.device == "cpu"
     with pytest.raises(ValueError, match="the images have 1 channels but the stats have 3"):
         _synthetic_bunch().normalize(([0.1, 0.2, 0.3], [1, 1, 1]))
@@ -478,7 +480,7 @@ def test_test_set_is_unlabelled_and_gets_the_validation_transforms():
             .databunch(bs=16).normalize(([0.0], [1.0])))
     assert not data.test_ds.has_labels and data.test_ds.tfms == []
     (xb, yb), = list(data.test_dl)
-    numpy.testing.assert_allclose(xb.data, il.pixels[:5] / 255, rtol=1e-6)
+    numpy.testing.assert_allclose(to_numpy(xb), il.pixels[:5] / 255, rtol=1e-6)
     assert yb.dtype == minitorch.int64 and yb.data.tolist() == [0] * 5  # placeholders, not labels
 
 

@@ -35,6 +35,7 @@ from minitorch.nn import functional as F
 from minitorch.optim import SGD, Adam, RMSprop
 
 from test_learner import quadrant_data, tiny_model, weights
+from torch_compare import to_numpy
 
 
 def make_learner(tmp_path=None, model=None, data=None, **kwargs):
@@ -64,8 +65,8 @@ def assert_same(a, b, what):
         assert len(a) == len(b), what
         for i, (x, y) in enumerate(zip(a, b)):
             assert_same(x, y, f"{what}[{i}]")
-    elif isinstance(a, np.ndarray):
-        np.testing.assert_array_equal(a, b, err_msg=what)
+    elif minitorch.backend.is_array(a) or minitorch.backend.is_array(b):  # NumPy or CuPy
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b), err_msg=what)
     else:
         assert a == b, what
 

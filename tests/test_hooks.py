@@ -14,6 +14,7 @@ from minitorch import nn
 from minitorch.nn.hooks import (
     Hook, Hooks, dummy_batch, dummy_eval, flatten_model, hook_output, hook_outputs, in_channels,
     model_sizes, num_features_model)
+from torch_compare import to_numpy
 
 
 def small_convnet(lib):
@@ -56,11 +57,11 @@ def test_hook_outputs_store_each_layers_output():
     by_hand, a = {}, minitorch.tensor(x)
     for i, layer in enumerate(ours):
         a = layer(a)
-        by_hand[i] = a.data
+        by_hand[i] = to_numpy(a)
     for i, out in zip(HOOKED, stored):
         assert not out.requires_grad, "detach=True stores detached tensors"
-        np.testing.assert_array_equal(out.data, by_hand[i], err_msg=f"layer {i} vs by hand")
-        np.testing.assert_allclose(out.data, seen[i], rtol=1e-12, atol=1e-12,
+        np.testing.assert_array_equal(to_numpy(out), by_hand[i], err_msg=f"layer {i} vs by hand")
+        np.testing.assert_allclose(to_numpy(out), seen[i], rtol=1e-12, atol=1e-12,
                                    err_msg=f"layer {i} vs torch")
     assert no_hooks_left(ours)
 
@@ -82,7 +83,7 @@ def test_detach_false_keeps_the_graph_and_gradients_match_torch():
         if tp.grad is None:  # the Linear after the hooked layer: no gradient reached it
             assert p.grad is None, name
             continue
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-10, atol=1e-12,
+        np.testing.assert_allclose(to_numpy(p.grad), tp.grad.numpy(), rtol=1e-10, atol=1e-12,
                                    err_msg=name)
 
 
@@ -99,13 +100,13 @@ def test_grad_hook_stores_the_gradient_of_the_output():
         assert hook.stored is None, "a gradient hook stores nothing before backward"
         (out * minitorch.tensor(upstream)).sum().backward()
         grad_output, = hook.stored
-    np.testing.assert_allclose(grad_output.data, grads["conv"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(grad_output), grads["conv"], rtol=1e-10, atol=1e-12)
     assert no_hooks_left(ours)
     # the tap is the identity: the parameter gradients are those of an unhooked model
     plain, _, _ = twins(2)
     (plain(minitorch.tensor(x)) * minitorch.tensor(upstream)).sum().backward()
     for (name, p), (_, q) in zip(ours.named_parameters(), plain.named_parameters()):
-        np.testing.assert_array_equal(p.grad.data, q.grad.data, err_msg=name)
+        np.testing.assert_array_equal(to_numpy(p.grad), to_numpy(q.grad), err_msg=name)
 
 
 def test_hooks_are_removed_by_remove_by_with_and_when_dropped():

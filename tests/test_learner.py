@@ -24,6 +24,7 @@ from minitorch.nn import functional as F
 from minitorch.optim import SGD, Adam
 from minitorch.vision import Flatten
 from minitorch.vision.models import basic_cnn, densenet_ish, refactored_cnn, resnet_ish
+from torch_compare import to_numpy
 
 
 # ---- data and models -------------------------------------------------------------------------------
@@ -56,7 +57,7 @@ def make_learner(data=None, model=None, **kwargs):
 
 
 def weights(model):
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: to_numpy(v).copy() for k, v in model.state_dict().items()}
 
 
 def assert_same_weights(a, b):
@@ -126,7 +127,7 @@ def test_lr_find_stops_on_divergence_and_restores_weights_and_optimizer():
     learn = make_learner()
     learn.fit(1, 1e-3)  # so the optimizer has state to restore
     before = weights(learn.model)
-    opt_before = {id(p): s["exp_avg"].data.copy() for p, s in learn.opt.opt.state.items()}
+    opt_before = {id(p): to_numpy(s["exp_avg"]).copy() for p, s in learn.opt.opt.state.items()}
     start, end, num_it = 1e-5, 1e5, 300
     learn.lr_find(start, end, num_it)
     rec = learn.recorder
@@ -139,7 +140,7 @@ def test_lr_find_stops_on_divergence_and_restores_weights_and_optimizer():
     assert all(v is None for v in rec.val_losses), "the lr finder never validates"
     assert_same_weights(weights(learn.model), before)
     for p, s in learn.opt.opt.state.items():
-        np.testing.assert_array_equal(s["exp_avg"].data, opt_before[id(p)])
+        np.testing.assert_array_equal(to_numpy(s["exp_avg"]), opt_before[id(p)])
 
 
 def test_lr_find_without_divergence_runs_num_it_batches():
@@ -220,13 +221,13 @@ def test_true_weight_decay_step_against_a_hand_computation():
     lr = 0.5
     learn.create_opt(lr)
     xb, yb = next(iter(learn.data.train_dl))
-    before = {name: p.data.copy() for name, p in learn.model.named_parameters()}
+    before = {name: to_numpy(p).copy() for name, p in learn.model.named_parameters()}
     F.cross_entropy(learn.model(xb), yb).backward()
-    grads = {name: p.grad.data.copy() for name, p in learn.model.named_parameters()}
+    grads = {name: to_numpy(p.grad).copy() for name, p in learn.model.named_parameters()}
     learn.opt.step()
     for name, p in learn.model.named_parameters():  # batchnorm and biases too (bn_wd=True)
         expected = before[name] - lr * 0.1 * before[name] - lr * grads[name]
-        np.testing.assert_allclose(p.data, expected, rtol=1e-6, atol=1e-7, err_msg=name)
+        np.testing.assert_allclose(to_numpy(p), expected, rtol=1e-6, atol=1e-7, err_msg=name)
     for group in learn.opt.param_groups:
         assert group["weight_decay"] == 0.0, "the optimizer must not decay a second time"
 
@@ -237,7 +238,7 @@ def test_true_weight_decay_with_adam_matches_torch_adamw():
     learn.create_opt(1e-2)
     tmodel = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 8), torch.nn.ReLU(),
                                  torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 4)).double()
-    tmodel.load_state_dict({k: torch.tensor(v.data) for k, v in learn.model.state_dict().items()})
+    tmodel.load_state_dict({k: torch.tensor(to_numpy(v)) for k, v in learn.model.state_dict().items()})
     topt = torch.optim.AdamW(tmodel.parameters(), lr=1e-2, betas=(0.9, 0.99), weight_decay=0.05)
     for xb, yb in list(learn.data.train_dl)[:3]:
         xb = xb.double()
@@ -249,21 +250,21 @@ def test_true_weight_decay_with_adam_matches_torch_adamw():
                                           torch.tensor(yb.numpy())).backward()
         topt.step()
     for name, p in learn.model.named_parameters():
-        np.testing.assert_allclose(p.data, tmodel.state_dict()[name].numpy(), rtol=1e-7,
+        np.testing.assert_allclose(to_numpy(p), tmodel.state_dict()[name].numpy(), rtol=1e-7,
                                    atol=1e-9, err_msg=name)
 
 
 def test_bn_wd_false_leaves_batchnorm_and_biases_undecayed():
     learn = make_learner(opt_func=SGD, wd=0.1, bn_wd=False)
     learn.create_opt(0.5)
-    before = {name: p.data.copy() for name, p in learn.model.named_parameters()}
+    before = {name: to_numpy(p).copy() for name, p in learn.model.named_parameters()}
     learn.model.zero_grad()
     learn.opt.step()  # no gradients: only weight decay can move anything
     for name, p in learn.model.named_parameters():
         if name.endswith("bias") or name.startswith("3."):
-            np.testing.assert_array_equal(p.data, before[name], err_msg=name)
+            np.testing.assert_array_equal(to_numpy(p), before[name], err_msg=name)
         else:
-            np.testing.assert_allclose(p.data, 0.95 * before[name], rtol=1e-6, err_msg=name)
+            np.testing.assert_allclose(to_numpy(p), 0.95 * before[name], rtol=1e-6, err_msg=name)
 
 
 # ---- callbacks and control flow ------------------------------------------------------------------------
@@ -314,7 +315,7 @@ def test_cancel_batch_skips_the_step_but_not_after_batch():
     state = learn.model.state_dict()
     for k, v in before.items():  # running statistics moved, no parameter did
         if "running" not in k and "num_batches" not in k:
-            np.testing.assert_array_equal(state[k].data, v, err_msg=k)
+            np.testing.assert_array_equal(to_numpy(state[k]), v, err_msg=k)
 
 
 def test_cancel_epoch_ends_the_pass_and_validation_still_runs():
@@ -382,13 +383,13 @@ def test_save_load_round_trip_restores_model_and_optimizer(tmp_path):
     file = learn.save("stage-1")
     assert file == tmp_path / "models" / "stage-1.npz" and file.exists()
     saved = weights(learn.model)
-    saved_state = {i: s["exp_avg_sq"].data.copy()
+    saved_state = {i: to_numpy(s["exp_avg_sq"]).copy()
                    for i, s in enumerate(learn.opt.opt.state.values())}
     learn.fit(1, 1e-1)  # move everything
     learn.load("stage-1")
     assert_same_weights(weights(learn.model), saved)
     for i, s in enumerate(learn.opt.opt.state.values()):
-        np.testing.assert_array_equal(s["exp_avg_sq"].data, saved_state[i])
+        np.testing.assert_array_equal(to_numpy(s["exp_avg_sq"]), saved_state[i])
     fresh = make_learner(path=tmp_path)
     fresh.load("stage-1")
     assert_same_weights(weights(fresh.model), saved)

@@ -34,3 +34,34 @@ def test_quick_resnet_mnist_lesson_prints_the_table_and_writes_the_figures(tmp_p
     assert (tmp_path / "results.md").read_text().count("\n| ") == len(MODELS) + 1
     for name in FIGURES:
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
+
+
+WGAN_LESSON = LESSON.parent / "lesson7_wgan.py"
+WGAN_FIGURES = ["real_batch", "losses", "quality", "samples_8x8", "class_histogram",
+                "most_confident", "least_confident", "gan_samples/epoch_0"]
+
+
+@pytest.mark.slow
+def test_quick_wgan_lesson_prints_the_table_and_writes_the_figures(tmp_path, data_dir):
+    result = subprocess.run([sys.executable, str(WGAN_LESSON), "--quick", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                            env={**os.environ, "MPLBACKEND": "Agg",
+                                 "MINITORCH_DATA": str(data_dir)})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "epoch     train_loss  gen_loss  disc_loss  time" in out
+    assert "generator: 61,680 parameters" in out and "critic: 10,984 parameters" in out
+    table = out[out.index("| measure | value | target |"):]
+    values = {row[0]: row[1] for row in
+              ([cell.strip() for cell in line.strip("|").split("|")]
+               for line in table.splitlines() if line.startswith("| ") and "---" not in line)}
+    assert 0 <= float(values["samples classified with confidence ≥ 0.9"].rstrip("%")) <= 100
+    histogram = [float(v) for v in values["class histogram, % (0 … 9)"].split()]
+    assert len(histogram) == 10 and sum(histogram) == pytest.approx(100, abs=0.1)
+    floor = float(values["Fréchet distance: 128 training images vs test set (floor)"])
+    ceiling = float(values["Fréchet distance: untrained generator vs test set (ceiling)"])
+    assert 0 <= floor < ceiling
+    assert (tmp_path / "results.md").read_text().count("\n| ") == 13  # header + 12 rows
+    assert (tmp_path / "models" / "wgan.npz").stat().st_size > 0
+    for name in WGAN_FIGURES:
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name

@@ -18,6 +18,7 @@ from minitorch.nn import functional as F
 from minitorch.optim import SGD, Adam
 from minitorch.text.layers import CrossEntropyFlat
 from tests.test_learner import quadrant_data, tiny_model
+from torch_compare import to_numpy
 
 
 def critic(lib):
@@ -51,7 +52,7 @@ def test_new_steps_its_own_params_with_the_learners_settings(opt_func, lr, mom, 
     assert (opt.lr, opt.mom, opt.wd, opt.true_wd, opt.bn_wd) == (lr, mom, wd, True, True)
     mine = {id(p) for group in opt.param_groups for p in group["params"]}
     assert mine == {id(p) for p in ours.parameters()}, "exactly the critic's parameters"
-    learners_weights = {k: v.data.copy() for k, v in learn.model.state_dict().items()}
+    learners_weights = {k: to_numpy(v).copy() for k, v in learn.model.state_dict().items()}
 
     topt = torch_opt(theirs.parameters())
     rng = np.random.default_rng(1)
@@ -65,10 +66,10 @@ def test_new_steps_its_own_params_with_the_learners_settings(opt_func, lr, mom, 
         (theirs(torch.from_numpy(x)) * torch.from_numpy(upstream)).sum().backward()
         topt.step()
     for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.data, dict(theirs.named_parameters())[name].detach().numpy(),
+        np.testing.assert_allclose(to_numpy(p), dict(theirs.named_parameters())[name].detach().numpy(),
                                    rtol=1e-10, atol=1e-12, err_msg=name)
     for k, v in learn.model.state_dict().items():  # the learner's model was not touched
-        np.testing.assert_array_equal(v.data, learners_weights[k], err_msg=k)
+        np.testing.assert_array_equal(to_numpy(v), learners_weights[k], err_msg=k)
 
 
 def test_create_splits_weights_from_norm_and_bias_parameters_per_layer_group():
@@ -93,12 +94,12 @@ def test_swapping_learn_opt_trains_with_the_swapped_optimizer():
     first = learn.opt
     other = tiny_model()
     second = first.new([other])
-    before = {k: v.data.copy() for k, v in learn.model.state_dict().items()}
+    before = {k: to_numpy(v).copy() for k, v in learn.model.state_dict().items()}
     learn.opt = second  # the model's gradients reach no parameter of `second`: nothing moves
     learn.fit(1, 1e-3)
     assert learn.opt is second
     for name, p in learn.model.named_parameters():
-        np.testing.assert_array_equal(p.data, before[name], err_msg=name)
+        np.testing.assert_array_equal(to_numpy(p), before[name], err_msg=name)
 
 
 def with_activ(fn, activ):

@@ -103,7 +103,8 @@ class DataLoader:
 
     def __iter__(self):
         for indices in self.batch_indices():
-            yield tuple(tensor(array, device=self.device) for array in self.host_batch(indices))
+            arrays = backend.to_device_together(self.host_batch(indices), self.device)  # 1 copy
+            yield tuple(tensor(array, device=self.device) for array in arrays)
 
     def add_tfm(self, tfm):
         """Append a batch transform (applied to the inputs of every later batch)."""

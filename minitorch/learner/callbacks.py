@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from minitorch.plot import finish_figure
 from minitorch import backend
+from minitorch.tensor import Tensor, float64, tensor
 
 
 class CancelBatchException(Exception):
@@ -89,6 +90,10 @@ class Recorder(Callback):
     ``begin_batch``) and ``losses`` (the *smoothed* training loss after it, as fastai v1 keeps).
     Per epoch: ``nb_batches``, ``val_losses`` and ``metrics`` (batch-size-weighted means over
     the validation set; None where validation was skipped) and ``times``.
+
+    Another callback can add columns of its own to the epoch table, as fastai's GANTrainer adds
+    ``gen_loss`` and ``disc_loss``: ``add_metric_names(names)`` once (they are kept for every
+    later fit), then ``add_metrics(values)`` at each ``after_epoch`` before the recorder's.
     """
 
     order = -10  # before every other callback: later ones read what it recorded
@@ -97,6 +102,19 @@ class Recorder(Callback):
         self.lrs, self.moms, self.losses = [], [], []
         self.nb_batches, self.val_losses, self.metrics, self.times = [], [], [], []
         self.metric_names = [metric_name(m) for m in self.learn.metrics]
+        self.metric_names += getattr(self, "_added_met_names", [])
+        self._added_mets = None
+
+    def add_metric_names(self, names):
+        """Columns after the metrics' own in the epoch table (values from ``add_metrics``)."""
+        self._added_met_names = list(names)
+        if hasattr(self, "metric_names"):
+            own = [metric_name(m) for m in self.learn.metrics]
+            self.metric_names = own + self._added_met_names
+
+    def add_metrics(self, values):
+        """This epoch's values of the columns named by ``add_metric_names``."""
+        self._added_mets = list(values)
 
     def begin_epoch(self):
         self.epoch_start = time.time()
@@ -120,9 +138,8 @@ class Recorder(Callback):
         learn = self.learn
         if learn.training or getattr(learn, "loss", None) is None:
             return
-        values = [learn.loss.item()] + [metric_value(m, m(learn.pred, learn.yb))
-                                        for m in learn.metrics]
-        self.valid_sums.add(values, weight=len(learn.yb))
+        values = [learn.loss] + [metric_value(m, m(learn.pred, learn.yb)) for m in learn.metrics]
+        self.valid_sums.add(values, weight=len(learn.yb))  # on the device: read once, at the end
 
     def after_epoch(self):
         self.nb_batches.append(self.batches_this_epoch)
@@ -130,10 +147,16 @@ class Recorder(Callback):
         if self.learn.validated:
             means = self.valid_sums.means()
             self.val_losses.append(means[0])
-            self.metrics.append(means[1:])
+            row = means[1:]
         else:
             self.val_losses.append(None)
-            self.metrics.append(None)
+            row = None
+        added = getattr(self, "_added_met_names", [])
+        if added:
+            own = row if row is not None else [None] * (len(self.metric_names) - len(added))
+            row = own + (self._added_mets if self._added_mets is not None else [None] * len(added))
+            self._added_mets = None
+        self.metrics.append(row)
 
     # ---- plots -----------------------------------------------------------------------------------
     def plot(self, skip_start=10, skip_end=5, path=None):
@@ -216,9 +239,12 @@ def metric_name(metric):
 
 
 def metric_value(metric, value):
-    """A metric's result as a Python number: a 0-d (or one-element) Tensor, or a plain number
-    (a metric may return ``float``, as ``sklearn``'s do)."""
-    if hasattr(value, "item"):  # a Tensor or a NumPy scalar
+    """A metric's result as a one-element Tensor (kept where it lives: on the GPU it is summed
+    there and read once per validation, see WeightedMeans) or a Python number (a metric may
+    return ``float``, as ``sklearn``'s do)."""
+    if isinstance(value, Tensor) and value.numel() == 1:
+        return value
+    if hasattr(value, "item"):  # a NumPy scalar (or a Tensor of several elements: item() says so)
         return value.item()
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
@@ -234,13 +260,21 @@ class WeightedMeans:
         self.names, self.sums, self.count = names, [0.0] * len(names), 0
 
     def add(self, values, weight):
-        self.sums = [s + weight * float(v) for s, v in zip(self.sums, values)]
+        """``values`` are numbers or one-element tensors; tensors are summed where they live
+        (in float64), so on the GPU nothing is read back until :meth:`means`."""
+        self.sums = [s + weight * (v.detach().double() if isinstance(v, Tensor) else float(v))
+                     for s, v in zip(self.sums, values)]
         self.count += weight
 
     def means(self):
         if self.count == 0:
             raise ValueError("no validation batch was seen: the validation set is empty")
-        return [s / self.count for s in self.sums]
+        from minitorch.ops import stack
+        sums = [s.reshape(()) if isinstance(s, Tensor) else tensor(s, dtype=float64, device="cpu")
+                for s in self.sums]
+        if all(s.device == "cpu" for s in sums):
+            return [s.item() / self.count for s in sums]
+        return [s / self.count for s in stack([s.cuda() for s in sums]).tolist()]  # one sync
 
 
 def format_time(seconds):
@@ -258,7 +292,8 @@ class ProgressCallback(Callback):
 
     Column names are padded to 8 characters and separated by two spaces; each value is written
     under its name with six decimals, as fastprogress printed them.  ``train_loss`` is the
-    smoothed loss at the end of the epoch; a skipped validation prints ``#na#``.
+    smoothed loss at the end of the epoch; a skipped validation prints ``#na#``, and a Learner
+    that never validates (``learn.skip_validate``, as a GAN) has no ``valid_loss`` column.
     ``show_bar=None`` shows the bar only on a terminal; rows go through ``tqdm.write`` so that
     they do not tear a bar that is still on screen.
     """
@@ -269,8 +304,9 @@ class ProgressCallback(Callback):
         self.show_bar, self.print_table, self.write = show_bar, print_table, write
 
     def begin_fit(self):
-        self.names = ["epoch", "train_loss", "valid_loss"] + self.learn.recorder.metric_names + [
-            "time"]
+        self.no_val = self.learn.skip_validate
+        self.names = (["epoch", "train_loss"] + ([] if self.no_val else ["valid_loss"])
+                      + self.learn.recorder.metric_names + ["time"])
         self.widths = [max(len(n), 8) for n in self.names]
         self.bar = None
         self.header_written = False  # written with the first row: a fit stopped early has none
@@ -305,8 +341,9 @@ class ProgressCallback(Callback):
             self.write("  ".join(n.ljust(w) for n, w in zip(self.names, self.widths)).rstrip())
             self.header_written = True
         rec = self.learn.recorder
-        values = [str(self.learn.epoch), _six(rec.losses[-1] if rec.losses else None),
-                  _six(rec.val_losses[-1])]
+        values = [str(self.learn.epoch), _six(rec.losses[-1] if rec.losses else None)]
+        if not self.no_val:
+            values.append(_six(rec.val_losses[-1]))
         metrics = rec.metrics[-1]
         values += [_six(v) for v in metrics] if metrics is not None else \
             ["#na#"] * len(rec.metric_names)

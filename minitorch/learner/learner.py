@@ -230,9 +230,9 @@ class Learner:
         with _eval_mode(self.model), no_grad():
             for xb, yb in dl:
                 pred = self.model(xb)
-                values = [self.loss_func(pred, yb).item()] + [metric_value(m, m(pred, yb))
-                                                              for m in self.metrics]
-                sums.add(values, weight=len(yb))
+                values = [self.loss_func(pred, yb)] + [metric_value(m, m(pred, yb))
+                                                       for m in self.metrics]
+                sums.add(values, weight=len(yb))  # summed on the device, read once at the end
         return sums.means()
 
     def _activation(self, activ):

@@ -44,7 +44,12 @@ def accuracy_thresh(pred, target, thresh=0.5, sigmoid=True):
 
 def accuracy_thresh_expand(pred, target, thresh=0.5, sigmoid=True):
     """``accuracy_thresh`` where each row's single target is expanded to the shape of its
-    predictions (a GAN critic that scores every patch against one real/fake label)."""
+    predictions (a GAN critic that scores every patch against one real/fake label).
+
+    fastai v1 compared ``pred > thresh`` (a bool tensor) with ``target.byte()`` and crashed on
+    newer PyTorch (course-v3#386); here both sides are bool (``target > 0.5``), so integer,
+    float and bool labels all work, and the target is expanded to any number of dimensions
+    (fastai's ``[:, None]`` only to two)."""
     _check("accuracy_thresh_expand", pred, target)
     target = target.reshape(target.shape[0], *([1] * (pred.ndim - 1))).expand(*pred.shape)
     return accuracy_thresh(pred, target, thresh, sigmoid)

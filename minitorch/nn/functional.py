@@ -79,8 +79,8 @@ def _dropout_with_mask_shape(input, p, training, mask_shape, op):
         return input * 0.0
     # keep each unit with probability 1 − p and scale the kept ones by 1/(1 − p), so that the
     # expected output equals the input and evaluation mode needs no rescaling ("inverted dropout")
-    keep = backend.rng().random(mask_shape) >= p
-    mask = backend.to_device((keep / (1.0 - p)).astype(input.dtype), input.device)
+    keep = backend.random(mask_shape, input.device) >= p  # drawn where the input lives
+    mask = (keep / (1.0 - p)).astype(input.dtype)
     return input * Tensor(mask)
 
 
@@ -119,9 +119,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         raise RuntimeError(f"embedding: expected indices of dtype int64 or int32, got "
                            f"{input.dtype} (convert with .long())")
     n = weight.shape[0]
-    if input.numel() and (int(input.data.min()) < 0 or int(input.data.max()) >= n):
-        bad = int(input.data.min()) if int(input.data.min()) < 0 else int(input.data.max())
-        raise IndexError(f"embedding: index {bad} is out of range for a table of {n} rows")
+    if input.numel():  # on the GPU checked on the device, read with the next value that leaves it
+        i = input.data
+        backend.check_later(((i < 0) | (i >= n)).any(), lambda: (
+            f"embedding: index {_first_bad_row(i, n)} is out of range for a table of {n} rows"))
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
     if max_norm is not None:
@@ -136,6 +137,11 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         return output
     is_padding = (input == padding_idx).unsqueeze(-1)
     return where(is_padding, weight.detach()[input], output)
+
+
+def _first_bad_row(index, n):
+    values = backend.to_numpy(index)
+    return int(values.min()) if values.min() < 0 else int(values.max())
 
 
 # ---- padding ---------------------------------------------------------------------------------------

@@ -172,7 +172,8 @@ def grouped_matmul_bt(a, b, groups):
     a = a.reshape(groups, a.shape[0] // groups, -1)
     b = b.reshape(groups, b.shape[0] // groups, -1)
     (_, m, positions), n = a.shape, b.shape[1]
-    if m * n > SMALL_PRODUCT or positions < 2 * POSITIONS_PER_PIECE:
+    if m * n > SMALL_PRODUCT or positions < 2 * POSITIONS_PER_PIECE \
+            or not backend.tuned_for_cpu(a):  # the GPU: one product (see backend.py)
         return (b @ a.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(-1, n)
     pieces = positions // POSITIONS_PER_PIECE
     whole = pieces * POSITIONS_PER_PIECE

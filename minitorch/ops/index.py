@@ -43,6 +43,7 @@ class GetItem(Function):
             parts = tuple(backend.to_device(self.xp.asarray(k), backend.device_of(x))
                           if isinstance(k, list) or backend.is_array(k) else k for k in parts)
             key = self.key = parts if isinstance(self.key, tuple) else parts[0]
+            backend.check_index_arrays(key, x.shape, "index")  # CuPy would wrap around
         return x[key]
 
     def backward(self, grad):
@@ -83,8 +84,9 @@ class Gather(Function):
         if index.dtype.kind not in "iu":
             raise RuntimeError(f"gather: index must be an integer tensor, got {index.dtype}")
         n = x.shape[self.axis]
-        if index.size and (index.min() < -n or index.max() >= n):
-            raise IndexError(f"gather: index out of range for dim {self.dim} of size {n}")
+        if index.size:  # checked on the device, read with the next value (backend.check_later)
+            backend.check_later(((index < -n) | (index >= n)).any(), lambda: (
+                f"gather: index out of range for dim {self.dim} of size {n}"))
         self.x_shape = x.shape
         self.save_for_backward(index)
         if index.shape[:self.axis] == x.shape[:self.axis] and \
@@ -118,10 +120,18 @@ class OneHot(Function):
             raise RuntimeError(f"one_hot: expected an int64 tensor of class indices, got "
                                f"{x.dtype} (convert with .long())")
         n = self.num_classes if self.num_classes >= 0 else (int(x.max()) + 1 if x.size else 0)
-        if x.size and (x.min() < 0 or x.max() >= n):
-            bad = int(x.min()) if x.min() < 0 else int(x.max())
-            raise RuntimeError(f"one_hot: class value {bad} is out of range [0, {n})")
+        if x.size and self.num_classes >= 0:
+            backend.check_later(((x < 0) | (x >= n)).any(), lambda: (
+                f"one_hot: class value {_first_outside(x, n)} is out of range [0, {n})"),
+                RuntimeError)
+        elif x.size and int(x.min()) < 0:  # the size read from the values: a sync already
+            raise RuntimeError(f"one_hot: class value {int(x.min())} is out of range [0, {n})")
         return (x[..., None] == self.xp.arange(n)).astype("int64")
+
+
+def _first_outside(x, n):
+    values = backend.to_numpy(x).reshape(-1)
+    return int(values[(values < 0) | (values >= n)][0])
 
 
 # ---- the functions users call ---------------------------------------------------------------------

@@ -20,6 +20,8 @@ give finite losses and gradients.
 """
 import numpy  # numpy.errstate only
 
+from minitorch import backend
+
 from minitorch.autograd import Function
 from minitorch.ops.common import require_floating, require_same_dtype, sum_to_shape
 from minitorch.ops.elementwise import cast, promote_types
@@ -97,23 +99,26 @@ def _class_targets(input, target, weight, ignore_index, op):
     n_classes = input.shape[1] if input.ndim >= 2 else input.shape[0]
     t = target.data
     bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
-    if bad.any():
-        value = int(t[bad].reshape(-1)[0])
-        raise IndexError(f"{op}: target class {value} is out of range for {n_classes} classes "
-                         f"(expected 0 <= target < {n_classes}, or ignore_index={ignore_index})")
+    # Checked on the device and read with the next value that leaves it (backend.check_later):
+    # no sync of its own on the GPU.
+    backend.check_later(bad.any(), lambda: (
+        f"{op}: target class {int(backend.to_numpy(t[bad]).reshape(-1)[0])} is out of range "
+        f"for {n_classes} classes (expected 0 <= target < {n_classes}, or "
+        f"ignore_index={ignore_index})"))
     if weight is not None and tuple(weight.shape) != (n_classes,):
         raise ValueError(f"{op}: weight must have one entry per class, shape ({n_classes},), "
                          f"got {tuple(weight.shape)}")
     return target, n_classes
 
 
-def _total_weight(target, class_weight, ignore_index):
+def _total_weight(target, class_weight, ignore_index, dtype):
     """Σₙ w[tₙ] over the targets that are not ignored (their count without class weights): what
-    PyTorch's 'mean' divides by.  0 when every target is ignored, so the mean is NaN, as there."""
+    PyTorch's 'mean' divides by.  0 when every target is ignored, so the mean is NaN, as there.
+    A 0-d array of ``dtype`` on the targets' device (no value is read back)."""
     valid = target != ignore_index
     if class_weight is None:
-        return float(valid.sum())
-    return float((class_weight[target[valid]]).sum())
+        return valid.sum().astype(dtype)
+    return (class_weight[target * valid] * valid).sum().astype(dtype)  # ignored: row 0, weight 0
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -133,7 +138,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
         return losses.reshape(()) if unbatched else losses
     if reduction == "sum":
         return losses.sum()
-    return losses.sum() / _total_weight(target.data, class_weight, ignore_index)
+    return losses.sum() / _total_weight(target.data, class_weight, ignore_index, losses.dtype)
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
@@ -173,7 +178,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         smooth = smooth.sum()
     elif reduction == "mean":
         class_weight = None if weight is None else weight.data
-        smooth = smooth.sum() / _total_weight(target.data, class_weight, ignore_index)
+        smooth = smooth.sum() / _total_weight(target.data, class_weight, ignore_index,
+                                              smooth.dtype)
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
 
 

@@ -94,11 +94,13 @@ class MaxPool2d(Function):
             xp.multiply(better, offset, out=claim)
             xp.maximum(winner, claim, out=winner)
             xp.maximum(best, candidate, out=best)                # maximum, so a NaN stays NaN
-        if xp.isnan(best).any():
+        if not backend.reads_are_cheap(best) or xp.isnan(best).any():
             # a window holding a NaN has NaN as its maximum, and PyTorch hands that window's
-            # gradient to its last NaN (in window order): offsets grow, so the last write wins
+            # gradient to its last NaN (in window order): offsets grow, so the last write wins.
+            # (On the GPU asking "any NaN?" is a sync: the fix-up runs always, branch-free.)
             for offset in range(kh * kw):
-                winner[xp.isnan(windows[:, offset // kw, offset % kw])] = offset
+                winner = xp.where(xp.isnan(windows[:, offset // kw, offset % kw]),
+                                  xp.int16(offset), winner)
         self.padded_shape, self.pads, self.out_size = padded.shape, pads, out_size
         self.save_for_backward(winner)
         out = batch_first(best)
@@ -122,7 +124,8 @@ class MaxPool2d(Function):
         start = ((xp.arange(c).reshape(-1, 1, 1, 1) * height
                   + xp.arange(oh).reshape(1, -1, 1, 1) * sh) * width
                  + xp.arange(ow).reshape(1, 1, -1, 1) * sw) * n + xp.arange(n)
-        steps = xp.asarray([(i * dh * width + j * dw) * n for i in range(kh) for j in range(kw)])
+        offsets = xp.arange(kh * kw)  # made on the device: no host→device copy
+        steps = ((offsets // kw) * dh * width + (offsets % kw) * dw) * n
         position = start + steps[winner]
         grad_padded = xp.zeros(self.padded_shape, dtype=grad.dtype)
         backend.scatter_add(grad_padded.reshape(-1), position.reshape(-1),

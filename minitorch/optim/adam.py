@@ -16,6 +16,7 @@ decays at the same rate.  This is fastai's "true weight decay"; the Learner appl
 and gives the optimizer weight_decay=0, so either class serves there.
 """
 from minitorch.optim.optimizer import Optimizer
+from minitorch import backend
 from minitorch.tensor import Tensor
 
 
@@ -81,6 +82,14 @@ class Adam(Optimizer):
                 grad = grad + weight_decay * p.data  # a new array: p.grad stays as it was
 
         exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
+        if not group["amsgrad"] and not backend.tuned_for_cpu(p.data):
+            # The GPU: the whole update as one fused kernel (see adam_update), its results
+            # written back in place (and in the parameter's dtype).
+            new_p, new_avg, new_avg_sq = adam_update(
+                p.data, grad, exp_avg, exp_avg_sq, beta1, beta2,
+                lr / (1 - beta1 ** step), (1 - beta2 ** step) ** 0.5, eps)
+            p.data[...], exp_avg[...], exp_avg_sq[...] = new_p, new_avg, new_avg_sq
+            return
         # m ← β₁ m + (1 - β₁) g, written as "move m the fraction (1 - β₁) of the way to g",
         # which is how PyTorch rounds it (lerp).
         exp_avg += (1 - beta1) * (grad - exp_avg)
@@ -97,6 +106,16 @@ class Adam(Optimizer):
         step_size = lr / bias_correction1
         denominator = xp.sqrt(second_moment) / bias_correction2 ** 0.5 + eps
         p.data -= step_size * exp_avg / denominator
+
+
+@backend.fuse
+def adam_update(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, correction2, eps):
+    """Adam's update of one parameter, as pure element-wise arithmetic (the same as the in-place
+    steps of ``Adam.update``): returns the new parameter, first and second moments.  On the GPU
+    ``backend.fuse`` makes it a single kernel instead of about a dozen."""
+    exp_avg = exp_avg + (1 - beta1) * (grad - exp_avg)
+    exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * grad * grad
+    return param - step_size * exp_avg / (exp_avg_sq ** 0.5 / correction2 + eps), exp_avg, exp_avg_sq
 
 
 class AdamW(Adam):

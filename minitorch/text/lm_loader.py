@@ -81,9 +81,10 @@ class LanguageModelLoader:
         return numpy.array([int(step * i) for i in range(self.bs)], dtype=numpy.int64)
 
     def __iter__(self):
-        stream = self.stream()
-        starts = self.row_starts()
-        offsets = numpy.arange(self.bptt + 1)
+        # The token stream goes to the loader's device once per epoch (one copy); every batch
+        # is then cut from it there, with no copy of its own.
+        stream, starts, offsets = backend.to_device_together(
+            [self.stream(), self.row_starts(), numpy.arange(self.bptt + 1)], self.device)
         for k in range(len(self)):
             # bptt + 1 consecutive positions per row; x is the first bptt, y the last bptt.
             positions = (starts[:, None] + k * self.bptt + offsets) % self.total_tokens
