@@ -17,3 +17,7 @@ from minitorch.vision.gan import (  # noqa: F401,E402
     GANLearner, GANLoss, GANModule, GANTrainer, NoisyItem, NoopLoss, WassersteinLoss,
     gan_loss_from_func, noop)
 from minitorch.learner.metrics import accuracy_thresh_expand  # noqa: F401,E402
+from minitorch.vision.layers import batchnorm_2d  # noqa: F401
+from minitorch.vision.models import (  # noqa: F401
+    DynamicUnet, UnetBlock, resnet18, resnet34, small_encoder)
+from minitorch.vision.learner import cnn_config, create_body, model_meta, unet_learner  # noqa: F401

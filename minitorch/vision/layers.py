@@ -6,7 +6,8 @@ Read after ``nn/`` (Conv2d, BatchNorm2d, Sequential) and before ``lessons/lesson
   built from :class:`SequentialEx` and :class:`MergeLayer`;
 * :class:`Flatten`, :class:`SigmoidRange`;
 * :class:`SelfAttention` (SAGAN) and :class:`PixelShuffle_ICNR` (upsampling without the
-  checkerboard), used by the U-Net and the GAN critic.
+  checkerboard), used by the U-Net and the GAN critic; :func:`batchnorm_2d` (fastai's start for
+  the U-Net's batchnorms).
 """
 import enum
 
@@ -34,6 +35,16 @@ class NormType(enum.Enum):
 def relu(leaky=None):
     """``ReLU``, or ``LeakyReLU(leaky)`` when ``leaky`` is given."""
     return nn.LeakyReLU(negative_slope=leaky) if leaky is not None else nn.ReLU()
+
+
+def batchnorm_2d(nf, norm_type=NormType.Batch):
+    """A BatchNorm2d of ``nf`` channels as fastai v1 starts it: bias 1e-3, weight 1 (0 for
+    ``NormType.BatchZero``).  The U-Net puts one on each skip connection and after its encoder."""
+    bn = nn.BatchNorm2d(nf)
+    with no_grad():
+        bn.bias.fill_(1e-3)
+        bn.weight.fill_(0.0 if norm_type == NormType.BatchZero else 1.0)
+    return bn
 
 
 def init_default(module, init=nn_init.kaiming_normal_):
@@ -245,7 +256,13 @@ class PixelShuffle_ICNR(nn.Module):
     """Upsample by ``scale`` from ``ni`` to ``nf`` channels (default ``ni``): a 1×1 conv to
     ``nf·scale²`` channels (weight-normed by default, ICNR-initialised), ReLU, pixel shuffle;
     with ``blur``, replication-pad left and top by 1 then average 2×2 with stride 1 (Sugawara
-    et al. 2018: removes what checkerboard remains)."""
+    et al. 2018: removes what checkerboard remains).
+
+    The children are fastai v1.0.61's: ``conv``, ``shuf``, ``pad``, ``blur`` (the average pool,
+    always built) and ``relu``; the flag is ``do_blur``.  (In the lesson's 1.0.37 the flag and
+    the pool shared the name ``blur``, so blur was always on.)  One deliberate difference: with
+    weight norm, fastai v1 wrote the ICNR kernels into ``weight``, which weight norm recomputes
+    from g and v at the next call, so the ICNR start was lost (fixed in fastai v2, as here)."""
 
     def __init__(self, ni, nf=None, scale=2, blur=False, norm_type=NormType.Weight, leaky=None):
         super().__init__()
@@ -264,12 +281,11 @@ class PixelShuffle_ICNR(nn.Module):
         else:
             icnr(conv.weight, scale)
         self.shuf = nn.PixelShuffle(scale)
+        self.pad = nn.ReplicationPad2d((1, 0, 1, 0))
+        self.blur = nn.AvgPool2d(2, stride=1)
+        self.do_blur = blur
         self.relu = relu(leaky)
-        self.blur = blur
-        if blur:
-            self.pad = nn.ReplicationPad2d((1, 0, 1, 0))
-            self.blur_pool = nn.AvgPool2d(2, stride=1)
 
     def forward(self, x):
         x = self.shuf(self.relu(self.conv(x)))
-        return self.blur_pool(self.pad(x)) if self.blur else x
+        return self.blur(self.pad(x)) if self.do_blur else x
