@@ -65,3 +65,35 @@ def test_quick_wgan_lesson_prints_the_table_and_writes_the_figures(tmp_path, dat
     assert (tmp_path / "models" / "wgan.npz").stat().st_size > 0
     for name in WGAN_FIGURES:
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
+
+
+SUPERRES = Path(__file__).resolve().parents[1] / "lessons" / "lesson7_superres.py"
+SUPERRES_FIGURES = ["batch", "mse_losses", "mse_results", "feat_results_64", "feat_results_96",
+                    "feat_losses_96", "whole_photo", "number_gap"]
+
+
+@pytest.mark.slow
+def test_quick_superres_lesson_prints_the_table_and_writes_the_figures(tmp_path, data_dir):
+    models = Path(os.environ.get("MINITORCH_MODELS") or
+                  Path(__file__).resolve().parents[1].parent / "shared" / "models")
+    result = subprocess.run([sys.executable, str(SUPERRES), "--quick", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                            env={**os.environ, "MPLBACKEND": "Agg",
+                                 "MINITORCH_DATA": str(data_dir),
+                                 "MINITORCH_MODELS": str(models)})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "VGG16 (Simonyan & Zisserman, CC BY) fine-tuned as HED" in out  # the credit line
+    assert ("epoch     train_loss  valid_loss  pixel     feat_0    feat_1    feat_2    gram_0    "
+            "gram_1    gram_2    time") in out
+    table = out[out.index("| model | PSNR dB | SSIM | feature distance |"):]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [row[0] for row in rows] == ["bicubic", "U-Net, MSE", "U-Net, feature loss"]
+    for row in rows:
+        psnr, ssim, distance = float(row[1]), float(row[2]), float(row[3])
+        assert 15 < psnr < 40 and 0 < ssim <= 1 and distance > 0
+    written = (tmp_path / "results.md").read_text().splitlines()
+    assert sum(line.startswith("| ") for line in written) == 4  # the header and three models
+    for name in SUPERRES_FIGURES:
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
