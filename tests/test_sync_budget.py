@@ -5,13 +5,11 @@ goes on.  Every device→host *sync* (``.item()``, ``float()``, ``if`` on a devi
 the host wait until the queue drains, and every host→device *copy* is a driver call.  The
 budgets, per training batch of ``Learner.fit``:
 
-* at most TWO device→host syncs: the loss, read once per batch before backward (for the
-  smoothed loss and the loss's NaN check), and TerminateOnNaN's one read after backward (are
-  the gradients and buffers finite? it must be answered before the step); nothing else —
-  cross-entropy's target check and the mean's divisor, embedding's index check stay on the
-  device (``backend.check_later``).  (The issue's target is one: reading the loss together
-  with the NaN flags after backward would make it one, at the cost of the loss's value not
-  being known at ``after_loss``; see benchmarks/README.md.)
+* at most ONE device→host sync: the loss, read after backward together with TerminateOnNaN's
+  total of the gradients and buffers (are they finite? it must be answered before the step),
+  in one transfer (``Learner._read_batch``); nothing else — cross-entropy's target check and
+  the mean's divisor, embedding's index check stay on the device and travel back with that
+  read (``backend.check_later``);
 * at most ONE host→device copy: the batch (inputs and targets packed together,
   ``backend.to_device_together``), or none when the data already live on the device (the
   language-model token stream goes up once per epoch);
@@ -37,7 +35,7 @@ from minitorch.vision import Flatten, conv_layer, res_block
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not minitorch.cuda_is_available(), reason="needs a GPU (CuPy)")]
 
-SYNCS_PER_TRAIN_BATCH = 2  # the loss, and TerminateOnNaN's finite-gradients check
+SYNCS_PER_TRAIN_BATCH = 1  # the loss and TerminateOnNaN's finite-gradients total, together
 COPIES_PER_BATCH = 1
 SYNCS_PER_VALIDATION = 1
 
@@ -77,7 +75,7 @@ def test_model_c_one_epoch_keeps_the_sync_and_copy_budget(counting):
     with counting() as counts:
         learn.fit_one_cycle(1, 1e-2)
     _check_budget(counts, len(data.train_dl), len(data.valid_dl))
-    assert counts.syncs_total() == 2 * len(data.train_dl) + 1, counts  # exactly the budget
+    assert counts.syncs_total() == len(data.train_dl) + 1, counts  # exactly the budget
 
 
 class _Model5(nn.Module):
