@@ -5,7 +5,8 @@ Usage:  python benchmarks/bench_nan_checks.py [--rounds 7] [--steps 20] [--model
 ``TerminateOnNaN`` does two things on every training batch (``minitorch/learner/callbacks.py``):
 at ``begin_batch`` it copies the model's buffers (batchnorm's running statistics), and at
 ``after_backward`` it checks the loss, every gradient and every buffer for NaN and infinity —
-one sum per array, added up, and a single read of that number.  This script times the step of
+one sum per array, added up, and read with the loss in one transfer (``Learner._read_batch``;
+the plain step reads the loss alone).  This script times the step of
 ``bench_train_step.py`` (forward, cross-entropy, backward, SGD with momentum, batch 128 of
 1×28×28) with and without those two calls, made exactly as the Learner makes them, in the same
 process, alternating rounds (plain, checked, plain, ...) so that a shared machine's noise hits
@@ -22,7 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 
 import minitorch
-from minitorch.learner.callbacks import TerminateOnNaN
+from minitorch.learner.callbacks import TerminateOnNaN, read_together
 from minitorch.nn import functional as F
 from minitorch.optim import SGD
 
@@ -36,11 +37,15 @@ def step(model, opt, x, y, checks=None):
     loss = F.cross_entropy(model(x), y)
     opt.zero_grad()
     loss.backward()
-    if checks is not None:
-        checks.learn.loss = loss
-        checks.after_backward()  # raises CancelFitException if anything is not finite
+    if checks is None:
+        opt.step()
+        return loss.item()
+    # As Learner._read_batch: the loss and the gradients' total, read in one transfer.
+    values = read_together({"loss": loss.data, **checks.values_to_read()})
+    checks.learn.last_loss, checks.learn.batch_values = values["loss"], values
+    checks.after_backward()  # raises CancelFitException if anything is not finite
     opt.step()
-    return loss.item()
+    return values["loss"]
 
 
 def main():
@@ -82,6 +87,7 @@ def main():
         for _ in range(args.rounds * args.steps):
             start = time.perf_counter()
             checks.begin_batch()
+            checks.learn.batch_values = read_together(checks.values_to_read())
             checks.after_backward()
             alone.append(time.perf_counter() - start)
         plain, checked = (statistics.median(times[m]) * 1e3 for m in ("plain", "checked"))

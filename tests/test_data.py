@@ -19,7 +19,7 @@ from minitorch.data import (
     mnist_image_list, pad_crop, plot_multi, rand_pad, read_idx, write_idx)
 from minitorch.data import download
 from minitorch.data.idx import idx_bytes, parse_idx
-from minitorch.data.transforms import pad_crop_loop
+from minitorch.data.transforms import _gather_windows, _pad, pad_crop_loop
 from torch_compare import to_numpy
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -285,6 +285,9 @@ def test_vectorised_pad_crop_matches_the_loop(mode):
     fast = pad_crop(images, 3, (9, 10), rows, cols, mode)
     assert fast.shape == (16, 2, 9, 10) and fast.dtype == numpy.uint8
     numpy.testing.assert_array_equal(fast, pad_crop_loop(images, 3, (9, 10), rows, cols, mode))
+    # The GPU form (one gather; CuPy has no sliding_window_view), run here with NumPy:
+    gathered = _gather_windows(_pad(images, 3, mode), 9, 10, rows, cols)
+    numpy.testing.assert_array_equal(gathered, fast)
 
 
 def test_pad_crop_at_the_centre_is_the_identity_and_at_a_corner_a_shift():

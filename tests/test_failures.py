@@ -417,6 +417,8 @@ DTYPE_ROWS = [
     ("F.adaptive_max_pool2d int64",
      lambda m: m.F.adaptive_max_pool2d(m.t(IMG32.astype(np.int64)), 2)),
     ("F.max_pool2d int64", lambda m: m.F.max_pool2d(m.t(IMG32.astype(np.int64)), 2)),
+    ("F.avg_pool2d int64", lambda m: m.F.avg_pool2d(m.t(IMG32.astype(np.int64)), 2)),
+    ("F.avg_pool2d int32, padded", lambda m: m.F.avg_pool2d(m.t(IMG32.astype(np.int32)), 3, 2, 1)),
     ("F.interpolate int64", lambda m: m.F.interpolate(m.t(IMG32.astype(np.int64)),
                                                       scale_factor=2)),
     ("F.unfold int64", lambda m: m.F.unfold(m.t(IMG32.astype(np.int64)), 2)),
@@ -454,6 +456,19 @@ def test_dtype_rules_follow_pytorch(name, row):
                                      f"minitorch {got[:2]} ({got[2][:200]})")
     if got[0] == "raises":  # minitorch's message names the op and the dtypes
         assert any(word in got[2] for word in ("dtype", "int64", "float", "Long")), got[2]
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool2d_of_integers_divides_as_pytorch(count_include_pad):
+    """An integer image pooled stays integer: the sum divided in integer arithmetic, truncated
+    toward zero (negative sums included), as PyTorch's CPU kernel does."""
+    x = np.random.default_rng(0).integers(-50, 50, (2, 3, 7, 6))
+    got = minitorch.nn.functional.avg_pool2d(minitorch.tensor(x), 3, 2, 1,
+                                             count_include_pad=count_include_pad)
+    want = torch.nn.functional.avg_pool2d(torch.tensor(x), 3, 2, 1,
+                                          count_include_pad=count_include_pad)
+    assert str(got.dtype).endswith("int64")
+    np.testing.assert_array_equal(to_numpy(got), want.numpy())
 
 
 # ---- 5. an empty training loader ------------------------------------------------------------------

@@ -5,16 +5,17 @@ goes on.  Every device→host *sync* (``.item()``, ``float()``, ``if`` on a devi
 the host wait until the queue drains, and every host→device *copy* is a driver call.  The
 budgets, per training batch of ``Learner.fit``:
 
-* at most TWO device→host syncs: the loss, read once per batch before backward (for the
-  smoothed loss and the loss's NaN check), and TerminateOnNaN's one read after backward (are
-  the gradients and buffers finite? it must be answered before the step); nothing else —
-  cross-entropy's target check and the mean's divisor, embedding's index check stay on the
-  device (``backend.check_later``).  (The issue's target is one: reading the loss together
-  with the NaN flags after backward would make it one, at the cost of the loss's value not
-  being known at ``after_loss``; see benchmarks/README.md.)
+* at most ONE device→host sync: the loss, read after backward together with TerminateOnNaN's
+  total of the gradients and buffers (are they finite? it must be answered before the step),
+  in one transfer (``Learner._read_batch``); nothing else — cross-entropy's target check and
+  the mean's divisor, embedding's index check stay on the device and travel back with that
+  read (``backend.check_later``);
 * at most ONE host→device copy: the batch (inputs and targets packed together,
-  ``backend.to_device_together``), or none when the data already live on the device (the
-  language-model token stream goes up once per epoch);
+  ``backend.to_device_together``) when it is made on the host; the batch's indices when the
+  dataset lives on the device (MNIST's uint8 images and labels go up once, together, at the
+  first batch, with the normalisation statistics: ``COPIES_ONCE``, and every batch is
+  gathered, augmented and normalised there); none for the language-model token stream (it
+  goes up once per epoch);
 * per validation: the losses and metrics are summed on the device and read ONCE at its end
   (one sync), each validation batch costing at most one copy.
 
@@ -37,9 +38,10 @@ from minitorch.vision import Flatten, conv_layer, res_block
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not minitorch.cuda_is_available(), reason="needs a GPU (CuPy)")]
 
-SYNCS_PER_TRAIN_BATCH = 2  # the loss, and TerminateOnNaN's finite-gradients check
+SYNCS_PER_TRAIN_BATCH = 1  # the loss and TerminateOnNaN's finite-gradients total, together
 COPIES_PER_BATCH = 1
 SYNCS_PER_VALIDATION = 1
+COPIES_ONCE = 3  # a dataset on the device: training and validation arrays, normalisation stats
 
 
 @pytest.fixture
@@ -59,7 +61,7 @@ def _images(n, size, classes, rng):
 def _check_budget(counts, n_train, n_valid, copies_per_batch=COPIES_PER_BATCH):
     print(f"{n_train} training, {n_valid} validation batches: {counts}")  # shown with -s
     assert counts.syncs_total() <= n_train * SYNCS_PER_TRAIN_BATCH + SYNCS_PER_VALIDATION, counts
-    assert counts.copies_total() <= (n_train + n_valid) * copies_per_batch, counts
+    assert counts.copies_total() <= (n_train + n_valid) * copies_per_batch + COPIES_ONCE, counts
 
 
 def _model_c():
@@ -77,7 +79,7 @@ def test_model_c_one_epoch_keeps_the_sync_and_copy_budget(counting):
     with counting() as counts:
         learn.fit_one_cycle(1, 1e-2)
     _check_budget(counts, len(data.train_dl), len(data.valid_dl))
-    assert counts.syncs_total() == 2 * len(data.train_dl) + 1, counts  # exactly the budget
+    assert counts.syncs_total() == len(data.train_dl) + 1, counts  # exactly the budget
 
 
 class _Model5(nn.Module):
@@ -148,3 +150,51 @@ def test_unet_sized_conv_stack_keeps_the_sync_and_copy_budget(counting):
     with counting() as counts:
         learn.fit(1, 1e-3)
     _check_budget(counts, len(data.train_dl), len(data.valid_dl))
+
+
+def test_mnist_databunch_on_the_device_copies_only_the_indices_per_batch(counting):
+    """The lesson's data steps (``mnist_databunch``: rand_pad(3, 28, 'zeros'), then normalize)
+    on the device: after the first batch has put the dataset there, a training batch makes ONE
+    host→device copy (its indices): no pixels go up, no sync is made."""
+    from minitorch.data import rand_pad
+    rng = np.random.default_rng(0)
+    train, valid = _images(48, 28, 10, rng), _images(32, 28, 10, rng)
+    train.tfms = [*rand_pad(padding=3, size=28, mode="zeros")]
+    data = DataBunch.create(train, valid, bs=16, device="cuda").normalize()
+    with counting() as counts:
+        first = list(data.train_dl) + list(data.valid_dl)  # the arrays go up here, once
+    n_batches = len(data.train_dl) + len(data.valid_dl)
+    print(f"first epoch, {n_batches} batches: {counts}")
+    assert counts.copies_total() <= n_batches * COPIES_PER_BATCH + COPIES_ONCE, counts
+    assert counts.syncs_total() == 0, counts
+    with counting() as counts:
+        batches = list(data.train_dl)
+    print(f"second epoch, {len(batches)} training batches: {counts}")
+    assert counts.copies_total() <= len(batches) * COPIES_PER_BATCH, counts
+    assert counts.syncs_total() == 0, counts
+    assert all(x.device == "cuda" and y.device == "cuda" for x, y in first + batches)
+
+
+def test_batches_made_on_the_device_are_the_host_batches():
+    """The device path gives what the host path gives: a validation batch (no augmentation) is
+    the same numbers; a training batch's image is one of the 7×7 windows of its padded image."""
+    from minitorch.data import rand_pad
+    from minitorch.data.transforms import pad_crop
+    rng = np.random.default_rng(1)
+    train, valid = _images(8, 28, 10, rng), _images(8, 28, 10, rng)
+    train.tfms = [*rand_pad(padding=3, size=28, mode="zeros")]
+    data = DataBunch.create(train, valid, bs=4, device="cuda").normalize(([0.5], [0.25]))
+    indices = np.array([5, 0, 7, 2])
+    for dl, augmented in ((data.valid_dl, False), (data.train_dl, True)):
+        assert dl._on_device()
+        x, y = (minitorch.backend.to_numpy(a) for a in dl.device_batch(indices))
+        hx, hy = dl.dataset.get_batch(indices)  # the host path, before normalisation
+        assert y.tolist() == hy.tolist()
+        x = x * 0.25 + 0.5
+        if not augmented:
+            np.testing.assert_allclose(x, hx, atol=1e-6)
+            continue
+        for n in range(len(indices)):
+            windows = [pad_crop(hx[n:n + 1], 3, 28, np.array([r]), np.array([c]))[0]
+                       for r in range(7) for c in range(7)]
+            assert min(np.abs(w - x[n]).max() for w in windows) < 1e-6, n

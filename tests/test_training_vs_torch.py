@@ -49,9 +49,8 @@ class KeepBatches(Callback):
         if learn.training:
             self.batches.append((learn.xb.numpy().copy(), learn.yb.numpy().copy()))
 
-    def after_loss(self):
-        if self.learn.training:
-            self.losses.append(self.learn.last_loss)
+    def after_backward(self):  # the training loss is read after backward (one read a batch)
+        self.losses.append(self.learn.last_loss)
 
 
 # One line per model: batch size, batches per epoch, epochs, and how close (float64).

@@ -17,6 +17,7 @@ statistics on a batch.
 import numpy
 from numpy.lib.stride_tricks import sliding_window_view
 
+from minitorch import backend
 from minitorch.ops.common import pair
 
 # fastai's padding modes, and what numpy.pad calls each of them.
@@ -28,7 +29,8 @@ def _pad(images, padding, mode):
         raise ValueError(f"unknown padding mode {mode!r}: expected one of {sorted(PAD_MODES)}")
     if images.ndim != 4:
         raise ValueError(f"expected a batch of images of shape (N, C, H, W), got shape {images.shape}")
-    return numpy.pad(images, ((0, 0), (0, 0), (padding, padding), (padding, padding)),
+    xp = backend.array_module(backend.device_of(images))
+    return xp.pad(images, ((0, 0), (0, 0), (padding, padding), (padding, padding)),
                      mode=PAD_MODES[mode])
 
 
@@ -55,10 +57,32 @@ def pad_crop(images, padding, size, rows, cols, mode="zeros"):
     if padded.shape[2] < height or padded.shape[3] < width:
         raise ValueError(f"cannot crop {height}x{width} out of padded images of size "
                          f"{padded.shape[2]}x{padded.shape[3]}")
+    if backend.device_of(images) != "cpu":
+        return _gather_windows(padded, height, width, rows, cols)
     windows = sliding_window_view(padded, (height, width), axis=(2, 3))
     # The two integer index arrays are separated by a slice, so NumPy puts their common
     # dimension (N) first: the result is (N, C, height, width).
     return windows[numpy.arange(len(images)), :, rows, cols]
+
+
+def _gather_windows(padded, height, width, rows, cols):
+    """The GPU form of :func:`pad_crop`'s last step (CuPy has no ``sliding_window_view``): one
+    gather, ``out[n, c, i, j] = padded[n, c, rows[n] + i, cols[n] + j]``, with index arrays
+    made on the device and broadcast against each other."""
+    xp = backend.array_module(backend.device_of(padded))
+    n, c = padded.shape[:2]
+    return padded[xp.arange(n)[:, None, None, None], xp.arange(c)[None, :, None, None],
+                  rows[:, None, None, None] + xp.arange(height)[None, None, :, None],
+                  cols[:, None, None, None] + xp.arange(width)[None, None, None, :]]
+
+
+def _positions_on_device(n, positions, device):
+    """``n`` window positions in ``0 .. positions-1``, each equally likely, drawn on ``device``
+    from backend's seeded device generator (nothing is uploaded).  float32 ``u · positions`` can
+    round up to ``positions`` for u just below 1, hence the ``minimum``."""
+    xp = backend.array_module(device)
+    u = backend.random((n,), device)
+    return xp.minimum((u * positions).astype(xp.int64), positions - 1)
 
 
 class RandPadCrop:
@@ -66,7 +90,11 @@ class RandPadCrop:
     then crop ``size`` at a random position, drawn independently for each image.
 
     Called as ``tfm(images, rng)`` on a batch (N, C, H, W), with ``rng`` a NumPy Generator.
+    A batch on the GPU is padded and cropped there, its positions drawn by the device's own
+    seeded generator (``backend.random``; ``rng`` is not used), so nothing goes up per batch.
     """
+
+    on_device = True  # can run on a batch that lives on the GPU (see loader.py)
 
     def __init__(self, padding, size, mode="reflection"):
         if not isinstance(padding, int) or padding < 0:
@@ -86,6 +114,11 @@ class RandPadCrop:
         if row_positions < 1 or col_positions < 1:
             raise ValueError(f"rand_pad: cannot crop {height}x{width} out of "
                              f"{images.shape[2]}x{images.shape[3]} images padded by {self.padding}")
+        device = backend.device_of(images)
+        if device != "cpu":
+            rows = _positions_on_device(len(images), row_positions, device)
+            cols = _positions_on_device(len(images), col_positions, device)
+            return pad_crop(images, self.padding, self.size, rows, cols, self.mode)
         rows = rng.integers(0, row_positions, size=len(images))
         cols = rng.integers(0, col_positions, size=len(images))
         return pad_crop(images, self.padding, self.size, rows, cols, self.mode)
@@ -115,7 +148,10 @@ def channel_stats(images):
 
 
 class Normalize:
-    """``(x - mean) / std`` channel by channel, for batches (N, C, H, W) as float32 arrays."""
+    """``(x - mean) / std`` channel by channel, for batches (N, C, H, W) as float32 arrays, on
+    the host or the GPU (the statistics are uploaded once per device, then kept)."""
+
+    on_device = True
 
     def __init__(self, mean, std):
         self.mean = numpy.asarray(mean, dtype=numpy.float32).reshape(-1)
@@ -130,9 +166,20 @@ class Normalize:
             raise ValueError(f"Normalize: expected a batch (N, {self.mean.size}, H, W), "
                              f"got shape {x.shape}")
 
+    def _stats_on(self, device):
+        """``(mean, std)`` as arrays (C, 1, 1) on ``device``: uploaded at the first batch there."""
+        if device == "cpu":
+            return self.mean[:, None, None], self.std[:, None, None]
+        cache = self.__dict__.setdefault("_on_device", {})
+        if device not in cache:
+            mean, std = backend.to_device_together([self.mean, self.std], device)
+            cache[device] = (mean[:, None, None], std[:, None, None])
+        return cache[device]
+
     def __call__(self, x):
         self._check(x)
-        normalized = (x - self.mean[:, None, None]) / self.std[:, None, None]
+        mean, std = self._stats_on(backend.device_of(x))
+        normalized = (x - mean) / std
         return normalized.astype(numpy.float32, copy=False)
 
     def denorm(self, x):

@@ -15,8 +15,18 @@ each of its callbacks, in ``order``::
 
 A callback is an object with methods named after the events it cares about; it reads and
 changes the learner (``self.learn``): the recorder reads the learning rate at ``begin_batch``
-and keeps the loss at ``after_loss``, the one-cycle schedule moves the learning rate on at
-``after_batch``, the lr finder stops the fit there.  Control flow uses exceptions, as in
+and keeps the loss at ``after_backward``, the one-cycle schedule moves the learning rate on at
+``after_batch``, the lr finder stops the fit there.
+
+When the loss's *value* is known.  At ``after_loss`` ``learn.loss`` is the loss as a tensor
+(on the GPU, still being computed); a callback may change it (fastai's ``on_backward_begin``
+may return a new loss) or read it, at the price of a device→host sync.  A training batch's
+value on the host — ``learn.last_loss`` and the smoothed ``learn.smooth_loss`` — is read once,
+after backward and before ``after_backward``, together with what the callbacks ask for in
+``values_to_read()`` (TerminateOnNaN's gradient total), into ``learn.batch_values``: ONE read
+per batch, where reading at ``after_loss`` and again before the step would wait for the GPU
+twice (fastai v1 reads the loss at ``on_backward_begin``, before backward).  Validation losses
+are never read per batch: they are summed on the device and read once per validation.  Control flow uses exceptions, as in
 fastai's course-v3 learner: raise :class:`CancelBatchException` to skip the rest of a batch
 (then ``after_cancel_batch``, and ``after_batch`` still runs), :class:`CancelEpochException` to
 end the current pass (``after_cancel_epoch``), :class:`CancelFitException` to stop training
@@ -125,10 +135,11 @@ class Recorder(Callback):
             self.lrs.append(self.learn.opt.lr)
             self.moms.append(self.learn.opt.mom)
 
-    def after_loss(self):
-        if self.learn.training:
-            self.losses.append(self.learn.smooth_loss)
-            self.batches_this_epoch += 1
+    def after_backward(self):
+        # The loss of a training batch is read after backward (one read per batch, see
+        # Learner._read_batch); a batch cancelled before its backward is not recorded.
+        self.losses.append(self.learn.smooth_loss)
+        self.batches_this_epoch += 1
 
     def begin_validate(self):
         self.valid_sums = WeightedMeans(["valid_loss"] + self.metric_names)
@@ -360,9 +371,23 @@ def _six(value):
     return f"{value:.6f}"
 
 
-def non_finite(named_arrays):
+def finite_total(named_arrays):
+    """The sum of every floating array of ``[(name, array), ...]``, as a 0-d array where they
+    live (None when there is none): finite exactly when every array is finite, unless a sum
+    of finite values overflowed (see :func:`non_finite`).  Nothing is read from the device."""
+    arrays = [a for _, a in named_arrays if a.dtype.kind in "fc"]
+    if not arrays:
+        return None
+    total = arrays[0].sum()
+    for a in arrays[1:]:
+        total = total + a.sum()
+    return total
+
+
+def non_finite(named_arrays, total=None):
     """The names of the arrays (``[(name, array), ...]``) that hold a NaN or an infinity; ``[]``
-    when every one is finite.
+    when every one is finite.  ``total`` is their :func:`finite_total` already read to the host
+    (a float), when the caller read it together with other values.
 
     Cheap, because it runs on every training batch: the sum of an array is NaN or infinite
     whenever the array holds a NaN or an infinity (NaN spreads through a sum, and +inf plus
@@ -371,14 +396,32 @@ def non_finite(named_arrays):
     can also overflow from finite values alone (float32 stops at 3.4e38), so a total that is
     not finite is confirmed array by array with ``isfinite`` before anything is called bad.
     """
-    arrays = [(name, a) for name, a in named_arrays if a.dtype.kind in "fc"]
-    if not arrays:
+    if total is None:
+        total = finite_total(named_arrays)
+        if total is None:
+            return []
+        total = float(total)  # the one device→host read
+    if math.isfinite(total):
         return []
-    total = sum(a.sum() for _, a in arrays)
-    if math.isfinite(float(total)):  # the one device→host read
-        return []
-    return [name for name, a in arrays if not bool(backend.array_module(
-        backend.device_of(a)).isfinite(a).all())]
+    return [name for name, a in named_arrays if a.dtype.kind in "fc" and not bool(
+        backend.array_module(backend.device_of(a)).isfinite(a).all())]
+
+
+def read_together(named):
+    """``{name: one-element array}`` → ``{name: float}``, read from the device in ONE transfer.
+
+    Each device→host read makes the host wait until the GPU has finished everything queued, so
+    the values a training batch needs on the host (its loss, TerminateOnNaN's total) are cast
+    to float64 (exact for float32 and float16), stacked into one small array and read once.
+    The index checks waiting on the device (``backend.check_later``) travel with them.
+    """
+    names = list(named)
+    if not names:
+        return {}
+    first = named[names[0]]
+    xp = backend.array_module(backend.device_of(first))
+    stacked = xp.stack([named[n].reshape(()).astype("float64") for n in names])
+    return dict(zip(names, backend.to_numpy(stacked).tolist()))
 
 
 class TerminateOnNaN(Callback):
@@ -387,13 +430,14 @@ class TerminateOnNaN(Callback):
     the message can say, truthfully, that the weights, the optimizer's state and the buffers
     are those from before the failing batch.
 
-    Three places can break: the loss (checked at ``after_loss``, from the number the Learner
-    read anyway); the gradients, when a finite loss has an infinite slope somewhere (``sqrt``
-    at 0, ``log`` of 0), and the buffers, which batchnorm updates during the forward pass
-    (both checked at ``after_backward``, with one read from the device, see
-    :func:`non_finite`).  The buffers are changed before any check can run, so a copy of them
-    is taken at ``begin_batch`` (they are small: two numbers per channel) and put back on a
-    stop.  PyTorch and fastai leave whatever the step wrote.
+    Three places can break: the loss; the gradients, when a finite loss has an infinite slope
+    somewhere (``sqrt`` at 0, ``log`` of 0); and the buffers, which batchnorm updates during
+    the forward pass.  All three are checked at ``after_backward`` from ONE read from the
+    device: :meth:`values_to_read` hands the Learner the sum of every gradient and buffer (see
+    :func:`non_finite`), which it reads together with the loss (``Learner._read_batch``).  The
+    buffers are changed before any check can run, so a copy of them is taken at
+    ``begin_batch`` (they are small: two numbers per channel) and put back on a stop.  PyTorch
+    and fastai leave whatever the step wrote.
     """
 
     order = -5
@@ -410,18 +454,23 @@ class TerminateOnNaN(Callback):
         self.saved_buffers = [b.data.copy() for _, b in self.buffers] \
             if self.learn.training else None
 
-    def after_loss(self):
-        learn = self.learn
-        if learn.training and not math.isfinite(learn.last_loss):
-            self._stop(f"the training loss is {learn.last_loss}")
+    def _named_arrays(self):
+        named = [(f"the gradient of {name}", p.grad.data) for name, p in self.params
+                 if p.grad is not None]
+        return named + [(f"the buffer {name}", b.data) for name, b in self.buffers]
+
+    def values_to_read(self):
+        """What the Learner reads with the loss after backward: the gradients' and buffers'
+        total (a 0-d device array; finite when they all are)."""
+        total = finite_total(self._named_arrays())
+        return {} if total is None else {"gradients and buffers": total}
 
     def after_backward(self):
         learn = self.learn
-        named = [("the loss", learn.loss.data)]
-        named += [(f"the gradient of {name}", p.grad.data) for name, p in self.params
-                  if p.grad is not None]
-        named += [(f"the buffer {name}", b.data) for name, b in self.buffers]
-        bad = non_finite(named)
+        if not math.isfinite(learn.last_loss):
+            self._stop(f"the training loss is {learn.last_loss}")
+        total = learn.batch_values.get("gradients and buffers")
+        bad = [] if total is None else non_finite(self._named_arrays(), total)
         if bad:
             shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
             self._stop(f"{shown} {'is' if len(bad) == 1 else 'are'} not finite (NaN or inf)")

@@ -33,7 +33,7 @@ from minitorch.learner import lr_finder, one_cycle
 from minitorch.learner.activations import loss_func2activ
 from minitorch.learner.callbacks import (
     CancelBatchException, CancelEpochException, CancelFitException, ProgressCallback, Recorder,
-    SmoothenValue, TerminateOnNaN, WeightedMeans, metric_name, metric_value)
+    SmoothenValue, TerminateOnNaN, WeightedMeans, metric_name, metric_value, read_together)
 from minitorch.learner.optimizer import OptimWrapper, norm_layer_types
 from minitorch.learner.summary import flatten_model, layer_parameters, model_summary
 from minitorch.optim import Adam
@@ -87,7 +87,8 @@ class Learner:
         self.training = False
         self.skip_validate = False
         self.stopped_on_nan = False
-        self.smooth_loss = float("nan")
+        self.smooth_loss = self.last_loss = float("nan")
+        self.batch_values = {}
 
     # ---- the optimizer ---------------------------------------------------------------------------
     def create_opt(self, lr, wd=None):
@@ -196,19 +197,32 @@ class Learner:
             self.pred = self.model(self.xb)
             self("after_pred")
             self.loss = self.loss_func(self.pred, self.yb)
-            if self.training:
-                self.last_loss = self.loss.item()
-                self.smooth_loss = self.smoothener.add_value(self.last_loss)
             self("after_loss")
             if self.training:
                 self.opt.zero_grad()
                 self.loss.backward()
+                self._read_batch()
                 self("after_backward")
                 self.opt.step()
                 self("after_step")
         except CancelBatchException:
             self("after_cancel_batch")
         self("after_batch")
+
+    def _read_batch(self):
+        """The training batch's one device→host read, after backward: the loss and whatever
+        the callbacks' ``values_to_read()`` ask for (the gradients' total for TerminateOnNaN),
+        stacked and read together (``callbacks.read_together``).  Sets ``last_loss``,
+        ``smooth_loss`` and ``batch_values`` for ``after_backward`` and later events."""
+        if self.loss.numel() != 1:
+            raise ValueError(f"the loss must have one element, got shape {tuple(self.loss.shape)}")
+        named = {"loss": self.loss.data}
+        for cb in sorted(self.callbacks + self.extra_callbacks, key=lambda c: c.order):
+            if hasattr(cb, "values_to_read"):
+                named.update(cb.values_to_read())
+        self.batch_values = read_together(named)
+        self.last_loss = self.batch_values["loss"]
+        self.smooth_loss = self.smoothener.add_value(self.last_loss)
 
     def fit_one_cycle(self, cyc_len, max_lr=None, moms=(0.95, 0.85), div_factor=25.,
                       pct_start=0.3, final_div=None, wd=None, callbacks=None):

@@ -35,9 +35,10 @@ class LRFinder(Callback):
         self.best_loss = math.inf
         learn.skip_validate = True  # the lr finder never validates
 
-    def after_loss(self):
-        # NaN is divergence: stop here, quietly, before TerminateOnNaN reports it as a failure.
-        if self.learn.training and self.stop_div and math.isnan(self.learn.smooth_loss):
+    def after_backward(self):
+        # The loss is read after backward (one read per batch, see callbacks.py).  NaN is
+        # divergence: stop here, quietly, before TerminateOnNaN (order -5) reports a failure.
+        if self.stop_div and math.isnan(self.learn.smooth_loss):
             raise CancelFitException("the loss diverged")
 
     def after_batch(self):

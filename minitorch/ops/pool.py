@@ -181,7 +181,13 @@ class AvgPool2d(Function):
             cols = _divisors(xp, w, kw, self.stride[1], self.padding[1], out_size[1],
                              self.count_include_pad)
             divisor = (rows[:, None] * cols[None, :]).astype(x.dtype)[:, :, None]  # (OH, OW, 1)
-        total /= divisor
+        if x.dtype.kind in "iu":
+            # An int64 image stays int64, as in PyTorch: the sum divided in integer
+            # arithmetic, truncated toward zero (C's division, not Python's floor).
+            quotient = xp.abs(total) // divisor
+            total = xp.where(total < 0, -quotient, quotient)
+        else:
+            total /= divisor
         self.divisor, self.pads, self.out_size, self.x_shape = divisor, pads, out_size, (c, h, w, n)
         return batch_first(total)
 
@@ -293,6 +299,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """Mean over each kh×kw window (see AvgPool2d for what it divides by)."""
     input, added = _unbatched(input, "avg_pool2d")
+    if str(input.dtype) != "int64":  # PyTorch's CPU kernel: floats, and int64 (integer mean)
+        require_floating("avg_pool2d", input)
     kernel = positive_pair(kernel_size, "kernel_size", "avg_pool2d")
     stride = kernel if stride is None or stride == [] else positive_pair(stride, "stride",
                                                                         "avg_pool2d")

@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy
 
+from minitorch import backend
 from minitorch.data.data_block import ItemList, host_array
 from minitorch.data.image_folder import IMAGE_EXTENSIONS, image_files, load_images, open_image
 from minitorch.plot import plot_multi
@@ -39,7 +40,12 @@ imagenet_stats = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 
 
 def _to_float(pixels):
-    """uint8 0-255 → float32 0-1; floats → float32 as they are."""
+    """uint8 0-255 → float32 0-1; floats → float32 as they are (on the host or the GPU)."""
+    if backend.device_of(pixels) != "cpu":
+        xp = backend.array_module(backend.device_of(pixels))
+        if pixels.dtype == numpy.uint8:
+            return xp.multiply(pixels, numpy.float32(1 / 255), dtype=numpy.float32)
+        return pixels.astype(numpy.float32, copy=False)
     if pixels.dtype == numpy.uint8:
         return numpy.multiply(pixels, 1 / 255, dtype=numpy.float32)
     return pixels.astype(numpy.float32, copy=False)
@@ -152,6 +158,11 @@ class ImageList(ItemList):
         if self.in_memory:
             return self._pixels[indices]
         return [self.open(self.items[int(i)]) for i in indices]
+
+    def device_arrays(self):
+        """In memory: ``[pixels]``, to be kept on the GPU by a loader there (``LabelList``'s
+        ``to_device``); files: None (they are opened on the host)."""
+        return [self._pixels] if self.in_memory else None
 
     def apply_tfms(self, batch, tfms, draws, rng, size=None, is_y=False):
         """Batch functions (``rand_pad``) run on the whole batch; fastai's image transforms

@@ -245,10 +245,10 @@ class GANTrainer(Callback):
             # hands to the generator.
             learn.xb, learn.yb = learn.yb, learn.xb
 
-    def after_loss(self):
+    def after_backward(self):
+        # The loss's value is read once per batch, after backward (callbacks.py, "When the
+        # loss's value is known"), so the smoothed losses are fed here, not at after_loss.
         learn = self.learn
-        if not learn.training:
-            return
         if self.gen_mode:
             self.glosses.append(self.smoothenerG.add_value(learn.last_loss))
             self.last_gen = learn.pred.detach()
