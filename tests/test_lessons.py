@@ -97,3 +97,42 @@ def test_quick_superres_lesson_prints_the_table_and_writes_the_figures(tmp_path,
     assert sum(line.startswith("| ") for line in written) == 4  # the header and three models
     for name in SUPERRES_FIGURES:
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
+
+
+SUPERRES_GAN = Path(__file__).resolve().parents[1] / "lessons" / "lesson7_superres_gan.py"
+SUPERRES_GAN_FIGURES = ["gen_mse_results", "critic_batch", "gan_losses", "gan_results",
+                        "gan_results_train", "whole_photo"]
+
+
+@pytest.mark.slow
+def test_quick_superres_gan_lesson_prints_the_tables_and_writes_the_figures(tmp_path, data_dir):
+    models = Path(os.environ.get("MINITORCH_MODELS") or
+                  Path(__file__).resolve().parents[1].parent / "shared" / "models")
+    result = subprocess.run([sys.executable, str(SUPERRES_GAN), "--quick", "--out",
+                             str(tmp_path)],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                            env={**os.environ, "MPLBACKEND": "Agg",
+                                 "MINITORCH_DATA": str(data_dir),
+                                 "MINITORCH_MODELS": str(models)})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "epoch     train_loss  valid_loss  time" in out  # the generator's MSE pretraining
+    assert "epoch     train_loss  valid_loss  accuracy_thresh_expand  time" in out  # the critic
+    assert "epoch     train_loss  gen_loss  disc_loss  time" in out  # the GAN
+    accuracy = float(out.split("critic accuracy after pretraining: ")[1].split()[0])
+    assert 0 <= accuracy <= 1
+    table = out[out.index("| model | PSNR dB | SSIM | feature distance | sharpness ratio |"):]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [row[0] for row in rows] == ["bicubic", "generator, MSE", "generator, GAN"]
+    for row in rows:
+        psnr, ssim, distance, sharpness = map(float, row[1:])
+        assert 10 < psnr < 40 and 0 < ssim <= 1 and distance > 0 and sharpness > 0
+    written = (tmp_path / "results.md").read_text().splitlines()
+    assert sum(line.startswith("| ") for line in written) == 4  # the header and three models
+    n_gen = len(list((tmp_path / "critic_data" / "image_gen").iterdir()))
+    assert n_gen == len(list((tmp_path / "data" / "hr" / "train").iterdir())) > 0
+    for name in ["gen-pre2", "critic-pre2", "gan-1c"]:
+        assert (tmp_path / "models" / f"{name}.npz").stat().st_size > 0, name
+    for name in SUPERRES_GAN_FIGURES:
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name

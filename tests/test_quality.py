@@ -128,3 +128,14 @@ def test_feature_distance_against_torch_with_the_real_vgg():
     # minitorch runs the network in float32 (the measure's dtype), torch here in float64
     assert measure(pred, target) == pytest.approx(want, rel=1e-4)
     assert measure(target, target) == 0.0
+
+
+def test_sharpness_ratio_by_hand():
+    # grey 4×4 images (1 channel: the luminance is the image); the Laplacian has 2×2 values
+    target = np.array([[[0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]], float)
+    pred = np.array([[[0, 0, 0, 0], [0, 0.5, 0.5, 0], [0, 0, 0, 0], [0, 0, 0, 0]]], float)
+    # target: ∇² at (1,1) = -4, (1,2) = 1, (2,1) = 1, (2,2) = 0 → energy 16 + 1 + 1 = 18
+    # pred:   ∇² at (1,1) = 0.5 - 2 = -1.5, (1,2) = -1.5, (2,1) = 0.5, (2,2) = 0.5 → energy 5
+    assert sharpness_ratio(pred, target) == pytest.approx(5 / 18)
+    rgb_target, rgb_pred = np.repeat(target, 3, axis=0), np.repeat(pred, 3, axis=0)
+    assert sharpness_ratio(rgb_pred, rgb_target) == pytest.approx(5 / 18)  # Y of grey = grey
