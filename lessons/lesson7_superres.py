@@ -337,6 +337,8 @@ final = learn.recorder.metrics[-1]
 print(f"final epoch's terms: {' '.join(f'{v:.3f}' for v in final)}; shares {shares(final)}")
 evaluate(learn, "U-Net, feature loss")
 TIMES["feature-loss U-Net"] = time.time() - start
+# The super-resolution GAN lesson sets its generator beside this U-Net when the file is there.
+minitorch.save({"model": learn.model.state_dict()}, OUT / "unet_feature_loss.npz")
 
 # %% [markdown]
 # ## A whole photo
