@@ -50,7 +50,7 @@ from minitorch.learner import Callback, LossMetrics
 from minitorch.nn import functional as F
 from minitorch.plot import finish_figure
 from minitorch.vision import ImageImageList, NormType, flip_lr, imagenet_stats, unet_learner
-from minitorch.vision.crappify import crappify
+from minitorch.vision.crappify import crappify, paired_random_crop, validation_pairs
 from minitorch.vision.feature_loss import FeatureLoss
 from minitorch.vision.models import CREDIT, VGGInput, small_encoder, vgg16_features
 from minitorch.vision.quality import (
@@ -108,44 +108,28 @@ def save_png(image, path):
         image.save(file, format="PNG")
 
 
-def random_crop(pair, size, rng, box=None):
-    """The same random ``size`` crop of (input, target); with ``box`` = (x0, y0, x1, y1), a crop
-    that holds the whole box when one fits (so that the number is in it)."""
-    w, h = pair[1].size
-    xs, ys = (0, w - size), (0, h - size)
-    if box is not None and box[2] - box[0] <= size and box[3] - box[1] <= size:
-        xs = (max(0, box[2] - size), min(box[0], w - size))
-        ys = (max(0, box[3] - size), min(box[1], h - size))
-    x, y = int(rng.integers(xs[0], xs[1] + 1)), int(rng.integers(ys[0], ys[1] + 1))
-    return [im.crop((x, y, x + size, y + size)) for im in pair]
-
-
 def build_data():
     rng = np.random.default_rng(args.seed)
     for name in TRAIN_PHOTOS:
         photo = Image.open(PHOTOS / name).convert("RGB")
         for t in range(TILES_PER_PHOTO):
-            tile = random_crop([photo, photo], TILE, rng)[1]
+            tile = paired_random_crop([photo, photo], TILE, rng)[1]
             lr_tile, info = crappify(tile, scale=2, rng=rng, return_info=True)
             pair = [lr_tile, tile]
             for size in SIZES:
                 for c in range(CROPS_PER_TILE[size]):
                     # the first crop of each tile holds the number, the others fall anywhere
-                    lr, hr = random_crop(pair, size, rng, box=info["box"] if c == 0 else None)
+                    box = info["box"] if c == 0 else None
+                    lr, hr = paired_random_crop(pair, size, rng, box=box)
                     stem = f"{Path(name).stem}_{t}_{c}.png"
                     save_png(lr, ROOT / f"s{size}" / "lr" / "train" / stem)
                     save_png(hr, ROOT / f"s{size}" / "hr" / "train" / stem)
     boxes = {}
     for k, name in enumerate(VALID_PHOTOS):
         photo = Image.open(PHOTOS / name).convert("RGB")
-        w, h = photo.size
-        corners = [(0, 0), (w - TILE, 0), (0, h - TILE), (w - TILE, h - TILE)][:VALID_CROPS]
-        for c, (x, y) in enumerate(corners):
-            hr = photo.crop((x, y, x + TILE, y + TILE))
-            lr, info = crappify(hr, scale=2, rng=np.random.default_rng(1000 * (k + 1) + c),
-                                return_info=True)
+        for c, (lr, hr, box) in enumerate(validation_pairs(photo, k, TILE, VALID_CROPS)):
             stem = f"{Path(name).stem}_{c}.png"
-            boxes[f"valid/{stem}"] = info["box"]
+            boxes[f"valid/{stem}"] = box
             for size in SIZES:  # the same validation crops at every stage
                 save_png(lr, ROOT / f"s{size}" / "lr" / "valid" / stem)
                 save_png(hr, ROOT / f"s{size}" / "hr" / "valid" / stem)

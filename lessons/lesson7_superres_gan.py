@@ -54,7 +54,7 @@ from minitorch.optim import Adam
 from minitorch.vision import (
     AdaptiveGANSwitcher, AdaptiveLoss, GANDiscriminativeLR, GANLearner, ImageImageList, ImageList,
     NormType, accuracy_thresh_expand, flip_lr, get_transforms, imagenet_stats, unet_learner)
-from minitorch.vision.crappify import crappify
+from minitorch.vision.crappify import crappify, paired_random_crop, validation_pairs
 from minitorch.vision.models import CREDIT, VGGInput, gan_critic, small_encoder, vgg16_features
 from minitorch.vision.quality import FeatureDistance, psnr, sharpness_ratio, ssim
 from minitorch.vision.save_preds import save_preds
@@ -110,34 +110,20 @@ def save_png(image, path):
         image.save(file, format="PNG")
 
 
-def random_crop(pair, size, rng, box=None):
-    """The same random ``size`` crop of (input, target); one holding ``box`` when it fits."""
-    w, h = pair[1].size
-    xs, ys = (0, w - size), (0, h - size)
-    if box is not None and box[2] - box[0] <= size and box[3] - box[1] <= size:
-        xs = (max(0, box[2] - size), min(box[0], w - size))
-        ys = (max(0, box[3] - size), min(box[1], h - size))
-    x, y = int(rng.integers(xs[0], xs[1] + 1)), int(rng.integers(ys[0], ys[1] + 1))
-    return [im.crop((x, y, x + size, y + size)) for im in pair]
-
-
 rng = np.random.default_rng(args.seed)
 for name in TRAIN_PHOTOS:
     photo = Image.open(PHOTOS / name).convert("RGB")
     for t in range(TILES):
-        tile = random_crop([photo, photo], TILE, rng)[1]
+        tile = paired_random_crop([photo, photo], TILE, rng)[1]
         lr_tile, info = crappify(tile, scale=2, rng=rng, return_info=True)
         for c in range(CROPS):
-            lr, hr = random_crop([lr_tile, tile], SIZE, rng, box=info["box"] if c == 0 else None)
+            box = info["box"] if c == 0 else None
+            lr, hr = paired_random_crop([lr_tile, tile], SIZE, rng, box=box)
             save_png(lr, ROOT / "lr" / "train" / f"{Path(name).stem}_{t}_{c}.png")
             save_png(hr, ROOT / "hr" / "train" / f"{Path(name).stem}_{t}_{c}.png")
 for k, name in enumerate(VALID_PHOTOS):  # the super-resolution lesson's validation crops
     photo = Image.open(PHOTOS / name).convert("RGB")
-    w, h = photo.size
-    corners = [(0, 0), (w - TILE, 0), (0, h - TILE), (w - TILE, h - TILE)][:VALID_CROPS]
-    for c, (x, y) in enumerate(corners):
-        hr = photo.crop((x, y, x + TILE, y + TILE))
-        lr = crappify(hr, scale=2, rng=np.random.default_rng(1000 * (k + 1) + c))
+    for c, (lr, hr, _) in enumerate(validation_pairs(photo, k, TILE, VALID_CROPS)):
         save_png(lr, ROOT / "lr" / "valid" / f"{Path(name).stem}_{c}.png")
         save_png(hr, ROOT / "hr" / "valid" / f"{Path(name).stem}_{c}.png")
 path_lr, path_hr = ROOT / "lr", ROOT / "hr"

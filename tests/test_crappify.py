@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from minitorch.vision.crappify import crappify
+from minitorch.vision.crappify import crappify, paired_random_crop, validation_pairs
 
 
 def photo(w=128, h=96, seed=0):
@@ -66,3 +66,30 @@ def test_bad_input():
         crappify(np.zeros((8, 8, 3)))
     with pytest.raises(ValueError, match="scale must be at least 1"):
         crappify(photo(), scale=0.5)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_paired_random_crop_cuts_both_alike_and_holds_the_box(seed):
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    a, b = Image.fromarray(pixels), Image.fromarray(255 - pixels)
+    box = (30, 10, 45, 22)
+    ca, cb = paired_random_crop([a, b], 24, rng, box=box)
+    assert ca.size == cb.size == (24, 24)
+    np.testing.assert_array_equal(np.asarray(ca), 255 - np.asarray(cb))  # the same window
+    # find the window in the source: it must contain the whole box
+    flat = np.asarray(ca)
+    ys, xs = np.nonzero([[np.array_equal(pixels[y:y + 24, x:x + 24], flat) for x in range(47)]
+                         for y in range(27)])
+    x, y = int(xs[0]), int(ys[0])
+    assert x <= box[0] and y <= box[1] and x + 24 >= box[2] and y + 24 >= box[3]
+
+
+def test_validation_pairs_are_the_same_corner_tiles_every_time():
+    photo = Image.fromarray(np.random.default_rng(3).integers(0, 256, (90, 120, 3), np.uint8))
+    first, again = validation_pairs(photo, 1, 64, 4), validation_pairs(photo, 1, 64, 4)
+    corners = [(0, 0), (56, 0), (0, 26), (56, 26)]
+    for (lr, hr, box), (lr2, _, box2), (x, y) in zip(first, again, corners):
+        np.testing.assert_array_equal(np.asarray(hr), np.asarray(photo)[y:y + 64, x:x + 64])
+        assert lr.tobytes() == lr2.tobytes() and box == box2
+    assert first[0][0].tobytes() != validation_pairs(photo, 0, 64, 4)[0][0].tobytes()

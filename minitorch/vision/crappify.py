@@ -58,3 +58,33 @@ def crappify(img, scale=2, rng=None, return_info=False):
     box = (max(0, int((x0 - 1) * sx)), max(0, int((y0 - 1) * sy)),
            min(w, int(numpy.ceil((x1 + 1) * sx))), min(h, int(numpy.ceil((y1 + 1) * sy))))
     return damaged, {"q": q, "xy": (round(x * sx), round(y * sy)), "box": box}
+
+
+# ---- making the lessons' pairs ---------------------------------------------------------------
+def paired_random_crop(pair, size, rng, box=None):
+    """The same random ``size``×``size`` crop of every image in ``pair`` (input, target); with
+    ``box`` = (x0, y0, x1, y1), a crop that holds the whole box when one fits (so that the drawn
+    number is in it and the network has to paint over it)."""
+    w, h = pair[-1].size
+    xs, ys = (0, w - size), (0, h - size)
+    if box is not None and box[2] - box[0] <= size and box[3] - box[1] <= size:
+        xs = (max(0, box[2] - size), min(box[0], w - size))
+        ys = (max(0, box[3] - size), min(box[1], h - size))
+    x, y = int(rng.integers(xs[0], xs[1] + 1)), int(rng.integers(ys[0], ys[1] + 1))
+    return [im.crop((x, y, x + size, y + size)) for im in pair]
+
+
+def validation_pairs(photo, index, tile, count):
+    """The fixed validation pairs of one photo (the ``index``-th validation photo): up to four
+    ``tile``-px corner crops, each crappified with its own seed, so that every run — and both
+    super-resolution lessons — measure on the same inputs.  Returns
+    ``[(input, target, box of the number), ...]``."""
+    w, h = photo.size
+    corners = [(0, 0), (w - tile, 0), (0, h - tile), (w - tile, h - tile)][:count]
+    pairs = []
+    for c, (x, y) in enumerate(corners):
+        target = photo.crop((x, y, x + tile, y + tile))
+        rng = numpy.random.default_rng(1000 * (index + 1) + c)
+        damaged, info = crappify(target, scale=2, rng=rng, return_info=True)
+        pairs.append((damaged, target, info["box"]))
+    return pairs
