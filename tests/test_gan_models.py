@@ -2,6 +2,7 @@
 the Fréchet distance (``minitorch/vision/gan_eval.py``) against hand computations."""
 import numpy as np
 import pytest
+import torch
 
 import minitorch
 from minitorch import nn
@@ -144,3 +145,46 @@ def test_frechet_distance_of_features():
     assert frechet_distance_features(minitorch.tensor(b[:1000]), b[1000:3000]) < 0.02
     with pytest.raises(ValueError, match="n_samples, n_features"):
         feature_stats(np.zeros(5))
+
+
+# ---- gan_critic trained against its torch twin -------------------------------------------------
+def test_gan_critic_trains_step_by_step_as_its_torch_twin():
+    """The super-resolution critic, pretrained as the lesson does (BCE with logits on one label per
+    image, AdaptiveLoss, Adam), from the same weights and spectral-norm vectors, on the same
+    batches: every loss and, at the end, every weight and power-iteration vector as torch's
+    (float64; dropout off, the only random draw).  It was written when the lesson's critic stayed
+    at chance: torch's does too (lessons/README.md)."""
+    from minitorch.optim import Adam
+    from minitorch.vision import AdaptiveLoss
+    from torch_compare import assert_close, to_numpy
+    from torch_twins_gan import torch_gan_critic
+    minitorch.manual_seed(3)
+    model = gan_critic(nf=8, n_blocks=2, p=0.).double()
+    twin = torch_gan_critic(nf=8, n_blocks=2, p=0.).double()
+    twin.load_state_dict({k: torch.tensor(to_numpy(v)) for k, v in model.state_dict().items()})
+    with minitorch.no_grad():
+        model[4][2].gamma.fill_(0.5)      # self-attention switched on from the start
+    with torch.no_grad():
+        twin[4][2].gamma.fill_(0.5)
+    opt = Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.99))
+    twin_opt = torch.optim.Adam(twin.parameters(), lr=1e-3, betas=(0.9, 0.99))
+    loss_func = AdaptiveLoss(nn.BCEWithLogitsLoss())
+    rng = np.random.default_rng(0)
+    for step in range(4):
+        x = rng.standard_normal((4, 3, 32, 32))
+        y = rng.integers(0, 2, 4)
+        loss = loss_func(model(minitorch.tensor(x)), minitorch.tensor(y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        out = twin(torch.tensor(x))
+        twin_loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            out, torch.tensor(y, dtype=out.dtype)[:, None].expand_as(out))
+        twin_opt.zero_grad()
+        twin_loss.backward()
+        twin_opt.step()
+        assert_close(to_numpy(loss), twin_loss.detach().numpy(), rtol=1e-10, atol=1e-12,
+                     what=f"loss at step {step}")
+    twin_state = twin.state_dict()
+    for name, value in model.state_dict().items():
+        assert_close(to_numpy(value), twin_state[name].numpy(), rtol=1e-8, atol=1e-11, what=name)

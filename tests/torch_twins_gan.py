@@ -101,3 +101,58 @@ def torch_generator_step(generator, critic, opt_gen, noise, clip=CLIP):
     loss.backward()
     opt_gen.step()
     return loss.item()
+
+
+# ---- the torch twin of gan_critic (the super-resolution GAN's critic) ---------------------------
+def _torch_sn_conv(ni, nf, ks, stride=1, padding=None, bias=True, leaky=True):
+    """fastai's ``conv_layer(..., norm_type=NormType.Spectral, leaky=0.2)``: a spectral-normed
+    conv, then LeakyReLU(0.2) (``leaky=False``: the conv alone)."""
+    padding = (ks - 1) // 2 if padding is None else padding
+    conv = torch.nn.utils.spectral_norm(torch.nn.Conv2d(ni, nf, ks, stride, padding, bias=bias))
+    return torch.nn.Sequential(conv, torch.nn.LeakyReLU(0.2)) if leaky else torch.nn.Sequential(conv)
+
+
+class TorchSelfAttention2d(torch.nn.Module):
+    """fastai v1's SelfAttention with 1×1 conv2d (minitorch's layout: a 1×1 conv2d on (N, C, H, W)
+    is fastai's conv1d on (N, C, H·W)), spectral-normed, γ starting at 0."""
+
+    def __init__(self, n_channels):
+        super().__init__()
+        sn = torch.nn.utils.spectral_norm
+        self.query = sn(torch.nn.Conv2d(n_channels, n_channels // 8, 1, bias=False))
+        self.key = sn(torch.nn.Conv2d(n_channels, n_channels // 8, 1, bias=False))
+        self.value = sn(torch.nn.Conv2d(n_channels, n_channels, 1, bias=False))
+        self.gamma = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        n, c = x.shape[:2]
+        f, g, h = (conv(x).flatten(2) for conv in (self.query, self.key, self.value))
+        beta = torch.softmax(f.transpose(1, 2) @ g, dim=1)
+        return (self.gamma * (h @ beta)).view(x.shape) + x
+
+
+class TorchDenseResBlock(torch.nn.Module):
+    """fastai's ``res_block(nf, dense=True)``: two convs, then the input concatenated after the
+    output (MergeLayer(dense=True): ``cat([x, x.orig])``)."""
+
+    def __init__(self, nf):
+        super().__init__()
+        self.layers = torch.nn.ModuleList([_torch_sn_conv(nf, nf, 3), _torch_sn_conv(nf, nf, 3)])
+
+    def forward(self, x):
+        return torch.cat([self.layers[1](self.layers[0](x)), x], dim=1)
+
+
+def torch_gan_critic(n_channels=3, nf=128, n_blocks=3, p=0.15):
+    """fastai v1's ``gan_critic`` with minitorch's module indices and names."""
+    layers = [_torch_sn_conv(n_channels, nf, 4, stride=2, padding=1), torch.nn.Dropout2d(p / 2),
+              TorchDenseResBlock(nf)]
+    nf *= 2
+    for i in range(n_blocks):
+        conv = _torch_sn_conv(nf, nf * 2, 4, stride=2, padding=1)
+        if i == 0:
+            conv.append(TorchSelfAttention2d(nf * 2))
+        layers += [torch.nn.Dropout2d(p), conv]
+        nf *= 2
+    layers += [_torch_sn_conv(nf, 1, 4, padding=0, bias=False, leaky=False), torch.nn.Flatten()]
+    return torch.nn.Sequential(*layers)
