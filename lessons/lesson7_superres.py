@@ -100,6 +100,9 @@ TILE, SIZES = 128, (64, 96)              # tiles crappified at 128 px; training 
 TILES_PER_PHOTO = 1 if args.quick else 8
 CROPS_PER_TILE = {64: 1 if args.quick else 4, 96: 1}
 VALID_CROPS = 1 if args.quick else 4     # per validation photo, 128 px
+# Epochs of each stage (MSE; feature loss frozen, unfrozen, at 96 px): what fills ~10 minutes of
+# one core here (lessons/README.md), half the 20-minute budget, for slower or busier machines.
+EPOCHS_MSE, EPOCHS_FROZEN, EPOCHS_UNFROZEN, EPOCHS_96 = (1, 1, 1, 1) if args.quick else (12, 2, 3, 1)
 ROOT = OUT / "data"
 
 
@@ -254,7 +257,7 @@ minitorch.manual_seed(args.seed)
 learn_mse = make_learner(data, F.mse_loss, callbacks=[BoxGap(GAPS["U-Net, MSE"])])
 n_params = sum(p.numel() for p in learn_mse.model.parameters())
 print(f"U-Net: {n_params:,} parameters")
-learn_mse.fit_one_cycle(1 if args.quick else 5, 3e-3)
+learn_mse.fit_one_cycle(EPOCHS_MSE, 3e-3)
 learn_mse.recorder.plot_losses(path=OUT / "mse_losses.png")
 learn_mse.show_results(rows=3, path=OUT / "mse_results.png")
 evaluate(learn_mse, "U-Net, MSE")
@@ -307,14 +310,14 @@ learn = make_learner(data, feat_loss,
 learn.model.load_state_dict(learn_mse.model.state_dict())
 lr = 1e-3
 learn.freeze()
-learn.fit_one_cycle(1, lr, pct_start=0.9)
+learn.fit_one_cycle(EPOCHS_FROZEN, lr, pct_start=0.9)
 learn.unfreeze()
-learn.fit_one_cycle(1, slice(lr / 100, lr))
+learn.fit_one_cycle(EPOCHS_UNFROZEN, slice(lr / 100, lr))
 learn.show_results(rows=3, path=OUT / "feat_results_64.png")
 
 data96 = get_data(96, BS)
 learn.data = data96
-learn.fit_one_cycle(1, slice(1e-6, 1e-4), pct_start=0.3)
+learn.fit_one_cycle(EPOCHS_96, slice(1e-6, 1e-4), pct_start=0.3)
 learn.recorder.plot_losses(path=OUT / "feat_losses_96.png")
 learn.show_results(rows=3, path=OUT / "feat_results_96.png")
 final = learn.recorder.metrics[-1]
