@@ -17,16 +17,16 @@ are ``(m[0][6], m[1])``: group 0 is the encoder up to ``layer2``, group 1 is ``l
     learn.unfreeze()
     learn.fit_one_cycle(10, slice(1e-5, 1e-3))         # 1e-5, 1e-4, 1e-3 for the three groups
 
-The VGG16 row imports ``vgg16`` from ``vision/models/vgg.py`` only when asked, and puts the
-input map of its pretrained weights (``VGGInput``: ImageNet-normalised → 0–255 minus VGG's
-mean) in front of the features, so a body on ImageNet-normalised data sees what the weights
-were trained on.
+The VGG16 row puts the input map of its pretrained weights (``VGGInput``: ImageNet-normalised →
+0–255 minus VGG's mean) in front of the features, so a body on ImageNet-normalised data sees
+what the weights were trained on.
 """
 import re
 
 from minitorch import nn
 from minitorch.learner import Learner
 from minitorch.vision.models.resnet import resnet18, resnet34, small_encoder
+from minitorch.vision.models.vgg import VGGInput, vgg16
 from minitorch.vision.models.unet import DynamicUnet
 
 
@@ -48,7 +48,6 @@ def _small_split(m):
 
 def _vgg16_body(model):
     """VGG16's ``features`` (all 31 layers, to the last max pool), flat, after ``VGGInput``."""
-    from minitorch.vision.models.vgg import VGGInput
     return nn.Sequential(VGGInput(), *model.features.children())
 
 
@@ -69,17 +68,10 @@ _default_meta = {"cut": None, "split": _default_split}
 
 def model_meta():
     """``{arch: {'cut': int or function, 'split': function}}`` for the architectures minitorch
-    has (fastai's ``model_meta``).  VGG16's row appears when ``vision/models/vgg.py`` exists."""
-    meta = {resnet18: dict(_resnet_meta), resnet34: dict(_resnet_meta),
-            small_encoder: {"cut": _whole, "split": _small_split}}
-    try:
-        from minitorch.vision.models.vgg import vgg16
-    except ModuleNotFoundError as error:  # only a missing vgg.py, not an error inside it
-        if error.name != "minitorch.vision.models.vgg":
-            raise
-    else:
-        meta[vgg16] = {"cut": _vgg16_body, "split": _vgg16_split}
-    return meta
+    has (fastai's ``model_meta``)."""
+    return {resnet18: dict(_resnet_meta), resnet34: dict(_resnet_meta),
+            small_encoder: {"cut": _whole, "split": _small_split},
+            vgg16: {"cut": _vgg16_body, "split": _vgg16_split}}
 
 
 def cnn_config(arch):
