@@ -31,16 +31,16 @@ import matplotlib.pyplot as plt
 import numpy
 
 import minitorch
-from minitorch import nn
-from minitorch.data import ArrayDataset, DataBunch, DataLoader, load_mnist
+from minitorch.data import load_mnist
 from minitorch.files import atomic_write
-from minitorch.learner import Callback, Learner, accuracy
+from minitorch.learner import Callback
 from minitorch.learner.callbacks import finish_figure
 from minitorch.optim import Adam
 from minitorch.vision import GANItemList, GANLearner, noop
 from minitorch.vision.gan import image_grid
-from minitorch.vision.gan_eval import frechet_distance_features
-from minitorch.vision.models import basic_critic, basic_generator, resnet_ish
+from minitorch.vision.gan_eval import frechet_distance_features, train_judge
+from minitorch.vision.gan_eval import rate as judge_ratings
+from minitorch.vision.models import basic_critic, basic_generator
 
 parser = argparse.ArgumentParser(description="Lesson 7: WGAN on MNIST")
 parser.add_argument("--quick", action="store_true",
@@ -104,7 +104,8 @@ image_grid(train32[:16] / 255, path=OUT / "real_batch.png", title="real images")
 # classifier, the ResNet-ish model C of the first part of this lesson
 # (`minitorch/vision/models/mnist.py`, as `lesson7_resnet_mnist.py` trains it), here for one
 # epoch on the same padded, [−1, 1] images the GAN sees, so that a sample goes in exactly as it
-# comes out.  Its softmax says how sure it is that a sample is a digit, and which; its
+# comes out (`train_judge` and `rate` in `minitorch/vision/gan_eval.py`: a few lines each,
+# kept there so that `benchmarks/wgan_in_torch.py` rates PyTorch's samples with the same judge).  Its softmax says how sure it is that a sample is a digit, and which; its
 # penultimate features (the 16×2×2 output of the last residual stage) describe a sample, and
 # the Fréchet distance between the Gaussians fitted to the features of two sets of images
 # (`minitorch/vision/gan_eval.py`) says how far apart they are.
@@ -116,30 +117,15 @@ def to_unit_range(images):
 
 
 judge_start = time.perf_counter()
-minitorch.manual_seed(args.seed)
-class_data = DataBunch(
-    DataLoader(ArrayDataset(to_unit_range(train32), train_y), 128, shuffle=True, drop_last=True,
-               seed=args.seed),
-    DataLoader(ArrayDataset(to_unit_range(test32), test_y), 512), device=args.device)
-classifier = resnet_ish()
-class_learn = Learner(class_data, classifier, loss_func=nn.CrossEntropyLoss(), metrics=accuracy,
-                      path=OUT)
-class_learn.fit_one_cycle(1, max_lr=0.05)
+class_learn = train_judge(to_unit_range(train32), train_y, to_unit_range(test32), test_y,
+                          seed=args.seed, device=args.device)
 classifier_accuracy = class_learn.recorder.metrics[-1][0]
-classifier.eval()
-features_of = classifier[:4]  # everything up to the last conv: the penultimate features
+classifier = class_learn.model  # in eval mode
 
 
 def rate(images):
     """(softmax probabilities, penultimate features) of images in [−1, 1], as NumPy arrays."""
-    probs, feats = [], []
-    with minitorch.no_grad():
-        for start in range(0, len(images), 500):
-            x = minitorch.tensor(images[start:start + 500], device=data.device)
-            f = features_of(x)
-            probs.append(classifier[4:](f).softmax(-1).numpy())
-            feats.append(f.reshape(f.shape[0], -1).numpy())
-    return numpy.concatenate(probs), numpy.concatenate(feats)
+    return judge_ratings(classifier, images, device=data.device)
 
 
 def samples(gen, n, seed):

@@ -72,3 +72,41 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
 def frechet_distance_features(features1, features2):
     """The Fréchet distance between Gaussians fitted to two sets of feature vectors."""
     return frechet_distance(*feature_stats(features1), *feature_stats(features2))
+
+
+# ---- the judge: a digit classifier that rates samples --------------------------------------------
+def train_judge(images, labels, valid_images, valid_labels, seed=0, device=None):
+    """The WGAN lesson's judge: model C of the lesson's first part (``resnet_ish``, the
+    ResNet-ish MNIST classifier) trained for one epoch, ``fit_one_cycle(1, max_lr=0.05)``, batch
+    128, on ``images`` (N, 1, 32, 32) float32 in [−1, 1] — the padded digits exactly as the GAN
+    sees and makes them — and validated on ``valid_images``.  Returns the Learner (its model in
+    eval mode; ``learn.recorder.metrics[-1][0]`` is the validation accuracy).  Seeded: the same
+    call gives the same judge, so two GANs (say, minitorch's and PyTorch's) are rated alike."""
+    from minitorch import manual_seed, nn
+    from minitorch.data import ArrayDataset, DataBunch, DataLoader
+    from minitorch.learner import Learner, accuracy
+    from minitorch.vision.models import resnet_ish
+    manual_seed(seed)
+    data = DataBunch(
+        DataLoader(ArrayDataset(images, labels), 128, shuffle=True, drop_last=True, seed=seed),
+        DataLoader(ArrayDataset(valid_images, valid_labels), 512), device=device)
+    learn = Learner(data, resnet_ish(), loss_func=nn.CrossEntropyLoss(), metrics=accuracy)
+    learn.fit_one_cycle(1, max_lr=0.05)
+    learn.model.eval()
+    return learn
+
+
+def rate(classifier, images, device=None, batch_size=500):
+    """``(softmax probabilities, penultimate features)`` of ``images`` (NumPy, in [−1, 1]) by
+    the judge ``classifier``, as NumPy arrays.  The features are the output of everything up to
+    the last residual stage (``classifier[:4]``, 16×2×2 numbers per image) — what the Fréchet
+    distance compares."""
+    from minitorch import no_grad, tensor
+    features_of, head = classifier[:4], classifier[4:]
+    probs, feats = [], []
+    with no_grad():
+        for start in range(0, len(images), batch_size):
+            f = features_of(tensor(images[start:start + batch_size], device=device))
+            probs.append(head(f).softmax(-1).numpy())
+            feats.append(f.reshape(f.shape[0], -1).numpy())
+    return numpy.concatenate(probs), numpy.concatenate(feats)
