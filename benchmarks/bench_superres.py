@@ -16,7 +16,9 @@ Cases (float32, batch 8):
 
 The torch model is *translated* from the minitorch one (same modules, same child names, the
 state dict copied across), so both run the same architecture from the same weights, and the
-first step's losses are printed side by side as a check.  Each framework runs in a process of
+first step's losses are printed side by side as a check.  The translator, ``to_torch``, also
+knows the modules of the super-resolution GAN (weight- and spectral-normed convs, LeakyReLU,
+Dropout2d, self-attention, Flatten), for ``bench_superres_gan.py``.  Each framework runs in a process of
 its own, alternating (see ``bench_train_step.py`` for why); the table gives the median over all
 timed steps, the ratio minitorch / torch, and the lowest and highest ratio of one round.
 Targets (issue 13): within 1.3× of PyTorch for each case.
@@ -28,19 +30,26 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-import minitorch
-from minitorch import nn
-from minitorch.optim import Adam
-from minitorch.vision import NormType
-from minitorch.vision.feature_loss import FeatureLoss
-from minitorch.vision.layers import MergeLayer, PixelShuffle_ICNR, SequentialEx
-from minitorch.vision.models import VGGInput, small_encoder, vgg16_features
-from minitorch.vision.models.pretrained import load_vgg16_features_state
-from minitorch.vision.models.unet import DynamicUnet, ResizeToInput, UnetBlock
+# The torch twin of SelfAttention is the test suite's (tests/torch_twins_gan.py), imported from
+# the repository's root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import minitorch  # noqa: E402
+from minitorch import nn  # noqa: E402
+from minitorch.nn.utils import SpectralNorm, WeightNorm  # noqa: E402
+from minitorch.optim import Adam  # noqa: E402
+from minitorch.vision import NormType  # noqa: E402
+from minitorch.vision.feature_loss import FeatureLoss  # noqa: E402
+from minitorch.vision.layers import (  # noqa: E402
+    Flatten, MergeLayer, PixelShuffle_ICNR, SelfAttention, SequentialEx)
+from minitorch.vision.models import VGGInput, small_encoder, vgg16_features  # noqa: E402
+from minitorch.vision.models.pretrained import load_vgg16_features_state  # noqa: E402
+from minitorch.vision.models.unet import DynamicUnet, ResizeToInput, UnetBlock  # noqa: E402
+from tests.torch_twins_gan import TorchSelfAttention2d  # noqa: E402
 
 LAYER_IDS, WGTS = [15, 22, 29], [0.07, 0.25, 0.07]  # the lesson's layers and retuned weights
 STATS = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
@@ -111,15 +120,36 @@ class TorchUnetBlock(torch.nn.Module):
         return self.conv2(self.conv1(self.relu(torch.cat([up_out, self.bn(s)], 1))))
 
 
+def torch_conv(m):
+    """A torch Conv2d like ``m``, with the same weight norm or spectral norm.  torch.nn.utils'
+    hook-based versions (not the newer ``parametrizations``) are used because their parameter
+    and buffer names are minitorch's: ``weight_g``, ``weight_v`` and ``weight_orig``,
+    ``weight_u``, ``weight_v``; so the state dict copies across as it is."""
+    conv = torch.nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding,
+                           bias=m.bias is not None)
+    for hook in m._forward_pre_hooks.values():
+        if isinstance(hook, WeightNorm):
+            conv = torch.nn.utils.weight_norm(conv, hook.name, dim=hook.dim)
+        elif isinstance(hook, SpectralNorm):
+            conv = torch.nn.utils.spectral_norm(conv, hook.name, hook.n_power_iterations,
+                                                hook.eps, hook.dim)
+    return conv
+
+
 def to_torch(m):
     """The torch module computing what the minitorch module ``m`` computes, same child names."""
     if isinstance(m, nn.Conv2d):
-        return torch.nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding,
-                               bias=m.bias is not None)
+        return torch_conv(m)
     if isinstance(m, nn.BatchNorm2d):
         return torch.nn.BatchNorm2d(m.num_features, eps=m.eps, momentum=m.momentum)
     if isinstance(m, nn.ReLU):
         return torch.nn.ReLU()
+    if isinstance(m, nn.LeakyReLU):
+        return torch.nn.LeakyReLU(m.negative_slope)
+    if isinstance(m, nn.Dropout2d):
+        return torch.nn.Dropout2d(m.p)
+    if isinstance(m, Flatten) and not m.full:
+        return torch.nn.Flatten()
     if isinstance(m, nn.MaxPool2d):
         return torch.nn.MaxPool2d(m.kernel_size, m.stride)
     if isinstance(m, nn.AvgPool2d):
@@ -136,6 +166,8 @@ def to_torch(m):
         return TorchPixelShuffleICNR(m)
     if isinstance(m, UnetBlock):
         return TorchUnetBlock(m)
+    if isinstance(m, SelfAttention):  # its 1×1 convs are always spectral-normed, as the twin's
+        return TorchSelfAttention2d(m.value.in_channels)
     if isinstance(m, SequentialEx):  # res_block and DynamicUnet
         return TorchSequentialEx([to_torch(c) for c in m.layers])
     if isinstance(m, nn.Sequential):

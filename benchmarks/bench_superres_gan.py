@@ -1,0 +1,292 @@
+"""Time the super-resolution GAN's critic step and generator step in minitorch and in PyTorch
+(CPU).
+
+Usage:  python benchmarks/bench_superres_gan.py [--rounds 3] [--steps 5]
+                                                [--torch-threads 2] [--blas-threads N]
+
+The models are those of ``lessons/lesson7_superres_gan.py`` (sections 1 and 4), float32, batch
+16 of 3×64×64 images:
+
+* the generator: what the lesson's ``unet_learner(data_gen, small16, blur=True,
+  norm_type=NormType.Weight, self_attention=True, residual=True, ...)`` builds, a DynamicUnet on
+  the small encoder with 16, 32, 64, 128 channels, weight-normed convs, blurred pixel shuffles,
+  a self-attention block and the global residual head (whose last conv, zero in a fresh
+  U-Net, is given weights, see ``open_residual_head``);
+* the critic: ``gan_critic(nf=32)``: spectral-normed convs with LeakyReLU(0.2), Dropout2d, a
+  dense residual block, self-attention, one logit per image at 64 px.  The lesson's critic is
+  pretrained; this one is fresh, so a few forwards first let its spectral norms' power
+  iterations converge (see ``settle_spectral_norms``).
+
+The steps are what ``GANLearner.from_learners(learn_gen, learn_crit, weights_gen=(1., 50.),
+opt_func=partial(Adam, betas=(0., 0.99)), wd=1e-3, callbacks=[GANDiscriminativeLR(mult_lr=5.)])``
+does per batch with ``learn.fit(..., 1e-4)`` (``GANTrainer`` with its default
+``switch_eval=True``: the model not trained is in eval mode):
+
+* critic step: the generator (eval mode) makes a fake batch from the crappy input without a
+  graph; the critic (training mode) scores the real batch and the fake; loss = the mean of
+  BCE-with-logits(real → 1) and BCE-with-logits(fake → 0) (``gan_loss_from_func``'s critic loss
+  with ``AdaptiveLoss(BCEWithLogitsLoss())``); backward; a step of the critic's optimizer at
+  lr 5e-4 (1e-4 × ``GANDiscriminativeLR``'s 5);
+* generator step: the generator (training mode) on the crappy input, the critic (eval mode,
+  its parameters frozen) on the result; loss = 1 × BCE-with-logits(fake → 1) + 50 × MSE(fake,
+  target); backward through the critic into the generator; a step of the generator's optimizer
+  at lr 1e-4.
+
+Each optimizer is Adam with betas (0, 0.99) and the learner's *true* weight decay 1e-3: minitorch's
+``OptimWrapper`` shrinks every trainable parameter by ``lr · wd`` before the Adam step, which is
+``torch.optim.AdamW``'s update, so torch runs AdamW.  The inputs are random normal arrays (what
+normalised images look like), the same batch every step.
+
+The torch models are *translated* from the minitorch ones by ``bench_superres.py``'s
+``to_torch`` (same modules, same names, the state dict copied across, the spectral norms' u and v
+included), so both frameworks run the same architecture from the same weights.  As a check, the
+first step's losses are printed side by side; for that step only the critic's Dropout2d layers
+have p = 0 (the two frameworks draw different dropout masks), after it they have the lesson's.
+Each framework runs in a process of its own and the processes alternate (see
+``bench_train_step.py`` for why); the table gives the median over all timed steps, the ratio
+minitorch / torch, and the lowest and highest ratio of one round.  Target (issue 15): within
+1.3× of PyTorch for each step.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from functools import partial
+
+import numpy as np
+import torch
+import torch.nn.functional as torch_F
+
+# bench_superres (in this script's folder, which Python puts on the path) holds the translator
+# to torch, and puts the repository's root on the path for minitorch and tests/.
+from bench_superres import to_torch, torch_unet
+
+import minitorch
+from minitorch import nn
+from minitorch.learner.optimizer import OptimWrapper
+from minitorch.nn import functional as F
+from minitorch.nn.hooks import flatten_model
+from minitorch.optim import Adam
+from minitorch.vision import AdaptiveLoss, NormType
+from minitorch.vision.gan import GANLoss, GANModule, gan_loss_from_func, requires_grad
+from minitorch.vision.models import gan_critic, small_encoder
+from minitorch.vision.models.unet import DynamicUnet
+
+BATCH_SIZE, SIZE = 16, 64
+LR, CRITIC_LR_MULT = 1e-4, 5.0   # learn.fit(..., 1e-4); GANDiscriminativeLR(mult_lr=5.)
+BETAS, WD = (0.0, 0.99), 1e-3
+WEIGHTS_GEN = (1.0, 50.0)        # the critic's opinion, the pixel loss
+
+
+def lesson_generator():
+    """The lesson's generator, as unet_learner builds it for 3×64×64 images."""
+    return DynamicUnet(small_encoder(channels=(16, 32, 64, 128)), 3, (SIZE, SIZE), blur=True,
+                       self_attention=True, norm_type=NormType.Weight, residual=True)
+
+
+def open_residual_head(generator):
+    """Give the generator's last conv the weight it starts with without the residual head.
+
+    ``residual=True`` starts that conv at zero (weight norm's lengths g = 0), so that a fresh
+    U-Net is the identity.  The lesson's generator is pretrained; left at zero, the fake would
+    be the crappy input itself, the losses would not depend on the rest of the U-Net (nor would
+    the check below test it), and no gradient would reach it.  g = ‖v‖ makes the weight v."""
+    conv = generator.layers[-2][0]  # the final conv_layer, before the MergeLayer adding the input
+    with minitorch.no_grad():
+        v = conv.weight_v.data
+        conv.weight_g.copy_(((v ** 2).sum(axis=(1, 2, 3), keepdims=True)) ** 0.5)
+
+
+def settle_spectral_norms(critic, image, n_forwards=10):
+    """Bring a fresh critic's spectral norms to where a pretrained one has them.
+
+    Spectral norm estimates each weight's largest singular value σ by one step of power
+    iteration per forward in training mode, from random vectors u and v.  The lesson's critic
+    is pretrained, so its estimates have converged; a fresh one's are far too small, and in eval
+    mode (the generator step) its weights, divided by them, give logits of ~1e9.  Ten forwards
+    of one image bring every estimate within 5 % of σ."""
+    critic.train()
+    with minitorch.no_grad():
+        for _ in range(n_forwards):
+            critic(image)
+
+
+# ---- the steps -----------------------------------------------------------------------------------
+def minitorch_critic_step(gan, loss_func, opt_critic, crappy, real):
+    """A critic batch as GANTrainer runs it: the critic's input is the real image, and GANLoss
+    hands the crappy one to the generator."""
+    gan.switch(False)
+    loss_func.switch(False)
+    requires_grad(gan.generator, False)
+    requires_grad(gan.critic, True)
+    gan.generator.eval()
+    gan.critic.train()
+    loss = loss_func(gan(real), crappy)
+    opt_critic.zero_grad()
+    loss.backward()
+    opt_critic.step()
+    return loss.item()
+
+
+def minitorch_generator_step(gan, loss_func, opt_gen, crappy, real):
+    gan.switch(True)
+    loss_func.switch(True)
+    requires_grad(gan.generator, True)
+    requires_grad(gan.critic, False)
+    gan.generator.train()
+    gan.critic.eval()
+    loss = loss_func(gan(crappy), real)
+    opt_gen.zero_grad()
+    loss.backward()
+    opt_gen.step()
+    return loss.item()
+
+
+def torch_critic_step(generator, critic, opt_critic, crappy, real):
+    """The same in torch, the loss written out."""
+    generator.requires_grad_(False).eval()
+    critic.requires_grad_(True).train()
+    with torch.no_grad():
+        fake = generator(crappy)
+    real_pred, fake_pred = critic(real), critic(fake)
+    bce = torch_F.binary_cross_entropy_with_logits
+    loss = (bce(real_pred, torch.ones_like(real_pred))
+            + bce(fake_pred, torch.zeros_like(fake_pred))) / 2
+    opt_critic.zero_grad()
+    loss.backward()
+    opt_critic.step()
+    return loss.item()
+
+
+def torch_generator_step(generator, critic, opt_gen, crappy, real):
+    generator.requires_grad_(True).train()
+    critic.requires_grad_(False).eval()
+    fake = generator(crappy)
+    fake_pred = critic(fake)
+    loss = (WEIGHTS_GEN[0] * torch_F.binary_cross_entropy_with_logits(
+        fake_pred, torch.ones_like(fake_pred)) + WEIGHTS_GEN[1] * torch_F.mse_loss(fake, real))
+    opt_gen.zero_grad()
+    loss.backward()
+    opt_gen.step()
+    return loss.item()
+
+
+def dropout_off(critic, dropout_class):
+    """Set p = 0 in the critic's dropout layers; returns a function that puts the p's back."""
+    layers = [m for m in critic.modules() if isinstance(m, dropout_class)]
+    saved = [m.p for m in layers]
+    for m in layers:
+        m.p = 0.0
+
+    def restore():
+        for m, p in zip(layers, saved):
+            m.p = p
+    return restore
+
+
+# ---- one process: one framework, one kind of step -------------------------------------------------
+def worker(framework, kind, steps, torch_threads):
+    rng = np.random.default_rng(0)
+    shape = (BATCH_SIZE, 3, SIZE, SIZE)
+    crappy = rng.standard_normal(shape).astype(np.float32)
+    real = rng.standard_normal(shape).astype(np.float32)
+    minitorch.manual_seed(0)
+    mt_gen, mt_critic = lesson_generator(), gan_critic(nf=32)
+    open_residual_head(mt_gen)
+    settle_spectral_norms(mt_critic, minitorch.tensor(real[:1]))
+    lr = LR * CRITIC_LR_MULT if kind == "critic" else LR
+    if framework == "minitorch":
+        gan = GANModule(mt_gen, mt_critic)
+        loss_func = GANLoss(*gan_loss_from_func(F.mse_loss, AdaptiveLoss(nn.BCEWithLogitsLoss()),
+                                                weights_gen=WEIGHTS_GEN), gan)
+        # As GANTrainer makes it: the trained model's layers as one layer group.
+        opt = OptimWrapper.create(partial(Adam, betas=BETAS), lr,
+                                  [flatten_model(mt_critic if kind == "critic" else mt_gen)],
+                                  wd=WD)
+        x, y = minitorch.tensor(crappy), minitorch.tensor(real)
+        step_func = minitorch_critic_step if kind == "critic" else minitorch_generator_step
+
+        def step():
+            return step_func(gan, loss_func, opt, x, y)
+        critic, dropout_class = mt_critic, nn.Dropout2d
+    else:
+        torch.set_num_threads(torch_threads)
+        generator, critic = torch_unet(mt_gen), to_torch(mt_critic)
+        critic.load_state_dict({k: torch.tensor(v.numpy())
+                                for k, v in mt_critic.state_dict().items()})
+        model = critic if kind == "critic" else generator
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=BETAS, weight_decay=WD)
+        x, y = torch.tensor(crappy), torch.tensor(real)
+        step_func = torch_critic_step if kind == "critic" else torch_generator_step
+
+        def step():
+            return step_func(generator, critic, opt, x, y)
+        dropout_class = torch.nn.Dropout2d
+    restore_dropout = dropout_off(critic, dropout_class)
+    first_loss = step()  # the check: no dropout, so both frameworks compute the same thing
+    restore_dropout()
+    step()  # warm up: allocator, BLAS threads, caches
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    print(json.dumps({"first_loss": first_loss, "times": times}))
+
+
+def run_worker(framework, kind, args):
+    command = [sys.executable, __file__, "--worker", framework, "--kind", kind,
+               "--steps", str(args.steps), "--torch-threads", str(args.torch_threads)]
+    env = dict(os.environ)
+    if framework == "minitorch" and args.blas_threads:
+        env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(args.blas_threads)
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"{framework} {kind} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per process")
+    parser.add_argument("--torch-threads", type=int, default=2)
+    parser.add_argument("--blas-threads", type=int, default=None)
+    parser.add_argument("--worker", choices=["minitorch", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--kind", choices=["critic", "generator"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.kind, args.steps, args.torch_threads)
+        return
+    rows = []
+    for kind in ("critic", "generator"):
+        times, first_loss, round_ratios = {"minitorch": [], "torch": []}, {}, []
+        for _ in range(args.rounds):
+            medians = {}
+            for framework in ("minitorch", "torch"):
+                result = run_worker(framework, kind, args)
+                times[framework] += result["times"]
+                first_loss[framework] = result["first_loss"]
+                medians[framework] = statistics.median(result["times"])
+            round_ratios.append(medians["minitorch"] / medians["torch"])
+        mt, t = statistics.median(times["minitorch"]), statistics.median(times["torch"])
+        print(f"{kind} step: first loss (dropout off) minitorch {first_loss['minitorch']:.6f}, "
+              f"torch {first_loss['torch']:.6f}", flush=True)
+        rows.append(f"| {kind} | {mt * 1e3:.0f} | {t * 1e3:.0f} | {mt / t:.2f}× "
+                    f"| {min(round_ratios):.2f}–{max(round_ratios):.2f}× |")
+    print(f"\nsuper-resolution GAN steps, small16 U-Net generator and gan_critic(nf=32), 3×{SIZE}×"
+          f"{SIZE}, batch {BATCH_SIZE}, float32; median of {args.rounds} × {args.steps} steps per "
+          f"framework, each in its own process, alternating; torch {torch.__version__} with "
+          f"{args.torch_threads} thread(s), minitorch with "
+          f"{args.blas_threads or 'the default number of'} BLAS thread(s)\n")
+    print("| step | minitorch ms | torch ms | minitorch / torch "
+          "| one round's ratio, lowest–highest |")
+    print("|---|---:|---:|---:|---:|")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
