@@ -193,8 +193,9 @@ def measure(preds, targets):
     rows = []
     for item, p, t in zip(VALID_ITEMS, preds, targets):
         box = BOXES[item]
-        rows.append([psnr(p, t), ssim(p, t), feature_distance(p, t), psnr_in_box(p, t, box),
-                     psnr_outside_box(p, t, box), sharpness_ratio(p, t)])
+        layers = feature_distance.per_layer(p, t)  # relu2_2, relu3_3, relu4_3, relu5_3
+        rows.append([psnr(p, t), ssim(p, t), np.mean(layers), psnr_in_box(p, t, box),
+                     psnr_outside_box(p, t, box), sharpness_ratio(p, t), *layers])
     return np.mean(rows, axis=0)
 
 
@@ -374,9 +375,14 @@ print("box − elsewhere per epoch:", {k: [round(v, 2) for v in g] for k, g in G
 # %%
 lines = ["| model | PSNR dB | SSIM | feature distance | PSNR in the number's box | "
          "PSNR elsewhere | box − elsewhere | sharpness ratio |", "|---|---|---|---|---|---|---|---|"]
-for name, (p, s, fd, pin, pout, sharp) in RESULTS.items():
+for name, (p, s, fd, pin, pout, sharp, *_) in RESULTS.items():
     lines.append(f"| {name} | {p:.2f} | {s:.4f} | {fd:.4f} | {pin:.2f} | {pout:.2f} | "
                  f"{pin - pout:+.2f} | {sharp:.3f} |")
+# The feature distance layer by layer: the feature loss trains relu3_3…relu5_3 (and their gram
+# matrices), the measure also counts relu2_2, where invented texture shows most.
+lines += ["", "| model | relu2_2 | relu3_3 | relu4_3 | relu5_3 |", "|---|---|---|---|---|"]
+for name, values in RESULTS.items():
+    lines.append(f"| {name} | " + " | ".join(f"{v:.4f}" for v in values[6:]) + " |")
 table = "\n".join(lines)
 print(table)
 TIMES["total"] = time.time() - T0

@@ -164,10 +164,14 @@ class FeatureDistance:
                     break
         return out
 
-    def __call__(self, pred, target):
+    def per_layer(self, pred, target):
+        """mean |f(pred) − f(target)| at each of the four layers, in ``layer_ids`` order."""
         pred, target = numpy.asarray(pred), numpy.asarray(target)
         if pred.shape != target.shape:
             raise ValueError(f"FeatureDistance: prediction {pred.shape} and target "
                              f"{target.shape} differ")
         a, b = self.activations(pred), self.activations(target)
-        return float(numpy.mean([numpy.mean(numpy.abs(fa - fb)) for fa, fb in zip(a, b)]))
+        return [float(numpy.mean(numpy.abs(fa - fb))) for fa, fb in zip(a, b)]
+
+    def __call__(self, pred, target):
+        return float(numpy.mean(self.per_layer(pred, target)))
