@@ -127,7 +127,7 @@ def main():
     root = Path(args.data)
     boxes = json.loads((root / "boxes.json").read_text())
     data = get_data(root, args.seed)
-    items = [str(Path(p).relative_to(root / "s64" / "lr")) for p in data.valid_ds.x.items]
+    items = [str(p) for p in data.valid_ds.x.items]  # "valid/<name>.png", the keys of boxes.json
 
     def scores(preds, targets):
         return (np.mean([psnr(p, t) for p, t in zip(preds, targets)]),
