@@ -82,7 +82,9 @@ if args.quick:
     GEN_EPOCHS, CRIT_EPOCHS, GAN_EPOCHS = (1, 1), 1, 1
 else:
     N_TRAIN_PHOTOS, TILES, CROPS, VALID_CROPS, BS = None, 16, 4, 4, 8
-    GEN_EPOCHS, CRIT_EPOCHS, GAN_EPOCHS = (2, 3), 3, 4
+    # The critic gets most of the time: spectral-normed, it needs ~1,000 steps before it tells
+    # the generator's outputs from the originals at all (PyTorch's twin too; lessons/README.md).
+    GEN_EPOCHS, CRIT_EPOCHS, GAN_EPOCHS = (2, 3), 15, 4
 TILE, SIZE = 128, 64
 
 # %% [markdown]
