@@ -157,8 +157,11 @@ def to_pixels(t):
 
 
 def measure(preds, targets):
-    return np.mean([[psnr(p, t), ssim(p, t), feature_distance(p, t), sharpness_ratio(p, t)]
-                    for p, t in zip(preds, targets)], axis=0)
+    rows = []
+    for p, t in zip(preds, targets):
+        layers = feature_distance.per_layer(p, t)  # relu2_2, relu3_3, relu4_3, relu5_3
+        rows.append([psnr(p, t), ssim(p, t), np.mean(layers), sharpness_ratio(p, t), *layers])
+    return np.mean(rows, axis=0)
 
 
 inputs, targets = [], []
@@ -332,8 +335,13 @@ TIMES["5. pictures"] = time.time() - start
 
 # %%
 lines = ["| model | PSNR dB | SSIM | feature distance | sharpness ratio |", "|---|---|---|---|---|"]
-for name, (p, s, fd, sharp) in RESULTS.items():
+for name, (p, s, fd, sharp, *_) in RESULTS.items():
     lines.append(f"| {name} | {p:.2f} | {s:.4f} | {fd:.4f} | {sharp:.3f} |")
+# The feature distance layer by layer: sharper images with texture that is not exactly the
+# target's pay for it most at relu2_2.
+lines += ["", "| model | relu2_2 | relu3_3 | relu4_3 | relu5_3 |", "|---|---|---|---|---|"]
+for name, values in RESULTS.items():
+    lines.append(f"| {name} | " + " | ".join(f"{v:.4f}" for v in values[4:]) + " |")
 table = "\n".join(lines)
 print(table)
 mse, gan = RESULTS["generator, MSE"], RESULTS["generator, GAN"]
