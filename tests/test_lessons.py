@@ -67,6 +67,38 @@ def test_quick_wgan_lesson_prints_the_table_and_writes_the_figures(tmp_path, dat
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
 
 
+def markdown_tables(text, header):
+    """The rows (lists of cells, header included) of the markdown table starting at ``header``
+    and of the table right after it (the layer-by-layer feature distances)."""
+    lines = text[text.index(header):].splitlines()
+    tables, rows = [], []
+    for line in lines:
+        if line.startswith("|"):
+            if "---" not in line:
+                rows.append([cell.strip() for cell in line.strip("|").split("|")])
+        elif rows and not line.strip():
+            tables.append(rows)
+            rows = []
+            if len(tables) == 2:
+                break
+        elif rows:
+            break
+    if rows:
+        tables.append(rows)
+    return tables
+
+
+def check_layer_table(rows, layer_rows):
+    """The feature distance layer by layer: the same models, four positive distances (relu2_2 …
+    relu5_3) whose mean is the main table's feature distance."""
+    assert layer_rows[0] == ["model", "relu2_2", "relu3_3", "relu4_3", "relu5_3"]
+    assert [r[0] for r in layer_rows[1:]] == [r[0] for r in rows]
+    for row, layer_row in zip(rows, layer_rows[1:]):
+        layers = [float(v) for v in layer_row[1:]]
+        assert all(v > 0 for v in layers)
+        assert abs(sum(layers) / 4 - float(row[3])) < 1e-3
+
+
 SUPERRES = Path(__file__).resolve().parents[1] / "lessons" / "lesson7_superres.py"
 SUPERRES_FIGURES = ["batch", "mse_losses", "mse_results", "feat_results_64", "feat_results_96",
                     "feat_losses_96", "whole_photo", "number_gap"]
@@ -86,15 +118,15 @@ def test_quick_superres_lesson_prints_the_table_and_writes_the_figures(tmp_path,
     assert "VGG16 (Simonyan & Zisserman, CC BY) fine-tuned as HED" in out  # the credit line
     assert ("epoch     train_loss  valid_loss  pixel     feat_0    feat_1    feat_2    gram_0    "
             "gram_1    gram_2    time") in out
-    table = out[out.index("| model | PSNR dB | SSIM | feature distance |"):]
-    rows = [[cell.strip() for cell in line.strip("|").split("|")]
-            for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    main, layers = markdown_tables(out, "| model | PSNR dB | SSIM | feature distance |")
+    rows = main[1:]
     assert [row[0] for row in rows] == ["bicubic", "U-Net, MSE", "U-Net, feature loss"]
     for row in rows:
         psnr, ssim, distance = float(row[1]), float(row[2]), float(row[3])
         assert 15 < psnr < 40 and 0 < ssim <= 1 and distance > 0
+    check_layer_table(rows, layers)
     written = (tmp_path / "results.md").read_text().splitlines()
-    assert sum(line.startswith("| ") for line in written) == 4  # the header and three models
+    assert sum(line.startswith("| ") for line in written) == 8  # two tables: header, 3 models
     for name in SUPERRES_FIGURES:
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
 
@@ -121,15 +153,16 @@ def test_quick_superres_gan_lesson_prints_the_tables_and_writes_the_figures(tmp_
     assert "epoch     train_loss  gen_loss  disc_loss  time" in out  # the GAN
     accuracy = float(out.split("critic accuracy after pretraining: ")[1].split()[0])
     assert 0 <= accuracy <= 1
-    table = out[out.index("| model | PSNR dB | SSIM | feature distance | sharpness ratio |"):]
-    rows = [[cell.strip() for cell in line.strip("|").split("|")]
-            for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    main, layers = markdown_tables(
+        out, "| model | PSNR dB | SSIM | feature distance | sharpness ratio |")
+    rows = main[1:]
     assert [row[0] for row in rows] == ["bicubic", "generator, MSE", "generator, GAN"]
     for row in rows:
         psnr, ssim, distance, sharpness = map(float, row[1:])
         assert 10 < psnr < 40 and 0 < ssim <= 1 and distance > 0 and sharpness > 0
+    check_layer_table(rows, layers)
     written = (tmp_path / "results.md").read_text().splitlines()
-    assert sum(line.startswith("| ") for line in written) == 4  # the header and three models
+    assert sum(line.startswith("| ") for line in written) == 8  # two tables: header, 3 models
     n_gen = len(list((tmp_path / "critic_data" / "image_gen").iterdir()))
     assert n_gen == len(list((tmp_path / "data" / "hr" / "train").iterdir())) > 0
     for name in ["gen-pre2", "critic-pre2", "gan-1c"]:
