@@ -14,18 +14,13 @@ The models are the WGAN lesson's (``basic_generator`` / ``basic_critic`` for 1×
 
 Adam with betas (0, 0.99), lr 2e-4, no weight decay; both models in training mode (the lesson's
 ``switch_eval=False``).  Both frameworks start from the same weights (minitorch's, seeded, copied
-into torch).  As in ``bench_train_step.py``, each framework runs in a process of its own and the
-processes alternate; the table gives medians over all timed steps, the ratio minitorch / torch,
+into torch).  Each framework runs in a process of its own and the processes alternate
+(``alternating.py``); the table gives medians over all timed steps, the ratio minitorch / torch,
 and the lowest and highest ratio of one round.  The torch models and steps are the references of
 ``tests/test_gan.py``, in ``tests/torch_twins_gan.py``.  Target (issue 14): within 1.3×.
 """
 import argparse
-import json
-import os
-import statistics
-import subprocess
 import sys
-import time
 
 from pathlib import Path
 
@@ -43,6 +38,8 @@ from minitorch.vision.models import basic_critic, basic_generator  # noqa: E402
 from tests.torch_twins_gan import (  # noqa: E402
     copy_weights, torch_basic_critic, torch_basic_generator, torch_critic_step,
     torch_generator_step)
+
+from alternating import add_arguments, compare, print_table, report, time_steps  # noqa: E402
 
 CLIP, LR, BETAS = 0.01, 2e-4, (0.0, 0.99)
 
@@ -112,67 +109,21 @@ def worker(framework, kind, steps, torch_threads, n_features, batch_size=64):
         else:
             def step():
                 return torch_generator_step(gen, crit, opt, z)
-    first_loss = step()
-    for _ in range(3):  # warm up: allocator, BLAS threads, caches
-        step()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    print(json.dumps({"first_loss": first_loss, "times": times}))
-
-
-def run_worker(framework, kind, args):
-    command = [sys.executable, __file__, "--worker", framework, "--kind", kind,
-               "--steps", str(args.steps), "--torch-threads", str(args.torch_threads),
-               "--n-features", str(args.n_features)]
-    env = dict(os.environ)
-    if framework == "minitorch" and args.blas_threads:
-        env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(args.blas_threads)
-    result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    report(time_steps(step, steps, warmup=3))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per process")
+    add_arguments(parser, rounds=5, steps=10)
     parser.add_argument("--n-features", type=int, default=32)
-    parser.add_argument("--torch-threads", type=int, default=2)
-    parser.add_argument("--blas-threads", type=int, default=None)
-    parser.add_argument("--worker", choices=["minitorch", "torch"], help=argparse.SUPPRESS)
-    parser.add_argument("--kind", choices=["critic", "generator"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.kind, args.steps, args.torch_threads, args.n_features)
+        worker(args.worker, args.case, args.steps, args.torch_threads, args.n_features)
         return
-    rows = []
-    for kind in ("critic", "generator"):
-        times, first_loss, round_ratios = {"minitorch": [], "torch": []}, {}, []
-        for _ in range(args.rounds):
-            medians = {}
-            for framework in ("minitorch", "torch"):
-                result = run_worker(framework, kind, args)
-                times[framework] += result["times"]
-                first_loss[framework] = result["first_loss"]
-                medians[framework] = statistics.median(result["times"])
-            round_ratios.append(medians["minitorch"] / medians["torch"])
-        mt, t = statistics.median(times["minitorch"]), statistics.median(times["torch"])
-        print(f"{kind} step: first loss minitorch {first_loss['minitorch']:.6f}, "
-              f"torch {first_loss['torch']:.6f}")
-        rows.append(f"| {kind} | {mt * 1e3:.1f} | {t * 1e3:.1f} | {mt / t:.2f}× "
-                    f"| {min(round_ratios):.2f}–{max(round_ratios):.2f}× |")
-    print(f"\nWGAN steps, basic_generator/basic_critic n_features={args.n_features}, 1×32×32, "
-          f"batch 64, float32; median of {args.rounds} × {args.steps} steps per framework, each "
-          f"in its own process, alternating; torch {torch.__version__} with "
-          f"{args.torch_threads} thread(s), minitorch with "
-          f"{args.blas_threads or 'the default number of'} BLAS thread(s)\n")
-    print("| step | minitorch ms | torch ms | minitorch / torch "
-          "| one round's ratio, lowest–highest |")
-    print("|---|---:|---:|---:|---:|")
-    print("\n".join(rows))
-
+    rows = compare(__file__, ["critic", "generator"], args,
+                   extra=["--n-features", str(args.n_features)])
+    print_table(rows, f"WGAN steps, basic_generator/basic_critic n_features={args.n_features}, "
+                f"1×32×32, batch 64, float32", args, first_column="step", ms_decimals=1)
 
 if __name__ == "__main__":
     main()

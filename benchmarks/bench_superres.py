@@ -19,17 +19,12 @@ state dict copied across), so both run the same architecture from the same weigh
 first step's losses are printed side by side as a check.  The translator, ``to_torch``, also
 knows the modules of the super-resolution GAN (weight- and spectral-normed convs, LeakyReLU,
 Dropout2d, self-attention, Flatten), for ``bench_superres_gan.py``.  Each framework runs in a process of
-its own, alternating (see ``bench_train_step.py`` for why); the table gives the median over all
+its own, alternating (``alternating.py``); the table gives the median over all
 timed steps, the ratio minitorch / torch, and the lowest and highest ratio of one round.
 Targets (issue 13): within 1.3× of PyTorch for each case.
 """
 import argparse
-import json
-import os
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +45,8 @@ from minitorch.vision.models import VGGInput, small_encoder, vgg16_features  # n
 from minitorch.vision.models.pretrained import load_vgg16_features_state  # noqa: E402
 from minitorch.vision.models.unet import DynamicUnet, ResizeToInput, UnetBlock  # noqa: E402
 from tests.torch_twins_gan import TorchSelfAttention2d  # noqa: E402
+
+from alternating import add_arguments, compare, print_table, report, time_steps  # noqa: E402
 
 LAYER_IDS, WGTS = [15, 22, 29], [0.07, 0.25, 0.07]  # the lesson's layers and retuned weights
 STATS = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
@@ -284,65 +281,20 @@ def worker(framework, case, steps, torch_threads, batch_size=8):
             loss.backward()
             opt.step()
             return loss.item()
-    first = step()
-    step()  # warm up
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    print(json.dumps({"first": first, "times": times}))
-
-
-def run_worker(framework, case, args):
-    command = [sys.executable, __file__, "--worker", framework, "--cases", case,
-               "--steps", str(args.steps), "--torch-threads", str(args.torch_threads)]
-    env = dict(os.environ)
-    if framework == "minitorch" and args.blas_threads:
-        env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(args.blas_threads)
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        raise RuntimeError(f"{framework} {case} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    report(time_steps(step, steps))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per process")
+    add_arguments(parser, rounds=3, steps=5)
     parser.add_argument("--cases", nargs="+", default=["vgg64", "vgg128", "step"],
                         choices=["vgg64", "vgg128", "step"])
-    parser.add_argument("--torch-threads", type=int, default=2)
-    parser.add_argument("--blas-threads", type=int, default=None)
-    parser.add_argument("--worker", choices=["minitorch", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.cases[0], args.steps, args.torch_threads)
+        worker(args.worker, args.case, args.steps, args.torch_threads)
         return
-    rows = []
-    for case in args.cases:
-        times, first, ratios = {"minitorch": [], "torch": []}, {}, []
-        for _ in range(args.rounds):
-            medians = {}
-            for framework in ("minitorch", "torch"):
-                result = run_worker(framework, case, args)
-                times[framework] += result["times"]
-                first[framework] = result["first"]
-                medians[framework] = statistics.median(result["times"])
-            ratios.append(medians["minitorch"] / medians["torch"])
-        mt, t = statistics.median(times["minitorch"]), statistics.median(times["torch"])
-        print(f"{case}: first value minitorch {first['minitorch']:.6f}, torch {first['torch']:.6f}",
-              flush=True)
-        rows.append(f"| {case} | {mt * 1e3:.0f} | {t * 1e3:.0f} | {mt / t:.2f}× "
-                    f"| {min(ratios):.2f}–{max(ratios):.2f}× |")
-    print(f"\nbatch 8, float32; median of {args.rounds} × {args.steps} steps per framework, each in "
-          f"its own process, alternating; torch {torch.__version__} with {args.torch_threads} "
-          f"thread(s), minitorch with {args.blas_threads or 'the default number of'} BLAS "
-          f"thread(s)\n")
-    print("| case | minitorch ms | torch ms | minitorch / torch | one round's ratio |")
-    print("|---|---:|---:|---:|---:|")
-    print("\n".join(rows))
-
+    rows = compare(__file__, args.cases, args)
+    print_table(rows, "batch 8, float32", args)
 
 if __name__ == "__main__":
     main()

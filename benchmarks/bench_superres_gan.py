@@ -42,18 +42,12 @@ The torch models are *translated* from the minitorch ones by ``bench_superres.py
 included), so both frameworks run the same architecture from the same weights.  As a check, the
 first step's losses are printed side by side; for that step only the critic's Dropout2d layers
 have p = 0 (the two frameworks draw different dropout masks), after it they have the lesson's.
-Each framework runs in a process of its own and the processes alternate (see
-``bench_train_step.py`` for why); the table gives the median over all timed steps, the ratio
+Each framework runs in a process of its own and the processes alternate
+(``alternating.py``); the table gives the median over all timed steps, the ratio
 minitorch / torch, and the lowest and highest ratio of one round.  Target (issue 15): within
 1.3× of PyTorch for each step.
 """
 import argparse
-import json
-import os
-import statistics
-import subprocess
-import sys
-import time
 from functools import partial
 
 import numpy as np
@@ -62,6 +56,7 @@ import torch.nn.functional as torch_F
 
 # bench_superres (in this script's folder, which Python puts on the path) holds the translator
 # to torch, and puts the repository's root on the path for minitorch and tests/.
+from alternating import add_arguments, compare, print_table, report, time_steps
 from bench_superres import to_torch, torch_unet
 
 import minitorch
@@ -226,67 +221,23 @@ def worker(framework, kind, steps, torch_threads):
             return step_func(generator, critic, opt, x, y)
         dropout_class = torch.nn.Dropout2d
     restore_dropout = dropout_off(critic, dropout_class)
-    first_loss = step()  # the check: no dropout, so both frameworks compute the same thing
+    first = step()  # the check: no dropout, so both frameworks compute the same thing
     restore_dropout()
-    step()  # warm up: allocator, BLAS threads, caches
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    print(json.dumps({"first_loss": first_loss, "times": times}))
-
-
-def run_worker(framework, kind, args):
-    command = [sys.executable, __file__, "--worker", framework, "--kind", kind,
-               "--steps", str(args.steps), "--torch-threads", str(args.torch_threads)]
-    env = dict(os.environ)
-    if framework == "minitorch" and args.blas_threads:
-        env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(args.blas_threads)
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        raise RuntimeError(f"{framework} {kind} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    result = time_steps(step, steps, warmup=0)  # its untimed first call warms up
+    report({**result, "first": first})
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per process")
-    parser.add_argument("--torch-threads", type=int, default=2)
-    parser.add_argument("--blas-threads", type=int, default=None)
-    parser.add_argument("--worker", choices=["minitorch", "torch"], help=argparse.SUPPRESS)
-    parser.add_argument("--kind", choices=["critic", "generator"], help=argparse.SUPPRESS)
+    add_arguments(parser, rounds=3, steps=5)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.kind, args.steps, args.torch_threads)
+        worker(args.worker, args.case, args.steps, args.torch_threads)
         return
-    rows = []
-    for kind in ("critic", "generator"):
-        times, first_loss, round_ratios = {"minitorch": [], "torch": []}, {}, []
-        for _ in range(args.rounds):
-            medians = {}
-            for framework in ("minitorch", "torch"):
-                result = run_worker(framework, kind, args)
-                times[framework] += result["times"]
-                first_loss[framework] = result["first_loss"]
-                medians[framework] = statistics.median(result["times"])
-            round_ratios.append(medians["minitorch"] / medians["torch"])
-        mt, t = statistics.median(times["minitorch"]), statistics.median(times["torch"])
-        print(f"{kind} step: first loss (dropout off) minitorch {first_loss['minitorch']:.6f}, "
-              f"torch {first_loss['torch']:.6f}", flush=True)
-        rows.append(f"| {kind} | {mt * 1e3:.0f} | {t * 1e3:.0f} | {mt / t:.2f}× "
-                    f"| {min(round_ratios):.2f}–{max(round_ratios):.2f}× |")
-    print(f"\nsuper-resolution GAN steps, small16 U-Net generator and gan_critic(nf=32), 3×{SIZE}×"
-          f"{SIZE}, batch {BATCH_SIZE}, float32; median of {args.rounds} × {args.steps} steps per "
-          f"framework, each in its own process, alternating; torch {torch.__version__} with "
-          f"{args.torch_threads} thread(s), minitorch with "
-          f"{args.blas_threads or 'the default number of'} BLAS thread(s)\n")
-    print("| step | minitorch ms | torch ms | minitorch / torch "
-          "| one round's ratio, lowest–highest |")
-    print("|---|---:|---:|---:|---:|")
-    print("\n".join(rows))
-
+    rows = compare(__file__, ["critic", "generator"], args)
+    print_table(rows, f"super-resolution GAN steps, small16 U-Net generator and gan_critic(nf=32), "
+                f"3×{SIZE}×{SIZE}, batch {BATCH_SIZE}, float32 (first values: dropout off)", args,
+                first_column="step")
 
 if __name__ == "__main__":
     main()
