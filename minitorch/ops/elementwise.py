@@ -108,7 +108,11 @@ class Div(Function):
     def backward(self, grad):
         a, b = self.saved_tensors
         grad_a = sum_to_shape(grad / b, a.shape) if self.needs_input_grad[0] else None
-        grad_b = sum_to_shape(-grad * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        # b is constant along the dims that sum_to_shape sums (those it was broadcast over), so
+        # −Σ grad·a/b² = −(Σ grad·a)/b²: dividing after the sum reads the gradient twice, not
+        # four times (weight / σ in spectral norm divides a whole weight by one number).
+        grad_b = (-sum_to_shape(grad * a, b.shape) / (b * b)
+                  if self.needs_input_grad[1] else None)
         return grad_a, grad_b
 
 
@@ -291,6 +295,8 @@ class LeakyReLU(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
+        if 0 < self.negative_slope <= 1:  # then y = max(x, slope·x): one pass fewer than where
+            return self.xp.maximum(x, x * self.negative_slope)
         return self.xp.where(x > 0, x, x * self.negative_slope)
 
     def backward(self, grad):
