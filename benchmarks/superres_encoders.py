@@ -73,7 +73,7 @@ def step_seconds(learn, n=3):
     learn.create_opt(1e-4)
     xb, yb = learn.data.one_batch()
     times = []
-    for i in range(n + 1):
+    for _ in range(n + 1):
         start = time.perf_counter()
         loss = learn.loss_func(learn.model(xb), yb)
         loss.backward()
