@@ -192,6 +192,11 @@ ROWS = [
     Row("relu", lambda lib, x: x.relu(), elementwise(), values=away_from_zero),
     Row("leaky_relu", lambda lib, x, **kw: F(lib).leaky_relu(x, **kw),
         elementwise(negative_slope=0.1), values=away_from_zero),
+    # slopes outside (0, 1] take the forward's `where` branch (max(x, slope·x) is wrong there)
+    Row("leaky_relu_steep", lambda lib, x, **kw: F(lib).leaky_relu(x, **kw),
+        elementwise(negative_slope=2.0), values=away_from_zero),
+    Row("leaky_relu_negative_slope", lambda lib, x, **kw: F(lib).leaky_relu(x, **kw),
+        elementwise(negative_slope=-0.5), values=away_from_zero),
     Row("clamp", lambda lib, x, **kw: x.clamp(**kw),
         [fixed([(3, 4)], min=-0.25, max=0.75), fixed([(3, 4)], min=0.1),
          fixed([(3, 4)], max=-0.2), fixed([(0, 4)], min=0.0)], values=away_from_zero),
@@ -390,3 +395,15 @@ def test_var_over_empty_dim_is_over_every_dim(name):
                  what=f"{name}(dim=())")
     inputs = [minitorch.tensor(x, device=DEVICE, requires_grad=True)]
     assert minitorch.gradcheck(lambda t: getattr(t, name)(dim=()), inputs)
+
+
+@pytest.mark.parametrize("slope", [0.2, 1.0, 0.0, 2.0, -0.5])
+def test_leaky_relu_special_values_as_torch(slope):
+    """±inf, NaN, ±0 and tiny values through both branches of LeakyReLU's forward, bit for bit."""
+    x = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 1e-30, -1e-30, 3.0, -3.0], np.float32)
+    with np.errstate(invalid="ignore"):
+        got = minitorch.nn.functional.leaky_relu(minitorch.tensor(x, device=DEVICE), slope)
+    want = torch.nn.functional.leaky_relu(torch.tensor(x), slope).numpy()
+    got = minitorch.backend.to_numpy(got.data)
+    assert np.array_equal(got, want, equal_nan=True), f"minitorch {got}\ntorch     {want}"
+    assert np.array_equal(np.signbit(got), np.signbit(want)), "signs of zero differ"
