@@ -41,7 +41,7 @@ def step(model, opt, x, y, checks=None):
         opt.step()
         return loss.item()
     # As Learner._read_batch: the loss and the gradients' total, read in one transfer.
-    values = read_together({"loss": loss.data, **checks.values_to_read()})
+    values = read_together({"loss": loss.array, **checks.values_to_read()})
     checks.learn.last_loss, checks.learn.batch_values = values["loss"], values
     checks.after_backward()  # raises CancelFitException if anything is not finite
     opt.step()

@@ -91,7 +91,7 @@ def open_residual_head(generator):
     the check below test it), and no gradient would reach it.  g = ‖v‖ makes the weight v."""
     conv = generator.layers[-2][0]  # the final conv_layer, before the MergeLayer adding the input
     with minitorch.no_grad():
-        v = conv.weight_v.data
+        v = conv.weight_v.array
         conv.weight_g.copy_(((v ** 2).sum(axis=(1, 2, 3), keepdims=True)) ** 0.5)
 
 

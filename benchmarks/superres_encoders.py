@@ -63,7 +63,7 @@ def get_data(root, seed):
 
 
 def to_pixels(t):
-    return np.clip(backend.to_numpy(t.data) * S + M, 0, 1)
+    return np.clip(backend.to_numpy(t.array) * S + M, 0, 1)
 
 
 def step_seconds(learn, n=3):

@@ -153,7 +153,7 @@ feature_distance = FeatureDistance(vgg, VGGInput(stats=None))
 
 def to_pixels(t):
     """Normalised tensors (N, 3, H, W) → pixels in [0, 1] (NumPy)."""
-    return np.clip(backend.to_numpy(t.data) * S + M, 0, 1)
+    return np.clip(backend.to_numpy(t.array) * S + M, 0, 1)
 
 
 def measure(preds, targets):

@@ -121,7 +121,7 @@ class Function:
         tensors = [t if t is not None else as_tensor(x, like=like) for t, x in zip(tensors, inputs)]
         self.xp = backend.array_module(tensors[0].device)
 
-        outputs = self.forward(*[t.data for t in tensors])
+        outputs = self.forward(*[t.array for t in tensors])
         single = not isinstance(outputs, tuple)
         if single:
             outputs = (outputs,)
@@ -166,7 +166,7 @@ class Function:
             return
         for array in saved:
             for t in (*inputs, *outputs):
-                if array is t.data:
+                if array is t.array:
                     self._saved_versions.append((t, t._version_counter[0]))
                     break
 
@@ -220,14 +220,14 @@ def backward(root, gradient=None, retain_graph=False):
     if not root.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     if gradient is None:
-        if root.data.size != 1:
+        if root.array.size != 1:
             raise RuntimeError(
                 f"grad can be implicitly created only for scalar outputs: backward() of a tensor "
                 f"of shape {tuple(root.shape)} needs backward(gradient) with a tensor of that shape")
-        grad = root.xp.ones_like(root.data)
+        grad = root.xp.ones_like(root.array)
     else:
-        grad = gradient.data if isinstance(gradient, Tensor) else root.xp.asarray(gradient)
-        if grad.shape != root.data.shape:
+        grad = gradient.array if isinstance(gradient, Tensor) else root.xp.asarray(gradient)
+        if grad.shape != root.array.shape:
             raise RuntimeError(f"backward: gradient has shape {tuple(grad.shape)}, but the tensor "
                                f"has shape {tuple(root.shape)}")
         grad = grad.astype(root.dtype, copy=False)
@@ -275,7 +275,7 @@ def backward(root, gradient=None, retain_graph=False):
                 continue
             if not isinstance(g, node.xp.ndarray):  # a NumPy scalar from 0-d arithmetic
                 g = node.xp.asarray(g, dtype=t.dtype)
-            if g.shape != t.data.shape:
+            if g.shape != t.array.shape:
                 raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
                                    f"{tuple(g.shape)} for an input of shape {tuple(t.shape)}")
             # A gradient has its tensor's dtype (as in PyTorch's engine): a float32 network stays
@@ -307,4 +307,4 @@ def _accumulate(t, grad):
         # Own the memory: grad may be a view of an array that the graph still uses.
         t.grad = _tensor_module.Tensor(grad.copy())
     else:
-        t.grad.data += grad
+        t.grad.array += grad

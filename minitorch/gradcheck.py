@@ -40,7 +40,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     def weighted_output():
         with no_grad():
             outs = _outputs(fn(*inputs))
-        return float(sum((o.data * v).sum() for o, v in zip(outs, directions)))
+        return float(sum((o.array * v).sum() for o, v in zip(outs, directions)))
 
     # The analytic gradient: backward of Σ v·f.
     for t in inputs:
@@ -57,12 +57,12 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     for k, t in enumerate(inputs):
         if not (isinstance(t, Tensor) and t.requires_grad):
             continue
-        analytic = backend.to_numpy(t.grad.data) if t.grad is not None else numpy.zeros(t.shape)
+        analytic = backend.to_numpy(t.grad.array) if t.grad is not None else numpy.zeros(t.shape)
         numeric = numpy.zeros(t.shape)
-        if not t.data.flags.c_contiguous:
+        if not t.array.flags.c_contiguous:
             raise ValueError("gradcheck nudges the inputs in place through a flat view: pass "
                              "contiguous tensors (t.clone().detach().requires_grad_())")
-        flat = t.data.reshape(-1)  # a view: nudging it nudges the input
+        flat = t.array.reshape(-1)  # a view: nudging it nudges the input
         for i in range(flat.size):
             original = float(flat[i])
             flat[i] = original + eps

@@ -41,7 +41,7 @@ NPY_MAGIC = b"\x93NUMPY"    # how a single .npy array begins
 def _encode(value, path, arrays):
     """The JSON description of ``value``; arrays found inside go into ``arrays`` by name."""
     if isinstance(value, Tensor) or backend.is_array(value):
-        array = backend.to_numpy(value.data if isinstance(value, Tensor) else value)
+        array = backend.to_numpy(value.array if isinstance(value, Tensor) else value)
         if array.dtype.kind not in "biuf":
             raise TypeError(f"minitorch.save: cannot save an array of dtype {array.dtype} at "
                             f"{'/'.join(path) or 'the top level'}")

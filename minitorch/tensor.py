@@ -2,8 +2,9 @@
 
 A Tensor holds
 
-* ``data`` — the array itself (``numpy.ndarray`` on 'cpu', ``cupy.ndarray`` on 'cuda'); note
-  that, unlike PyTorch's ``.data``, this *is* the raw array;
+* ``array`` — the array itself (``numpy.ndarray`` on 'cpu', ``cupy.ndarray`` on 'cuda'), which
+  the ops compute on.  ``data`` is PyTorch's: another Tensor over the same array, outside the
+  graph (``w.data.normal_(0, 0.02)`` changes ``w``'s values without autograd seeing it);
 * ``requires_grad`` — whether gradients should flow to it;
 * ``grad`` — the gradient that ``backward`` accumulated into it (a Tensor, or None);
 * ``grad_fn`` — the Function that made it (None for a *leaf*: a tensor you created yourself);
@@ -36,7 +37,7 @@ class Tensor:
         if not backend.is_array(data):
             raise TypeError(f"Tensor wraps a NumPy or CuPy array, got {type(data).__name__}; "
                             "use minitorch.tensor(...) to build one from Python data")
-        self.data = data
+        self.array = data
         self.grad = None
         self.grad_fn = None
         self._output_index = 0
@@ -49,15 +50,15 @@ class Tensor:
     # ---- what it is ------------------------------------------------------------------------------
     @property
     def shape(self):
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self):
-        return backend.device_of(self.data)
+        return backend.device_of(self.array)
 
     @property
     def xp(self):
@@ -66,7 +67,7 @@ class Tensor:
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def is_leaf(self):
@@ -85,13 +86,13 @@ class Tensor:
         return self.permute(*reversed(range(self.ndim)))
 
     def dim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def size(self, dim=None):
         return tuple(self.shape) if dim is None else self.shape[dim]
 
     def numel(self):
-        return self.data.size
+        return self.array.size
 
     def __len__(self):
         if self.ndim == 0:
@@ -102,7 +103,7 @@ class Tensor:
         return self.dtype.kind == "f"
 
     def __repr__(self):
-        values = numpy.array2string(backend.to_numpy(self.data), separator=", ", prefix="tensor(")
+        values = numpy.array2string(backend.to_numpy(self.array), separator=", ", prefix="tensor(")
         extras = []
         if self.dtype not in (float32, int64, bool_):
             extras.append(f"dtype={self.dtype}")
@@ -137,28 +138,45 @@ class Tensor:
 
     def detach(self):
         """The same data (shared, not copied), cut off from the graph."""
-        out = Tensor(self.data)
+        out = Tensor(self.array)
         out._version_counter = self._version_counter
         return out
+
+    @property
+    def data(self):
+        """PyTorch's ``.data``: a tensor over the same array that does not require grad.
+
+        Unlike ``detach()`` it does not share the version counter, so a change made through it
+        (``p.data.add_(...)``) is invisible to autograd's in-place check: that is what old
+        PyTorch code relies on, and why ``detach()`` (or ``with no_grad():``) is the safe way.
+        """
+        return Tensor(self.array)
+
+    @data.setter
+    def data(self, value):
+        """``p.data = t`` makes ``p`` hold ``t``'s array (any shape, as torch allows)."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        self.array = value.array
 
     # ---- leaving minitorch -----------------------------------------------------------------------
     def numpy(self):
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on a tensor that requires grad. "
                                "Use tensor.detach().numpy() instead.")
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self.array)
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {tuple(self.shape)}")
-        return backend.to_numpy(self.data.reshape(())).item()  # a sync on the GPU
+        return backend.to_numpy(self.array.reshape(())).item()  # a sync on the GPU
 
     def tolist(self):
-        return backend.to_numpy(self.data).tolist()
+        return backend.to_numpy(self.array).tolist()
 
     def __array__(self, dtype=None, copy=None):
         """``numpy.asarray(t)`` (and ``minitorch.tensor([t1, t2])``) see the values, on the CPU."""
-        array = backend.to_numpy(self.data)
+        array = backend.to_numpy(self.array)
         return array if dtype is None else array.astype(dtype, copy=False)
 
     def __float__(self):
@@ -168,13 +186,13 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is "
+        if self.array.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.array.size} elements is "
                                "ambiguous; use .any() or .all()")
         return bool(self.item())
 
     def __index__(self):
-        if self.dtype.kind not in "iu" or self.data.size != 1:
+        if self.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return self.item()
 
@@ -254,7 +272,7 @@ class Tensor:
                 "it inside `with minitorch.no_grad():` (as optimizers and init functions do).")
         # An expanded tensor repeats one element along a zero stride: writing it would write that
         # element many times (NumPy's broadcast views are read-only, CuPy's are not).
-        if any(stride == 0 and n > 1 for stride, n in zip(self.data.strides, self.data.shape)):
+        if any(stride == 0 and n > 1 for stride, n in zip(self.array.strides, self.array.shape)):
             raise RuntimeError(
                 f"{name}: unsupported operation: more than one element of the written-to tensor "
                 "refers to a single memory location. Please clone() the tensor before "
@@ -262,10 +280,10 @@ class Tensor:
         self._version_counter[0] += 1
 
     def _as_array(self, value):
-        """The array to combine with ``self.data`` in place: a tensor's data, or host values
+        """The array to combine with ``self.array`` in place: a tensor's data, or host values
         (a NumPy array, a list) moved to this tensor's device; numbers stay numbers."""
         if isinstance(value, Tensor):
-            value = value.data
+            value = value.array
         if isinstance(value, (list, tuple)):
             value = numpy.asarray(value)
         return backend.to_device(value, self.device) if backend.is_array(value) else value
@@ -273,62 +291,62 @@ class Tensor:
     def __setitem__(self, key, value):
         self._check_inplace("__setitem__")
         key = ops.index.array_key(key)
-        self.data[key] = self._as_array(value)
+        self.array[key] = self._as_array(value)
 
     def copy_(self, src):
         self._check_inplace("copy_")
-        src = src.data if isinstance(src, Tensor) else self.xp.asarray(src)
-        self.data[...] = backend.to_device(src, self.device)
+        src = src.array if isinstance(src, Tensor) else self.xp.asarray(src)
+        self.array[...] = backend.to_device(src, self.device)
         return self
 
     def fill_(self, value):
         self._check_inplace("fill_")
-        self.data[...] = value
+        self.array[...] = value
         return self
 
     def zero_(self):
         self._check_inplace("zero_")
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     def add_(self, other, alpha=1):
         self._check_inplace("add_")
-        self.data += alpha * self._as_array(other) if alpha != 1 else self._as_array(other)
+        self.array += alpha * self._as_array(other) if alpha != 1 else self._as_array(other)
         return self
 
     def sub_(self, other, alpha=1):
         self._check_inplace("sub_")
-        self.data -= alpha * self._as_array(other) if alpha != 1 else self._as_array(other)
+        self.array -= alpha * self._as_array(other) if alpha != 1 else self._as_array(other)
         return self
 
     def mul_(self, other):
         self._check_inplace("mul_")
-        self.data *= self._as_array(other)
+        self.array *= self._as_array(other)
         return self
 
     def div_(self, other):
         self._check_inplace("div_")
-        self.data /= self._as_array(other)
+        self.array /= self._as_array(other)
         return self
 
     def clamp_(self, min=None, max=None):
         self._check_inplace("clamp_")
-        self.xp.clip(self.data, min, max, out=self.data)
+        self.xp.clip(self.array, min, max, out=self.array)
         return self
 
     def masked_fill_(self, mask, value):
         self._check_inplace("masked_fill_")
-        self.data[self._as_array(mask)] = value
+        self.array[self._as_array(mask)] = value
         return self
 
     def uniform_(self, a=0.0, b=1.0):
         self._check_inplace("uniform_")
-        self.data[...] = _to_like(backend.rng().uniform(a, b, self.shape), self)
+        self.array[...] = _to_like(backend.rng().uniform(a, b, self.shape), self)
         return self
 
     def normal_(self, mean=0.0, std=1.0):
         self._check_inplace("normal_")
-        self.data[...] = _to_like(backend.rng().normal(mean, std, self.shape), self)
+        self.array[...] = _to_like(backend.rng().normal(mean, std, self.shape), self)
         return self
 
     def __iadd__(self, other):
@@ -625,7 +643,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     'cuda' tensor) and to the default device otherwise ($MINITORCH_DEVICE, as torch's default).
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     on_gpu = backend.is_array(data) and backend.device_of(data) == "cuda"
     device = backend.canonical_device(device) if device is not None else (
         "cuda" if on_gpu else backend.default_device())

@@ -23,7 +23,7 @@ def torch_leaf(values, dtype=torch.float64):
 
 
 def grad_of(t):
-    return minitorch.backend.to_numpy(t.grad.data)
+    return minitorch.backend.to_numpy(t.grad.array)
 
 
 # ---- graphs where one tensor feeds several ops: gradients add up, compared with torch ---------------

@@ -197,7 +197,7 @@ class _OneByOne(Dataset):
 
 
 def _epoch(loader):
-    return [tuple(backend.to_numpy(t.data) for t in batch) for batch in loader]
+    return [tuple(backend.to_numpy(t.array) for t in batch) for batch in loader]
 
 
 @pytest.mark.parametrize("n,bs,drop_last,sizes", [
@@ -214,8 +214,8 @@ def test_loader_in_order_yields_tensors_on_the_device():
     xb, yb = batches[0]
     assert isinstance(xb, minitorch.Tensor) and xb.dtype == minitorch.float32 \
         and xb.device == backend.default_device()
-    assert yb.dtype == minitorch.int64 and yb.data.tolist() == [0, 1, 2, 3]
-    assert xb.data[:, 0].tolist() == [0, 1, 2, 3]
+    assert yb.dtype == minitorch.int64 and yb.array.tolist() == [0, 1, 2, 3]
+    assert xb.array[:, 0].tolist() == [0, 1, 2, 3]
 
 
 def test_loader_shuffle_covers_every_item_once_and_changes_each_epoch():
@@ -273,7 +273,7 @@ def test_loader_puts_batches_on_the_gpu():
     loader = DataLoader(_numbers(6), batch_size=4, device="cuda")
     xb, yb = next(iter(loader))
     assert xb.device == "cuda" and yb.device == "cuda"
-    assert backend.to_numpy(yb.data).tolist() == [0, 1, 2, 3]
+    assert backend.to_numpy(yb.array).tolist() == [0, 1, 2, 3]
 
 
 # ---- transforms ------------------------------------------------------------------------------------
@@ -396,12 +396,12 @@ def _synthetic_bunch(bs=16, **kwargs):
 def test_transforms_apply_to_the_training_set_only():
     data = _synthetic_bunch()
     raw_valid = data.valid_ds.x.pixels / 255
-    valid_x = numpy.concatenate([backend.to_numpy(xb.data) for xb, _ in data.valid_dl])
+    valid_x = numpy.concatenate([backend.to_numpy(xb.array) for xb, _ in data.valid_dl])
     numpy.testing.assert_allclose(valid_x, raw_valid, rtol=1e-6)
-    fix_x = numpy.concatenate([backend.to_numpy(xb.data) for xb, _ in data.fix_dl])
+    fix_x = numpy.concatenate([backend.to_numpy(xb.array) for xb, _ in data.fix_dl])
     numpy.testing.assert_allclose(fix_x, data.train_ds.x.pixels / 255, rtol=1e-6)
     # Constant images padded with zeros: a shifted crop shows a zero border; the valid ones never do.
-    train_x = numpy.concatenate([backend.to_numpy(xb.data) for xb, _ in data.train_dl])
+    train_x = numpy.concatenate([backend.to_numpy(xb.array) for xb, _ in data.train_dl])
     has_zero = (train_x == 0).reshape(len(train_x), -1).any(axis=1)
     originally_zero = (data.train_ds.x.pixels == 0).reshape(60, -1).any(axis=1).sum()
     assert has_zero.sum() > 2 * originally_zero
@@ -412,7 +412,7 @@ def test_databunch_loaders_follow_fastai():
     assert data.c == 3 and data.classes == ["cat", "dog", "emu"] and data.batch_size == 16
     assert len(data.train_dl) == 60 // 16 and data.train_dl.shuffle and data.train_dl.drop_last
     assert len(data.valid_dl) == 4 and not data.valid_dl.shuffle
-    ys = numpy.concatenate([backend.to_numpy(yb.data) for _, yb in data.valid_dl])
+    ys = numpy.concatenate([backend.to_numpy(yb.array) for _, yb in data.valid_dl])
     assert ys.tolist() == [0] * 20 + [1] * 20 + [2] * 20
     assert data.test_dl is None and data.device == backend.default_device()
     with pytest.raises(ValueError, match="has no Test set"):
@@ -484,7 +484,7 @@ def test_test_set_is_unlabelled_and_gets_the_validation_transforms():
     assert not data.test_ds.has_labels and data.test_ds.tfms == []
     (xb, yb), = list(data.test_dl)
     numpy.testing.assert_allclose(to_numpy(xb), il.pixels[:5] / 255, rtol=1e-6)
-    assert yb.dtype == minitorch.int64 and yb.data.tolist() == [0] * 5  # placeholders, not labels
+    assert yb.dtype == minitorch.int64 and yb.array.tolist() == [0] * 5  # placeholders, not labels
 
 
 # ---- image folders ---------------------------------------------------------------------------------
@@ -550,7 +550,7 @@ def test_add_test_folder_reads_unlabelled_images(tmp_path):
     data = (ImageList.from_folder(tmp_path, convert_mode="L").split_by_folder()
             .label_from_folder().add_test_folder("test").databunch(bs=2))
     (xb, yb), = list(data.test_dl)
-    assert xb.shape == (1, 1, 7, 5) and float(xb.data.max()) == pytest.approx(200 / 255)
+    assert xb.shape == (1, 1, 7, 5) and float(xb.array.max()) == pytest.approx(200 / 255)
 
 
 # ---- figures ---------------------------------------------------------------------------------------
@@ -601,6 +601,6 @@ def test_mnist_databunch_full_size_and_normalisation(data_dir):
     assert data.batch_size == 128 and data.classes == [str(d) for d in range(10)]
     # Stats from one random (augmented) training batch: close to MNIST's 0.1307 / 0.3081.
     assert abs(float(data.stats[0][0]) - 0.1307) < 0.02 and abs(float(data.stats[1][0]) - 0.3081) < 0.03
-    xs = numpy.concatenate([backend.to_numpy(xb.data) for xb, _ in data.valid_dl])
+    xs = numpy.concatenate([backend.to_numpy(xb.array) for xb, _ in data.valid_dl])
     assert xs.shape == (10000, 1, 28, 28)
     assert abs(xs.mean()) < 0.05 and abs(xs.std() - 1) < 0.05

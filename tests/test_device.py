@@ -30,9 +30,9 @@ def _stand_in():
 def test_to_cuda_and_back_keeps_each_output_on_its_device_and_gradients_flow():
     x = minitorch.tensor([1.0, -2.0, 3.0], device="cpu", requires_grad=True)
     on_gpu = x.to("cuda")
-    assert on_gpu.device == "cuda" and backend.device_of(on_gpu.data) == "cuda"
+    assert on_gpu.device == "cuda" and backend.device_of(on_gpu.array) == "cuda"
     back = (on_gpu * 2).cpu()
-    assert back.device == "cpu" and isinstance(back.data, np.ndarray)
+    assert back.device == "cpu" and isinstance(back.array, np.ndarray)
     back.sum().backward()
     assert x.grad.device == "cpu"
     np.testing.assert_array_equal(to_numpy(x.grad), [2.0, 2.0, 2.0])
@@ -169,7 +169,7 @@ def test_dropout_masks_are_drawn_on_the_device_and_repeat_with_the_seed():
     for _ in range(2):
         minitorch.manual_seed(3)
         with cupy._stand_in.counting() as counts:
-            masks.append(to_numpy(F.dropout(x, 0.5, training=True).detach().data))
+            masks.append(to_numpy(F.dropout(x, 0.5, training=True).detach().array))
         assert counts.copies_total() == 0, counts  # no mask uploaded
     np.testing.assert_array_equal(masks[0], masks[1])
     assert set(np.unique(masks[0])) == {0.0, 2.0} and 0.4 < (masks[0] == 0).mean() < 0.6

@@ -50,7 +50,7 @@ def opt_snapshot(learn):
         return None
     opt = learn.opt.opt
     groups = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
-    state = [{k: (v.data.copy() if hasattr(v, "data") else v) for k, v in s.items()}
+    state = [{k: (v.array.copy() if hasattr(v, "array") else v) for k, v in s.items()}
              for s in opt.state.values()]
     return copy.deepcopy(groups), state, [[id(p) for p in g["params"]] for g in opt.param_groups]
 
@@ -607,12 +607,12 @@ def test_a_gradient_that_does_not_fit_is_refused_at_the_step(name, opt_func, bad
     opt = opt_func([good, bad])
     good.grad, bad.grad = minitorch.ones(3), minitorch.ones(3)
     opt.step()  # some state to keep
-    before = [good.data.copy(), bad.data.copy()], copy.deepcopy(
+    before = [good.array.copy(), bad.array.copy()], copy.deepcopy(
         [{k: getattr(v, "data", v) for k, v in s.items()} for s in opt.state.values()])
     bad.grad = minitorch.tensor(bad_grad)
     with pytest.raises(RuntimeError, match=words):
         opt.step()
-    after = [good.data, bad.data], [{k: getattr(v, "data", v) for k, v in s.items()}
+    after = [good.array, bad.array], [{k: getattr(v, "array", v) for k, v in s.items()}
                                     for s in opt.state.values()]
     assert_same(after, before, "parameters and state")
     # PyTorch refuses the same gradient (when it is assigned) with the same error class.

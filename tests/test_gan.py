@@ -64,7 +64,7 @@ class Spy(Callback):
             crit_grad={p.requires_grad for p in c.parameters()},
             gen_train={m.training for m in g.modules()},
             crit_train={m.training for m in c.modules()},
-            crit_max=max(float(abs(p.data).max()) for p in c.parameters()),
+            crit_max=max(float(abs(p.array).max()) for p in c.parameters()),
             opt_is_gen=learn.opt is trainer.opt_gen,
             grads_none=all(p.grad is None for p in learn.model.parameters())))
 
@@ -137,13 +137,13 @@ def test_requires_grad_and_train_eval_follow_the_turn(tmp_path, switch_eval):
 def test_critic_weights_are_clipped_before_each_batch(tmp_path):
     clip, lr = 0.01, 1e-3
     learn = tiny_wgan(tmp_path, clip=clip)
-    assert max(float(abs(p.data).max()) for p in learn.model.critic.parameters()) > 5 * clip
+    assert max(float(abs(p.array).max()) for p in learn.model.critic.parameters()) > 5 * clip
     spy = Spy()
     learn.fit(1, lr, callbacks=[spy])
     assert all(s["crit_max"] <= clip for s in spy.states)
     # after the last critic step the weights moved by at most Adam's largest step from ±clip
     # (betas (0, 0.99): |step| ≤ lr / sqrt(1 − 0.99) = 10·lr)
-    after = max(float(abs(p.data).max()) for p in learn.model.critic.parameters())
+    after = max(float(abs(p.array).max()) for p in learn.model.critic.parameters())
     assert clip < after <= clip + 10 * lr + 1e-9
 
 

@@ -69,7 +69,7 @@ def test_basic_generator_and_critic_parameter_counts(in_size, n_ch, noise_sz, nf
     with minitorch.no_grad():
         fake = g(minitorch.randn(3, noise_sz, 1, 1))
         assert fake.shape == (3, n_ch, in_size, in_size)
-        assert float(abs(fake.data).max()) <= 1  # tanh
+        assert float(abs(fake.array).max()) <= 1  # tanh
         assert c(fake).shape == (1,)  # the mean over the batch
 
 

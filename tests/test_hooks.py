@@ -158,7 +158,7 @@ def test_dummy_batch_and_num_features():
     model = small_convnet(minitorch)
     xb = dummy_batch(model, (5, 7))
     assert xb.shape == (1, 3, 5, 7) and xb.dtype == model[0].weight.dtype
-    assert float(xb.data.min()) >= -1 and float(xb.data.max()) < 1
+    assert float(xb.array.min()) >= -1 and float(xb.array.max()) < 1
     assert dummy_eval(model, (5, 7)).shape == (1, 5)
     assert in_channels(model) == 3
     assert num_features_model(model[:4]) == 6

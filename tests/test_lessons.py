@@ -57,7 +57,8 @@ def test_quick_wgan_lesson_prints_the_table_and_writes_the_figures(tmp_path, dat
                for line in table.splitlines() if line.startswith("| ") and "---" not in line)}
     assert 0 <= float(values["samples classified with confidence ≥ 0.9"].rstrip("%")) <= 100
     histogram = [float(v) for v in values["class histogram, % (0 … 9)"].split()]
-    assert len(histogram) == 10 and sum(histogram) == pytest.approx(100, abs=0.1)
+    # ten shares, each rounded to 0.1: their sum is within 10 × 0.05 of 100
+    assert len(histogram) == 10 and sum(histogram) == pytest.approx(100, abs=0.5)
     floor = float(values["Fréchet distance: 128 training images vs test set (floor)"])
     ceiling = float(values["Fréchet distance: untrained generator vs test set (ceiling)"])
     assert 0 <= floor < ceiling

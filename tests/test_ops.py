@@ -404,6 +404,6 @@ def test_leaky_relu_special_values_as_torch(slope):
     with np.errstate(invalid="ignore"):
         got = minitorch.nn.functional.leaky_relu(minitorch.tensor(x, device=DEVICE), slope)
     want = torch.nn.functional.leaky_relu(torch.tensor(x), slope).numpy()
-    got = minitorch.backend.to_numpy(got.data)
+    got = minitorch.backend.to_numpy(got.array)
     assert np.array_equal(got, want, equal_nan=True), f"minitorch {got}\ntorch     {want}"
     assert np.array_equal(np.signbit(got), np.signbit(want)), "signs of zero differ"

@@ -59,6 +59,6 @@ def test_same_padding_by_hand_and_against_torch(kernel, dilation, expected):
                                           padding="same", dilation=dilation)
     layer = nn.Conv2d(3, 4, kernel, padding="same", dilation=dilation, bias=False,
                       dtype=minitorch.float64)
-    layer.weight.data[...] = minitorch.backend.to_device(w, layer.weight.device)
+    layer.weight.array[...] = minitorch.backend.to_device(w, layer.weight.device)
     for out in (ours, layer(minitorch.tensor(x))):
         np.testing.assert_allclose(out.detach().numpy(), theirs.numpy(), rtol=1e-12, atol=1e-12)

@@ -222,7 +222,7 @@ def test_non_contiguous_parameters_and_gradients(name, options):
 
     values, grads = initial_values(np.float64), random_gradients(np.float64)
     mt_params, t_params = [Parameter(strided(v)) for v in values], torch_params(values)
-    assert DEVICE != "cpu" or not mt_params[0].data.flags.c_contiguous
+    assert DEVICE != "cpu" or not mt_params[0].array.flags.c_contiguous
     mt_opt = OPTIMIZERS[name][0](mt_params, **options)
     torch_opt = OPTIMIZERS[name][1](t_params, foreach=False, **options)
     for step in range(STEPS):

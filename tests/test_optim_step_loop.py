@@ -18,7 +18,7 @@ class SignDescent(Optimizer):
 
     def update(self, p, grad, group):
         self.state[p]["steps"] = self.state[p].get("steps", 0) + 1
-        p.data -= group["lr"] * p.xp.sign(grad)
+        p.array -= group["lr"] * p.xp.sign(grad)
 
 
 @pytest.mark.parametrize("maximize,sign", [(False, 1.0), (True, -1.0)])

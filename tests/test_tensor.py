@@ -331,3 +331,33 @@ ERRORS = [
 def test_creation_errors(name, make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+# ---- .data: PyTorch's detached alias over the same values ------------------------------------------------
+def _data_through_alias(lib):
+    """Old-style PyTorch code changes a parameter through ``.data``; the change must land."""
+    w = lib.tensor([[1.0, -2.0], [3.0, 0.5]], requires_grad=True, device=_device(lib))
+    alias = w.data
+    assert not alias.requires_grad and alias.grad_fn is None
+    alias.add_(1.0)       # allowed: the alias does not require grad
+    w.data.mul_(2.0)      # a fresh alias each time, all over the same storage
+    return w.detach()
+
+
+def _data_assignment(lib):
+    """``p.data = t`` swaps the values (any shape) and keeps the tensor a leaf that requires grad."""
+    w = lib.tensor([1.0, 2.0], requires_grad=True, device=_device(lib))
+    w.data = lib.tensor([[5.0, 6.0, 7.0]], device=_device(lib))
+    assert w.requires_grad and w.is_leaf
+    return (w * 2).sum() + w.detach().sum()
+
+
+@pytest.mark.parametrize("make", [_data_through_alias, _data_assignment], ids=["alias", "assignment"])
+def test_data_is_a_detached_alias_as_in_torch(make):
+    compare(make(minitorch).detach(), make(torch).detach(), make.__name__)
+
+
+def test_data_refuses_a_non_tensor():
+    w = minitorch.zeros(2, requires_grad=True)
+    with pytest.raises(TypeError, match="expected a Tensor, got list"):
+        w.data = [1.0, 2.0]

@@ -199,12 +199,12 @@ def test_gradients_flow_through_the_skips():
     eps = 1e-6
     for index in [(0, 0, 0, 0), (1, 2, 1, 2), (3, 3, 2, 1)]:
         with minitorch.no_grad():
-            original = float(weight.data[index])
-            weight.data[index] = original + eps
+            original = float(weight.array[index])
+            weight.array[index] = original + eps
             up = loss().item()
-            weight.data[index] = original - eps
+            weight.array[index] = original - eps
             down = loss().item()
-            weight.data[index] = original
+            weight.array[index] = original
         assert analytic[index] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-8)
 
 

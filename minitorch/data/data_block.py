@@ -59,7 +59,7 @@ def _is_int(value):
 
 def host_array(t):
     """A Tensor, a backend array or a number as a NumPy array."""
-    data = t.data if hasattr(t, "requires_grad") else t
+    data = t.array if hasattr(t, "requires_grad") else t
     return numpy.asarray(backend.to_numpy(data) if backend.is_array(data) else data)
 
 

@@ -162,7 +162,7 @@ class DataBunch:
     def denorm(self, x):
         """Undo the normalisation of a batch (a Tensor or an array) back to [0, 1] pixels, as a
         NumPy array (images as targets with ``do_y`` too: the same stats)."""
-        array = backend.to_numpy(x.data if isinstance(x, Tensor) else x)
+        array = backend.to_numpy(x.array if isinstance(x, Tensor) else x)
         return self.norm.denorm(array) if self.norm is not None else array
 
     # ---- looking at the data ---------------------------------------------------------------------

@@ -31,7 +31,7 @@ class Dataset:
 def _host_array(data, position):
     """``data`` as a NumPy array (Tensors and CuPy arrays are copied to the host)."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if backend.is_array(data):
         return backend.to_numpy(data)
     if isinstance(data, (list, tuple)):

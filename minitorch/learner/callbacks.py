@@ -451,13 +451,13 @@ class TerminateOnNaN(Callback):
         self.saved_buffers = None
 
     def begin_batch(self):
-        self.saved_buffers = [b.data.copy() for _, b in self.buffers] \
+        self.saved_buffers = [b.array.copy() for _, b in self.buffers] \
             if self.learn.training else None
 
     def _named_arrays(self):
-        named = [(f"the gradient of {name}", p.grad.data) for name, p in self.params
+        named = [(f"the gradient of {name}", p.grad.array) for name, p in self.params
                  if p.grad is not None]
-        return named + [(f"the buffer {name}", b.data) for name, b in self.buffers]
+        return named + [(f"the buffer {name}", b.array) for name, b in self.buffers]
 
     def values_to_read(self):
         """What the Learner reads with the loss after backward: the gradients' and buffers'
@@ -479,7 +479,7 @@ class TerminateOnNaN(Callback):
         """Put the buffers back as they were before this batch, say why, stop the fit."""
         learn = self.learn
         for (_, buffer), saved in zip(self.buffers, self.saved_buffers or []):
-            buffer.data[...] = saved
+            buffer.array[...] = saved
             buffer._version_counter[0] += 1
         self.message = (f"Epoch {learn.epoch}, batch {learn.iter}: {problem}; training stopped "
                         "before the optimizer's step (the weights, the optimizer's state and "

@@ -216,7 +216,7 @@ class Learner:
         ``smooth_loss`` and ``batch_values`` for ``after_backward`` and later events."""
         if self.loss.numel() != 1:
             raise ValueError(f"the loss must have one element, got shape {tuple(self.loss.shape)}")
-        named = {"loss": self.loss.data}
+        named = {"loss": self.loss.array}
         for cb in sorted(self.callbacks + self.extra_callbacks, key=lambda c: c.order):
             if hasattr(cb, "values_to_read"):
                 named.update(cb.values_to_read())

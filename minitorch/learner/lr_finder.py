@@ -29,7 +29,7 @@ class LRFinder(Callback):
     def begin_fit(self):
         learn = self.learn
         # A snapshot in memory (copies: state_dict() shares the live arrays).
-        self.saved_model = {k: v.data.copy() for k, v in learn.model.state_dict().items()}
+        self.saved_model = {k: v.array.copy() for k, v in learn.model.state_dict().items()}
         self.saved_opt = copy.deepcopy(learn.opt.opt.state_dict())
         learn.opt.lr = self.sched.start
         self.best_loss = math.inf

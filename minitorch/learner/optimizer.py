@@ -182,7 +182,7 @@ class OptimWrapper:
                     for group in groups:
                         for p in group["params"]:
                             if p.requires_grad:
-                                p.data -= (lr * wd) * p.data
+                                p.array -= (lr * wd) * p.array
                                 p._version_counter[0] += 1
         self.opt.step()
 

@@ -75,7 +75,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         return tensor(0.0, dtype=float32)
 
     xp = with_grads[0].xp
-    grads = [p.grad.data for p in with_grads]
+    grads = [p.grad.array for p in with_grads]
     norms = xp.stack([_vector_norm(g, norm_type, xp) for g in grads])
     total_norm = _vector_norm(norms, norm_type, xp)
     if error_if_nonfinite and not bool(xp.isfinite(total_norm)):
@@ -99,4 +99,4 @@ def clip_grad_value_(parameters, clip_value):
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for p in parameters:
         if p.grad is not None:
-            p.xp.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+            p.xp.clip(p.grad.array, -clip_value, clip_value, out=p.grad.array)

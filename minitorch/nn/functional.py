@@ -120,17 +120,17 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
                            f"{input.dtype} (convert with .long())")
     n = weight.shape[0]
     if input.numel():  # on the GPU checked on the device, read with the next value that leaves it
-        i = input.data
+        i = input.array
         backend.check_later(((i < 0) | (i >= n)).any(), lambda: (
             f"embedding: index {_first_bad_row(i, n)} is out of range for a table of {n} rows"))
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
     if max_norm is not None:
         with no_grad():
-            rows = weight.xp.unique(input.data)
-            norms = (weight.xp.abs(weight.data[rows]) ** norm_type).sum(axis=1) ** (1 / norm_type)
+            rows = weight.xp.unique(input.array)
+            norms = (weight.xp.abs(weight.array[rows]) ** norm_type).sum(axis=1) ** (1 / norm_type)
             scale = weight.xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
-            weight.data[rows] *= scale[:, None].astype(weight.dtype)
+            weight.array[rows] *= scale[:, None].astype(weight.dtype)
             weight._version_counter[0] += 1
     output = weight[input]
     if padding_idx is None:

@@ -25,7 +25,7 @@ class Parameter(Tensor):
 
     def __init__(self, data, requires_grad=True):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self):
@@ -53,7 +53,7 @@ class RemovableHandle:
 def _as_host_array(value):
     """A checkpoint value (minitorch Tensor, torch tensor, NumPy/CuPy array, number) as an array."""
     if isinstance(value, Tensor):
-        array = value.data
+        array = value.array
     elif hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
         array = value.detach().cpu().numpy()
     elif backend.is_array(value):
@@ -221,7 +221,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
 
     def _apply_to_tensors(self, convert):
         """Replace the array of every parameter and buffer by ``convert(array)``, in place, so
@@ -231,9 +231,9 @@ class Module:
                 for t in table.values():
                     if t is None:
                         continue
-                    t.data = convert(t.data)
+                    t.array = convert(t.array)
                     if t.grad is not None:
-                        t.grad.data = convert(t.grad.data)
+                        t.grad.array = convert(t.grad.array)
 
     def to(self, *args, device=None, dtype=None):
         """Move (``'cuda'``/``'cpu'``) and/or cast (a float dtype) every parameter and buffer."""
@@ -350,7 +350,7 @@ class Module:
         with no_grad():
             for key, array in arrays.items():
                 target = own[key]
-                target.data[...] = backend.to_device(array, target.device).astype(
+                target.array[...] = backend.to_device(array, target.device).astype(
                     target.dtype, copy=False)
                 target._version_counter[0] += 1
         return collections.namedtuple("IncompatibleKeys", "missing_keys unexpected_keys")(

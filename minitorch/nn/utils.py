@@ -63,8 +63,8 @@ def weight_norm(module, name="weight", dim=0):
     del module._parameters[name]
     with no_grad():
         g = _norm_except_dim(weight.detach(), fn.dim)
-    module.register_parameter(name + "_g", Parameter(g.data.copy()))
-    module.register_parameter(name + "_v", Parameter(weight.data))
+    module.register_parameter(name + "_g", Parameter(g.array.copy()))
+    module.register_parameter(name + "_v", Parameter(weight.array))
     setattr(module, name, fn.compute_weight(module))
     module.register_forward_pre_hook(fn)
     return module
@@ -79,7 +79,7 @@ def remove_weight_norm(module, name="weight"):
             delattr(module, name)
             del module._parameters[name + "_g"]
             del module._parameters[name + "_v"]
-            module.register_parameter(name, Parameter(weight.data))
+            module.register_parameter(name, Parameter(weight.array))
             del module._forward_pre_hooks[key]
             return module
     raise ValueError(f"weight_norm of {name!r} not found in {type(module).__name__}")
@@ -117,15 +117,15 @@ class SpectralNorm:
         if do_power_iteration:
             # v ← Wᵀu/‖Wᵀu‖, u ← Wv/‖Wv‖: converges to the top singular vectors.  The buffers
             # are updated in place; the weight's gradient treats u and v as constants.
-            matrix = weight_mat.data
+            matrix = weight_mat.array
             with no_grad():
                 for _ in range(self.n_power_iterations):
-                    v.data[...] = _normalize(matrix.T @ u.data, self.eps)
-                    u.data[...] = _normalize(matrix @ v.data, self.eps)
+                    v.array[...] = _normalize(matrix.T @ u.array, self.eps)
+                    u.array[...] = _normalize(matrix @ v.array, self.eps)
                     u._version_counter[0] += 1
                     v._version_counter[0] += 1
         # Copies, so that a later forward's in-place update cannot touch this graph.
-        u_const, v_const = Tensor(u.data.copy()), Tensor(v.data.copy())
+        u_const, v_const = Tensor(u.array.copy()), Tensor(v.array.copy())
         sigma = (u_const * (weight_mat @ v_const)).sum()
         return weight / sigma
 
@@ -152,7 +152,7 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
     height, width = fn.reshape_weight_to_matrix(weight.detach()).shape
     u = randn(height, dtype=weight.dtype, device=weight.device)
     v = randn(width, dtype=weight.dtype, device=weight.device)
-    u.data, v.data = _normalize(u.data, eps), _normalize(v.data, eps)
+    u.array, v.array = _normalize(u.array, eps), _normalize(v.array, eps)
     del module._parameters[name]
     module.register_parameter(name + "_orig", weight)
     setattr(module, name, weight.detach())  # a plain attribute until the first forward
@@ -171,7 +171,7 @@ def remove_spectral_norm(module, name="weight"):
             delattr(module, name)
             for suffix in ("_u", "_v", "_orig"):
                 delattr(module, name + suffix)
-            module.register_parameter(name, Parameter(weight.data))
+            module.register_parameter(name, Parameter(weight.array))
             del module._forward_pre_hooks[key]
             return module
     raise ValueError(f"spectral_norm of {name!r} not found in {type(module).__name__}")

@@ -15,9 +15,9 @@ from minitorch.tensor import Tensor, as_tensor
 def array_key(key):
     """The index with every Tensor inside it replaced by its array."""
     if isinstance(key, Tensor):
-        return key.data
+        return key.array
     if isinstance(key, tuple):
-        return tuple(k.data if isinstance(k, Tensor) else k for k in key)
+        return tuple(k.array if isinstance(k, Tensor) else k for k in key)
     return key
 
 

@@ -97,7 +97,7 @@ def _class_targets(input, target, weight, ignore_index, op):
                          f"{1 if input.ndim >= 2 else 0}) expects a target of shape {expected}, "
                          f"got {tuple(target.shape)}")
     n_classes = input.shape[1] if input.ndim >= 2 else input.shape[0]
-    t = target.data
+    t = target.array
     bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
     # Checked on the device and read with the next value that leaves it (backend.check_later):
     # no sync of its own on the GPU.
@@ -132,13 +132,13 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     unbatched = input.ndim == 1
     if unbatched:  # one sample: give it a batch axis of 1 and take it away at the end
         input, target = input.reshape(1, -1), target.reshape(1)
-    class_weight = None if weight is None else as_tensor(weight, like=input).data
+    class_weight = None if weight is None else as_tensor(weight, like=input).array
     losses = NLLLoss(class_weight, ignore_index)(input, target)
     if reduction == "none":
         return losses.reshape(()) if unbatched else losses
     if reduction == "sum":
         return losses.sum()
-    return losses.sum() / _total_weight(target.data, class_weight, ignore_index, losses.dtype)
+    return losses.sum() / _total_weight(target.array, class_weight, ignore_index, losses.dtype)
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
@@ -177,8 +177,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if reduction == "sum":
         smooth = smooth.sum()
     elif reduction == "mean":
-        class_weight = None if weight is None else weight.data
-        smooth = smooth.sum() / _total_weight(target.data, class_weight, ignore_index,
+        class_weight = None if weight is None else weight.array
+        smooth = smooth.sum() / _total_weight(target.array, class_weight, ignore_index,
                                               smooth.dtype)
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
 

@@ -89,15 +89,15 @@ class BatchNorm(Function):
             centered = matrix - mean[:, None]
             var = row_dots(centered, centered) / count            # two passes: no cancellation
             if self.running_mean is not None:
-                self.running_mean.data *= 1 - self.momentum
-                self.running_mean.data += self.momentum * mean
+                self.running_mean.array *= 1 - self.momentum
+                self.running_mean.array += self.momentum * mean
                 self.running_mean._version_counter[0] += 1
             if self.running_var is not None:
-                self.running_var.data *= 1 - self.momentum
-                self.running_var.data += (self.momentum * count / (count - 1)) * var
+                self.running_var.array *= 1 - self.momentum
+                self.running_var.array += (self.momentum * count / (count - 1)) * var
                 self.running_var._version_counter[0] += 1
         else:
-            mean, var = self.running_mean.data, self.running_var.data
+            mean, var = self.running_mean.array, self.running_var.array
             centered = matrix - mean[:, None]
         inv_std = 1 / xp.sqrt(var + self.eps)
         if weight is not None and bias is not None and not backend.tuned_for_cpu(x):

@@ -68,27 +68,27 @@ class Adam(Optimizer):
         state = self.state[p]
         if not state:
             state["step"] = 0
-            state["exp_avg"] = Tensor(xp.zeros_like(p.data))
-            state["exp_avg_sq"] = Tensor(xp.zeros_like(p.data))
+            state["exp_avg"] = Tensor(xp.zeros_like(p.array))
+            state["exp_avg_sq"] = Tensor(xp.zeros_like(p.array))
         if group["amsgrad"] and "max_exp_avg_sq" not in state:
-            state["max_exp_avg_sq"] = Tensor(xp.zeros_like(p.data))
+            state["max_exp_avg_sq"] = Tensor(xp.zeros_like(p.array))
         state["step"] += 1
         step = state["step"]
 
         if weight_decay != 0:
             if group["decoupled_weight_decay"]:
-                p.data *= 1 - lr * weight_decay
+                p.array *= 1 - lr * weight_decay
             else:
-                grad = grad + weight_decay * p.data  # a new array: p.grad stays as it was
+                grad = grad + weight_decay * p.array  # a new array: p.grad stays as it was
 
-        exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
-        if not group["amsgrad"] and not backend.tuned_for_cpu(p.data):
+        exp_avg, exp_avg_sq = state["exp_avg"].array, state["exp_avg_sq"].array
+        if not group["amsgrad"] and not backend.tuned_for_cpu(p.array):
             # The GPU: the whole update as one fused kernel (see adam_update), its results
             # written back in place (and in the parameter's dtype).
             new_p, new_avg, new_avg_sq = adam_update(
-                p.data, grad, exp_avg, exp_avg_sq, beta1, beta2,
+                p.array, grad, exp_avg, exp_avg_sq, beta1, beta2,
                 lr / (1 - beta1 ** step), (1 - beta2 ** step) ** 0.5, eps)
-            p.data[...], exp_avg[...], exp_avg_sq[...] = new_p, new_avg, new_avg_sq
+            p.array[...], exp_avg[...], exp_avg_sq[...] = new_p, new_avg, new_avg_sq
             return
         # m ← β₁ m + (1 - β₁) g, written as "move m the fraction (1 - β₁) of the way to g",
         # which is how PyTorch rounds it (lerp).
@@ -96,7 +96,7 @@ class Adam(Optimizer):
         exp_avg_sq *= beta2
         exp_avg_sq += (1 - beta2) * grad * grad
         if group["amsgrad"]:
-            second_moment = state["max_exp_avg_sq"].data
+            second_moment = state["max_exp_avg_sq"].array
             xp.maximum(second_moment, exp_avg_sq, out=second_moment)
         else:
             second_moment = exp_avg_sq
@@ -105,7 +105,7 @@ class Adam(Optimizer):
         bias_correction2 = 1 - beta2 ** step
         step_size = lr / bias_correction1
         denominator = xp.sqrt(second_moment) / bias_correction2 ** 0.5 + eps
-        p.data -= step_size * exp_avg / denominator
+        p.array -= step_size * exp_avg / denominator
 
 
 @backend.fuse

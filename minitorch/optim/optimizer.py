@@ -24,7 +24,7 @@ An optimizer turns gradients into parameter changes.  The *rule* differs (``sgd.
 * **zero_grad.**  Gradients add up across ``backward`` calls, so each step starts by clearing
   them.
 
-The updates work on the raw arrays (``p.data``, ``p.grad.data``) in place, with the array
+The updates work on the raw arrays (``p.array``, ``p.grad.array``) in place, with the array
 module of the parameter (``p.xp``), so the same code runs on NumPy and CuPy arrays and records
 nothing in the autograd graph.
 """
@@ -180,13 +180,13 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = -p.grad.data if group.get("maximize", False) else p.grad.data
+                grad = -p.grad.array if group.get("maximize", False) else p.grad.array
                 self.update(p, grad, group)
                 self._mark_changed(p)
         return loss
 
     def update(self, p, grad, group):
-        """The rule: change ``p.data`` in place from its gradient array ``grad`` and the
+        """The rule: change ``p.array`` in place from its gradient array ``grad`` and the
         hyper-parameters of its ``group``, keeping any memory in ``self.state[p]``.  (PyTorch
         writes the same as its ``_single_tensor_<name>`` functions.)"""
         raise NotImplementedError(f"{type(self).__name__} does not define update()")
@@ -216,7 +216,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     # ---- saving and loading ----------------------------------------------------------------------
     def state_dict(self):
@@ -296,7 +296,7 @@ class Optimizer:
         if hasattr(value, "detach") and not isinstance(value, Tensor):  # a torch tensor
             value = value.detach().cpu().numpy()
         if isinstance(value, Tensor):
-            value = value.data
+            value = value.array
         if key == "step":  # PyTorch keeps the step count as a float tensor; it is an integer
             return int(value.item() if hasattr(value, "item") else value)
         if not backend.is_array(value):

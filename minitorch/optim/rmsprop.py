@@ -59,23 +59,23 @@ class RMSprop(Optimizer):
         state = self.state[p]
         if not state:
             state["step"] = 0
-            state["square_avg"] = Tensor(xp.zeros_like(p.data))
+            state["square_avg"] = Tensor(xp.zeros_like(p.array))
         # Created when first needed, so that switching momentum or centering on in the middle
         # of training starts them from zero instead of failing.
         if momentum > 0 and "momentum_buffer" not in state:
-            state["momentum_buffer"] = Tensor(xp.zeros_like(p.data))
+            state["momentum_buffer"] = Tensor(xp.zeros_like(p.array))
         if group["centered"] and "grad_avg" not in state:
-            state["grad_avg"] = Tensor(xp.zeros_like(p.data))
+            state["grad_avg"] = Tensor(xp.zeros_like(p.array))
         state["step"] += 1
 
         if weight_decay != 0:
-            grad = grad + weight_decay * p.data  # a new array: p.grad stays as it was
+            grad = grad + weight_decay * p.array  # a new array: p.grad stays as it was
 
-        square_avg = state["square_avg"].data
+        square_avg = state["square_avg"].array
         square_avg *= alpha
         square_avg += (1 - alpha) * grad * grad
         if group["centered"]:
-            grad_avg = state["grad_avg"].data
+            grad_avg = state["grad_avg"].array
             # ḡ ← α ḡ + (1 - α) g, as "move ḡ the fraction (1 - α) of the way to g" (lerp, which
             # is how PyTorch rounds it).
             grad_avg += (1 - alpha) * (grad - grad_avg)
@@ -84,9 +84,9 @@ class RMSprop(Optimizer):
             denominator = xp.sqrt(square_avg) + eps
 
         if momentum > 0:
-            velocity = state["momentum_buffer"].data
+            velocity = state["momentum_buffer"].array
             velocity *= momentum
             velocity += grad / denominator
-            p.data -= lr * velocity
+            p.array -= lr * velocity
         else:
-            p.data -= lr * grad / denominator
+            p.array -= lr * grad / denominator

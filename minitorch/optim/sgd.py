@@ -52,15 +52,15 @@ class SGD(Optimizer):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         weight_decay, nesterov = group["weight_decay"], group["nesterov"]
         if weight_decay != 0:
-            grad = grad + weight_decay * p.data  # a new array: p.grad stays as it was
+            grad = grad + weight_decay * p.array  # a new array: p.grad stays as it was
         if momentum != 0:
             state = self.state[p]
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = Tensor(grad.copy())
             else:
-                velocity = state["momentum_buffer"].data
+                velocity = state["momentum_buffer"].array
                 velocity *= momentum
                 velocity += (1 - dampening) * grad
-            velocity = state["momentum_buffer"].data
+            velocity = state["momentum_buffer"].array
             grad = grad + momentum * velocity if nesterov else velocity
-        p.data -= lr * grad
+        p.array -= lr * grad

@@ -449,7 +449,7 @@ def denorm_images(data, images):
     """Generated images (a Tensor in the targets' normalisation) as NumPy pixels in [0, 1]: the
     data's denormalisation when its targets are normalised (``normalize(..., do_y=True)``),
     else the [−1, 1] → [0, 1] map ``x / 2 + 0.5`` (the range of the generator's tanh)."""
-    array = backend.to_numpy(images.data if hasattr(images, "data") else images)
+    array = backend.to_numpy(images.array if hasattr(images, "array") else images)
     if getattr(data, "norm_y", False):
         array = data.denorm(array)
     else:

@@ -24,7 +24,7 @@ from minitorch import backend
 
 
 def _as_host_matrix(name, x):
-    array = backend.to_numpy(x.data if hasattr(x, "grad_fn") else x)
+    array = backend.to_numpy(x.array if hasattr(x, "grad_fn") else x)
     array = numpy.asarray(array, dtype=numpy.float64)
     if array.ndim != 2:
         raise ValueError(f"{name}: expected features of shape (n_samples, n_features), got "

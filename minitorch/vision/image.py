@@ -125,7 +125,7 @@ GRAYSCALE_CMAP = "binary"
 def image_array(image):
     """An image (C, H, W) — a Tensor or an array, floats in [0, 1] or uint8 — as floats in
     [0, 1] on the host, checked."""
-    pixels = backend.to_numpy(image.data if hasattr(image, "requires_grad") else numpy.asarray(image))
+    pixels = backend.to_numpy(image.array if hasattr(image, "requires_grad") else numpy.asarray(image))
     if pixels.ndim != 3 or pixels.shape[0] not in (1, 3):
         raise ValueError(f"show_image: expected an image (C, H, W) with C = 1 or 3, got shape "
                          f"{pixels.shape}")

@@ -249,7 +249,7 @@ def icnr(weight, scale=2, init=nn_init.kaiming_normal_):
     kernels = zeros(ni // scale ** 2, nf, h, w, dtype=weight.dtype, device=weight.device)
     init(kernels)
     with no_grad():
-        weight.copy_(kernels.data.repeat(scale ** 2, axis=0))
+        weight.copy_(kernels.array.repeat(scale ** 2, axis=0))
 
 
 class PixelShuffle_ICNR(nn.Module):
@@ -274,7 +274,7 @@ class PixelShuffle_ICNR(nn.Module):
             # lengths of v's rows so that the weight starts equal to v.
             icnr(conv.weight_v, scale)
             with no_grad():
-                v = conv.weight_v.data
+                v = conv.weight_v.array
                 conv.weight_g.copy_(((v ** 2).sum(axis=(1, 2, 3), keepdims=True)) ** 0.5)
         elif norm_type == NormType.Spectral:
             icnr(conv.weight_orig, scale)

@@ -159,7 +159,7 @@ class FeatureDistance:
             for i, layer in enumerate(self.features):
                 h = layer(h)
                 if i in self.layer_ids:
-                    out.append(backend.to_numpy(h.data).astype(numpy.float64))
+                    out.append(backend.to_numpy(h.array).astype(numpy.float64))
                 if i >= max(self.layer_ids):
                     break
         return out

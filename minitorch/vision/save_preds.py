@@ -21,7 +21,7 @@ def _pixels(learn, preds):
     (``normalize(..., do_y=True)``), clipped to [0, 1]."""
     if getattr(learn.data, "norm_y", False):
         preds = learn.data.denorm(preds)
-    array = backend.to_numpy(preds.data if hasattr(preds, "data") else preds)
+    array = backend.to_numpy(preds.array if hasattr(preds, "array") else preds)
     if array.ndim != 4 or array.shape[1] not in (1, 3):
         raise ValueError("save_preds: expected the model to predict images (N, 1 or 3, H, W), "
                          f"got shape {array.shape}")
