@@ -3,7 +3,8 @@ MergeLayer, Flatten, SigmoidRange, SelfAttention, PixelShuffle_ICNR), the model 
 (``models/``), image data (``image.py``: sampling and lighting; ``transform.py``:
 ``get_transforms`` and its transforms; ``data.py``: ``ImageList``, ``ImageImageList``,
 ``imagenet_stats``) and GAN training (``gan.py``: GANLearner, GANTrainer, the switchers, the
-losses, GANItemList)."""
+losses, GANItemList).  For the paper lessons: ``cifar_recipe.py`` (He et al.'s training recipe)
+and ``landscape.py`` (Li et al.'s loss surfaces and Hessian eigenvalues), imported from there."""
 from minitorch.vision.layers import (  # noqa: F401
     Flatten, MergeLayer, NormType, PixelShuffle_ICNR, SelfAttention, SequentialEx, SigmoidRange,
     conv_layer, icnr, init_default, relu, res_block, sigmoid_range)

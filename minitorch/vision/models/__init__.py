@@ -7,6 +7,8 @@
   and their input map; ``pretrained.py`` finds, checks and builds the weight files.
 * ``resnet.py`` — ResNet-18/34 in torchvision's layout, and a small encoder; then ``unet.py`` —
   fastai's DynamicUnet.
+* ``cifar_resnet.py`` — He et al.'s CIFAR nets of 6n + 2 layers, plain and residual (option-A
+  shortcuts): the paper lessons' nets.
 """
 from minitorch.vision.models.mnist import (  # noqa: F401
     MNIST_MODELS, basic_cnn, densenet_ish, refactored_cnn, resnet_ish)
@@ -17,3 +19,5 @@ from minitorch.vision.models.vgg import (  # noqa: F401
 from minitorch.vision.models.resnet import (  # noqa: F401
     BasicBlock, ResNet, resnet18, resnet34, small_encoder)
 from minitorch.vision.models.unet import DynamicUnet, UnetBlock  # noqa: F401
+from minitorch.vision.models.cifar_resnet import (  # noqa: F401
+    CifarBlock, CifarResNet, ShortcutA, cifar_plain, cifar_resnet)
