@@ -38,7 +38,6 @@ import numpy  # host side: the grid, the figures
 import minitorch
 from minitorch import nn
 from minitorch.data import mnist_databunch
-from minitorch.data.mnist import load_mnist
 from minitorch.files import atomic_write
 from minitorch.plot import finish_figure, subplots
 from minitorch.vision.cifar_recipe import train_cifar_net
@@ -140,23 +139,29 @@ for kind in KINDS:
 # ## The fixed images
 #
 # The loss is measured on the first training images, normalised with the statistics the nets
-# were trained with, without augmentation, the nets in eval mode (batchnorm uses its running
+# were trained with, without augmentation (the DataBunch's `fix_dl`: the training items in
+# order, with the validation transforms), the nets in eval mode (batchnorm uses its running
 # statistics, so an image's loss does not depend on which others share its batch).
 
 # %%
-images, labels = load_mnist("fashion_mnist", train=True)
-mean, std = NETS["plain"][1]["stats"]
-pixels = ((images[:args.images].astype(numpy.float32) / 255 - mean) / std)[:, None]
+fixed = mnist_databunch("fashion_mnist", bs=128, padding=0, limit=args.images, valid_limit=128,
+                        stats=NETS["plain"][1]["stats"], device=device)
+BATCHES = list(fixed.fix_dl)
+print(f"{sum(len(yb) for _, yb in BATCHES)} fixed images in {len(BATCHES)} batches; classes "
+      f"{fixed.classes}")
 
 
-def batches_of(n, dtype="float32"):
-    """The first ``n`` fixed images as batches of 128 (xb, yb) on the device."""
-    return [(minitorch.tensor(pixels[i:min(i + 128, n)].astype(dtype), device=device),
-             minitorch.tensor(labels[i:min(i + 128, n)], device=device))
-            for i in range(0, n, 128)]
+def first_images(n, dtype):
+    """The first ``n`` of the fixed images, their pixels as ``dtype``."""
+    batches, left = [], n
+    for xb, yb in BATCHES:
+        batches.append((xb[:left].to(dtype=dtype), yb[:left]))
+        left -= len(batches[-1][1])
+        if left <= 0:
+            return batches
+    raise ValueError(f"--hessian-images {n} is more than --images {args.images}")
 
 
-BATCHES = batches_of(args.images)
 loss_func = nn.CrossEntropyLoss()
 for kind, (model, _) in NETS.items():
     print(f"{kind}-{args.depth}: loss at θ* on the {args.images} fixed images "
@@ -284,7 +289,7 @@ finish_figure(fig, OUT / "convexity_2d.png")
 
 # %%
 HESSIAN = {}
-hessian_batches = batches_of(args.hessian_images, dtype="float64")
+hessian_batches = first_images(args.hessian_images, "float64")
 for kind, (model, checkpoint) in NETS.items():
     started = time.perf_counter()
     model64 = CifarResNet(blocks_per_stage(args.depth), tuple(checkpoint["widths"]),
