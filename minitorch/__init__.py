@@ -16,7 +16,7 @@ from minitorch.tensor import (  # noqa: F401
     Tensor, arange, as_tensor, bool_, empty, float16, float32, float64, from_numpy, full,
     full_like, get_default_dtype, int32, int64, ones, ones_like, rand, randint, randn, randperm,
     tensor, uint8, zeros, zeros_like)
-from minitorch.gradcheck import gradcheck  # noqa: F401
+from minitorch.gradcheck import gradcheck, gradgradcheck  # noqa: F401
 from minitorch.serialization import load, save  # noqa: F401
 from minitorch.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from minitorch.ops import *  # noqa: F401,F403  (minitorch.exp, minitorch.cat, ...)

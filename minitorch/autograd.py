@@ -215,6 +215,11 @@ class Function:
                     f"version {version}. Change it out of place (y = y + 1) instead.")
         return getattr(self, "_saved", None) or ()
 
+    def constant(self, array):
+        """``array`` (a mask, a share, computed from saved arrays) as a Tensor outside the graph:
+        what ``backward_graph`` treats as constant.  (NumPy turns 0-d results into scalars.)"""
+        return _tensor_module.Tensor(self.xp.asarray(array))
+
     def check_inputs_unchanged(self):
         """Raise unless every input is as forward saw it (``backward_graph`` recomputes from
         the inputs, so an in-place change since forward would make its gradient wrong)."""
@@ -294,9 +299,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been "
                                "used in the graph. Set allow_unused=True if this is the desired "
                                "behavior.")
-    # A first-order gradient is an array that may be a view of the graph's arrays: copy it.
-    return tuple(g if g is None or create_graph else _tensor_module.Tensor(g.copy())
-                 for g in gradients)
+    # A first-order gradient is an array that may be a view of the graph's arrays: copy it
+    # (xp.array copies; it also turns the NumPy scalar of a 0-d sum back into an array).
+    return tuple(g if g is None or create_graph else
+                 _tensor_module.Tensor(t.xp.array(g, dtype=t.dtype))
+                 for t, g in zip(inputs, gradients))
 
 
 def _roots(tensors, grads, create_graph, caller):
@@ -501,7 +508,7 @@ def _accumulate(t, grad, create_graph=False):
     if create_graph:
         t.grad = grad.clone() if t.grad is None else t.grad + grad
         return
-    grad = grad.astype(t.dtype, copy=False)
+    grad = t.xp.asarray(grad, dtype=t.dtype)  # (a NumPy scalar, from a 0-d sum, made an array)
     if t.grad is None:
         # Own the memory: grad may be a view of an array that the graph still uses.
         t.grad = _tensor_module.Tensor(grad.copy())

@@ -164,7 +164,7 @@ class PowScalar(Function):
     def backward_graph(self, grad):  # xᵖ⁻¹ is this op again: every order comes out by itself
         x, = self.inputs
         if self.exponent == 0:
-            return Tensor(self.xp.zeros_like(x.array))
+            return self.constant(self.xp.zeros_like(x.array))
         return grad * self.exponent * x ** (self.exponent - 1)
 
 
@@ -228,7 +228,7 @@ class Abs(Function):
 
     def backward_graph(self, grad):
         x, = self.saved_tensors
-        return grad * Tensor(self.xp.sign(x))
+        return grad * self.constant(self.xp.sign(x))
 
 
 # ---- smooth functions ------------------------------------------------------------------------------
@@ -369,7 +369,7 @@ class ReLU(Function):
 
     def backward_graph(self, grad):
         y, = self.saved_tensors
-        return grad * Tensor(y > 0)
+        return grad * self.constant(y > 0)
 
 
 class LeakyReLU(Function):
@@ -390,7 +390,7 @@ class LeakyReLU(Function):
 
     def backward_graph(self, grad):
         x, = self.saved_tensors
-        return where(Tensor(x > 0), grad, grad * self.negative_slope)
+        return where(self.constant(x > 0), grad, grad * self.negative_slope)
 
 
 class Clamp(Function):
@@ -407,7 +407,7 @@ class Clamp(Function):
         return grad * self.inside()
 
     def backward_graph(self, grad):
-        return grad * Tensor(self.inside())
+        return grad * self.constant(self.inside())
 
     def inside(self):
         """Where lo ≤ x ≤ hi: the mask that passes the gradient (a constant)."""
@@ -436,7 +436,7 @@ class Maximum(Function):
 
     def backward_graph(self, grad):
         a, b = self.saved_tensors
-        share_a = Tensor((a > b) + grad.dtype.type(0.5) * (a == b))
+        share_a = self.constant((a > b) + grad.dtype.type(0.5) * (a == b))
         return sum_to_shape(grad * share_a, a.shape), sum_to_shape(grad * (1 - share_a), b.shape)
 
 
@@ -456,7 +456,7 @@ class Minimum(Function):
 
     def backward_graph(self, grad):
         a, b = self.saved_tensors
-        share_a = Tensor((a < b) + grad.dtype.type(0.5) * (a == b))
+        share_a = self.constant((a < b) + grad.dtype.type(0.5) * (a == b))
         return sum_to_shape(grad * share_a, a.shape), sum_to_shape(grad * (1 - share_a), b.shape)
 
 

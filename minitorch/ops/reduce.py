@@ -127,7 +127,7 @@ class MaxAll(Function):
     def backward_graph(self, grad):
         x, y = self.saved_tensors
         winners = x == y
-        return Tensor((winners / winners.sum()).astype(x.dtype)) * grad  # 1/count at each winner
+        return self.constant((winners / winners.sum()).astype(x.dtype)) * grad  # 1/count at each winner
 
 
 class MaxDim(Function):
@@ -168,7 +168,7 @@ class MaxDim(Function):
         positions[self.axis] = -1
         won = self.xp.arange(self.x_shape[self.axis]).reshape(positions) == indices  # constant
         g = grad_values if self.keepdim else grad_values.unsqueeze(self.axis)
-        return where(Tensor(won), g, 0.0)
+        return where(self.constant(won), g, 0.0)
 
 
 class ArgMax(Function):
