@@ -529,8 +529,8 @@ class Fold(Function):
 
     def backward(self, grad):
         cols = im2col(self.xp, batch_last(grad), *self.geometry)
-        rows = cols.shape[0]
-        return cols.reshape(rows, -1, grad.shape[0]).transpose(2, 0, 1)
+        (oh, ow), rows = self.geometry[4], cols.shape[0]
+        return cols.reshape(rows, oh * ow, grad.shape[0]).transpose(2, 0, 1)  # (an empty batch too)
 
     def backward_graph(self, grad):
         return unfold(grad, self.kernel, self.dilation, self.padding, self.stride)
