@@ -508,7 +508,9 @@ def _accumulate(t, grad, create_graph=False):
     if create_graph:
         t.grad = grad.clone() if t.grad is None else t.grad + grad
         return
-    grad = t.xp.asarray(grad, dtype=t.dtype)  # (a NumPy scalar, from a 0-d sum, made an array)
+    if not backend.is_array(grad):  # a NumPy scalar, from a sum of 0-d arrays
+        grad = t.xp.asarray(grad)
+    grad = grad.astype(t.dtype, copy=False)
     if t.grad is None:
         # Own the memory: grad may be a view of an array that the graph still uses.
         t.grad = _tensor_module.Tensor(grad.copy())
