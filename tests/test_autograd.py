@@ -355,6 +355,16 @@ def test_gradients_flow_back_across_devices():
     np.testing.assert_allclose(grad_of(x), [3.0, 3.0])
 
 
+@pytest.mark.cuda
+@pytest.mark.skipif(not minitorch.cuda_is_available(), reason="needs a GPU (CuPy)")
+def test_second_derivatives_flow_back_across_devices():
+    x = minitorch.tensor([1.0, 2.0], dtype=minitorch.float64, device="cpu", requires_grad=True)
+    g, = minitorch.autograd.grad((x.to("cuda") ** 3).sum(), x, create_graph=True)
+    second, = minitorch.autograd.grad(g.sum(), x)
+    assert g.device == "cpu" and second.device == "cpu"
+    np.testing.assert_allclose(minitorch.backend.to_numpy(second.array), [6.0, 12.0])
+
+
 # ---- gradcheck can fail: a wrong backward is caught, including one that ignores its upstream -------
 class _ForgetsUpstream(minitorch.autograd.Function):
     """y = x², with a backward that returns 2x instead of dL/dy · 2x."""
