@@ -8,8 +8,8 @@ So every backward moves the gradient back the opposite way:
 * cat ↔ split the gradient;  split ↔ concatenate the gradients;  pad ↔ crop.
 
 Each backward is linear in the gradient and uses nothing of the input but its shape, so
-``backward_graph`` (for ``create_graph=True``) is the same move done with these ops on Tensors,
-and every derivative of it past the first is zero.
+``backward_graph`` (for ``create_graph=True``) is the same move done with these ops on Tensors
+(the gradient's own derivative with respect to the input is zero).
 """
 from minitorch.autograd import Function
 from minitorch.ops.common import normalize_dim, sum_to_shape
