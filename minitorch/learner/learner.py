@@ -376,10 +376,30 @@ class Learner:
         file = self._file(name)
         file.parent.mkdir(parents=True, exist_ok=True)
         state = {"model": self.model.state_dict()}
-        if with_opt and self.opt is not None:
-            state["opt"] = self.opt.state_dict()
+        if with_opt:
+            state.update(self._opt_states())
         serialization.save(state, file)
         return file
+
+    def _opt_states(self):
+        """The optimizer states a checkpoint holds: ``{'opt': ...}``, or nothing before the
+        first fit (a GANLearner holds one per model)."""
+        return {} if self.opt is None else {"opt": self.opt.state_dict()}
+
+    def _load_opt_states(self, state):
+        """Load a checkpoint's optimizer state, making the optimizer first if there is none;
+        a state that does not fit raises and leaves the optimizer as it was."""
+        if "opt" not in state:
+            return
+        had_opt = self.opt is not None
+        if not had_opt:
+            self.create_opt(self.default_lr)
+        try:
+            self.opt.load_state_dict(state["opt"])
+        except Exception:
+            if not had_opt:
+                self.opt = None
+            raise
 
     def load(self, name, with_opt=True, strict=True):
         """Read what ``save(name)`` wrote back into the model (and the optimizer, when it
@@ -400,16 +420,8 @@ class Learner:
             raise ValueError(f"Learner.load: {file} holds no 'model' entry (was it written by "
                              "learn.save?)")
         self.model.check_state_dict(state["model"], strict=strict)
-        if with_opt and "opt" in state:
-            had_opt = self.opt is not None
-            if not had_opt:
-                self.create_opt(self.default_lr)
-            try:
-                self.opt.load_state_dict(state["opt"])
-            except Exception:
-                if not had_opt:
-                    self.opt = None
-                raise
+        if with_opt:
+            self._load_opt_states(state)
         self.model.load_state_dict(state["model"], strict=strict)
         return self
 
