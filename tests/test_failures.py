@@ -2,19 +2,26 @@
 or fault below raises the named error class with a message that says what was expected, and
 leaves memory and disk as they were.
 
-Sections follow issue 11: (1) ``Learner.load`` is all or nothing; (2) a training batch whose
-loss, gradients or batchnorm statistics are not finite stops the fit before the step, and the
-weights, optimizer state and buffers are those from before it; (3) files get the umask's mode
-and a symlink's target is replaced; (4) layers and functional ops follow PyTorch's dtype rules
-(each row runs the same call in torch and expects the same outcome); (5) an empty training
-loader is refused; (6) clear messages for bad checkpoints, zero-sized layers, metrics returning
-floats, gradients of the wrong shape, missing folders; (7) a download says which mirror it tries
-and how long it waits.
+Sections: (1) ``Learner.load`` is all or nothing; (2) a training batch whose loss, gradients or
+batchnorm statistics are not finite stops the fit before the step, and the weights, optimizer
+state and buffers are those from before it; (3) files get the umask's mode and a symlink's
+target is replaced; (4) layers and functional ops follow PyTorch's dtype rules (each row runs
+the same call in torch and expects the same outcome); (5) an empty training loader is refused;
+(6) clear messages for bad checkpoints, zero-sized layers, metrics returning floats, gradients
+of the wrong shape, missing folders; (7) a download says which mirror it tries and how long it
+waits; (8) one table of bad input to the image, U-Net, GAN, file and training surfaces, each
+refused when given, by name, with memory and every file as they were (and the archive size
+limit's default); (9) 16-bit and float images scaled to 8 bits, integer images measured by
+their data range; (10) a killed writer's temporary file removed by the next write, a live
+writer's kept; (11) GAN checkpoints with both optimizers, loaded in a new session from either
+turn; (12) what a callback raises at the start of a fit reaches the caller, and a fit without
+a validation set trains every epoch.
 """
 import copy
 import hashlib
 import io
 import json
+import math
 import os
 import pickle
 import signal
@@ -40,13 +47,14 @@ from minitorch.data import ArrayDataset, DataBunch, DataLoader
 from minitorch.data import download as dl
 from minitorch.data.image_folder import open_image
 from minitorch.files import atomic_write
-from minitorch.learner import Callback, Learner, accuracy
+from minitorch.learner import (
+    Callback, Learner, LossMetrics, LRFinder, OneCycleScheduler, accuracy)
 from minitorch.learner.callbacks import non_finite
 from minitorch.nn import functional as F
 from minitorch.optim import SGD, Adam, RMSprop
 from minitorch.vision import (
-    DynamicUnet, GANLearner, ImageImageList, ImageList, get_transforms, small_encoder,
-    unet_learner)
+    AdaptiveGANSwitcher, DynamicUnet, FixedGANSwitcher, GANDiscriminativeLR, GANLearner,
+    ImageImageList, ImageList, get_transforms, small_encoder, unet_learner)
 from minitorch.vision.crappify import crappify, paired_random_crop
 from minitorch.vision.feature_loss import FeatureLoss, gram_matrix
 from minitorch.vision.models import VGGInput, basic_critic, basic_generator
@@ -672,7 +680,7 @@ def test_a_mirror_that_never_answers_is_announced_and_times_out(tmp_path, capsys
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
-# ---- 8. the image, U-Net, GAN and file surfaces: bad input named when given ---------------------
+# ---- 8. the image, U-Net, GAN, file and training surfaces: bad input named when given -----------
 # Each row builds what it needs under tmp_path, then makes one bad call, which must raise the
 # error class given with a message matching the words, and leave memory (what the row's
 # ``watch`` returns) and every file under tmp_path (hidden temporary files included) as they
@@ -747,10 +755,7 @@ def _npz_member(tmp, header, payload=b"", compress=zipfile.ZIP_STORED):
     np.lib.format.write_array_header_1_0(member, header)
     path = tmp / "w.npz"
     with zipfile.ZipFile(path, "w", compress) as archive:
-        with archive.open("w.npy", "w", force_zip64=True) as out:
-            out.write(member.getvalue())
-            for start in range(0, len(payload), 1 << 20):
-                out.write(payload[start:start + 1 << 20])
+        archive.writestr("w.npy", member.getvalue() + payload)
     return path
 
 
@@ -862,6 +867,36 @@ def _feature_loss_grey(tmp):
     loss = FeatureLoss(m_feat, [1], [1.0], input_map=VGGInput(stats=None))
     grey = minitorch.rand(2, 1, 8, 8)
     return lambda: loss(grey, grey), lambda: weights(m_feat)
+
+
+def _after_a_fit(call, groups=1):
+    """A learner trained for one epoch (``groups`` layer groups), then ``call(learn)``."""
+    def build(tmp):
+        learn = make_learner(tmp)
+        if groups == 2:
+            learn.split(lambda m: [m[3]])
+        learn.fit(1, 1e-2)
+        return partial(call, learn), lambda: (weights(learn.model), opt_snapshot(learn))
+    return build
+
+
+class FailsToBegin(Callback):
+    order = -100  # before every other callback's begin_fit
+
+    def __init__(self, error):
+        self.error = error
+
+    def begin_fit(self):
+        raise self.error
+
+
+def _first_fit(*callbacks):
+    """The first fit of a new learner, with ``callbacks``."""
+    def build(tmp):
+        learn = make_learner(tmp)
+        return (lambda: learn.fit(1, 1e-3, callbacks=list(callbacks)),
+                lambda: weights(learn.model))
+    return build
 
 
 BAD_INPUT = [
@@ -981,9 +1016,54 @@ BAD_INPUT = [
      r"clip must be None or a positive finite number .* got nan"),
     ("GANLearner.wgan(clip=-0.01)", _gan_construction(clip=-0.01), ValueError, r"clip.*got -0.01"),
     ("GANLearner.wgan(clip=0)", _gan_construction(clip=0), ValueError, r"clip.*got 0"),
-    ("GANLearner.wgan(clip='0.01')", _gan_construction(clip="0.01"), ValueError, r"clip.*got '0.01'"),
+    ("GANLearner.wgan(clip='0.01')", _gan_construction(clip="0.01"), ValueError,
+     r"clip.*got '0.01'"),
     ("learn.gan_trainer.clip = nan", _set_gan_clip(float("nan")), ValueError,
      r"clip must be None or a positive finite number"),
+    # -- learning rates, on every fit and schedule, checked before anything changes
+    ("fit(1, nan) after a fit", _after_a_fit(lambda learn: learn.fit(1, float("nan"))),
+     ValueError, r"fit: the learning rate must be a finite number ≥ 0 .* got nan"),
+    ("fit(1, inf) after a fit", _after_a_fit(lambda learn: learn.fit(1, float("inf"))),
+     ValueError, r"fit: the learning rate must be .* got inf"),
+    ("fit(1, -0.1) after a fit", _after_a_fit(lambda learn: learn.fit(1, -0.1)), ValueError,
+     r"fit: the learning rate must be a finite number ≥ 0 .* got -0.1"),
+    ("fit(1, wd=nan) after a fit", _after_a_fit(lambda learn: learn.fit(1, 1e-3, wd=float("nan"))),
+     ValueError, r"fit: the weight decay must be a finite number ≥ 0"),
+    ("fit_one_cycle(1, nan) after a fit", _after_a_fit(
+        lambda learn: learn.fit_one_cycle(1, float("nan"))), ValueError,
+     r"max_lr must be a finite number ≥ 0 .* got nan"),
+    ("fit(1, [1e-3, nan]) for two layer groups", _after_a_fit(
+        lambda learn: learn.fit(1, [1e-3, float("nan")]), groups=2), ValueError,
+     r"fit: the learning rate must be .* got \[0.001, nan\]"),
+    ("fit(1, slice(1e-5, inf))", _after_a_fit(lambda learn: learn.fit(1, slice(1e-5, math.inf)),
+                                              groups=2), ValueError,
+     r"learning rates as a slice: .* got slice\(1e-05, inf, None\)"),
+    ("fit_one_cycle(2, slice(None))", _after_a_fit(
+        lambda learn: learn.fit_one_cycle(2, slice(None))), ValueError,
+     r"learning rates as a slice: slice\(stop\) or slice\(start, stop\).* got "
+     r"slice\(None, None, None\)"),
+    ("fit_one_cycle(2, 1e-2, final_div=0)", _after_a_fit(
+        lambda learn: learn.fit_one_cycle(2, 1e-2, final_div=0)), ValueError,
+     r"OneCycleScheduler: final_div must be a finite number > 0 .* got 0"),
+    ("learn.opt.lr = nan", _after_a_fit(lambda learn: setattr(learn.opt, "lr", float("nan"))),
+     ValueError, r"OptimWrapper.lr: the learning rate must be a finite number ≥ 0"),
+    ("GANDiscriminativeLR(mult_lr=nan)", lambda tmp: (partial(
+        GANDiscriminativeLR, mult_lr=float("nan")), None), ValueError,
+     r"mult_lr must be a finite number > 0, got nan"),
+    ("GANDiscriminativeLR(mult_lr=-5)", lambda tmp: (partial(GANDiscriminativeLR, mult_lr=-5),
+                                                     None),
+     ValueError, r"mult_lr must be a finite number > 0, got -5"),
+    # -- callbacks: what begin_fit raises reaches the caller
+    ("a ValueError in begin_fit of a first fit", _first_fit(FailsToBegin(ValueError("mine"))),
+     ValueError, "^mine$"),
+    ("Ctrl-C in begin_fit of a first fit", _first_fit(FailsToBegin(KeyboardInterrupt("mine"))),
+     KeyboardInterrupt, "^mine$"),
+    ("n_crit returning None", _gan(switcher=FixedGANSwitcher(n_crit=lambda n: None)),
+     TypeError, r"n_crit\(0\) returned None; expected a positive integer"),
+    ("AdaptiveGANSwitcher in a plain Learner", _first_fit(AdaptiveGANSwitcher()), TypeError,
+     r"AdaptiveGANSwitcher acts on the turns of a GANLearner's .* Learner has no gan_trainer"),
+    ("GANDiscriminativeLR in a plain Learner", _first_fit(GANDiscriminativeLR()), TypeError,
+     r"GANDiscriminativeLR .* has no gan_trainer"),
     # -- recurrent layers
     ("LSTM on a sequence of length 0", lambda tmp: (partial(
         nn.LSTM(3, 4), minitorch.zeros(0, 2, 3)), None), RuntimeError,
@@ -1149,3 +1229,49 @@ def test_a_gan_checkpoint_that_does_not_fit_changes_nothing(tmp_path):
         learn.load("bad")
     assert_same((weights(learn.model), _gan_opt_states(learn), files_under(tmp_path)), before,
                 "model, both optimizers and the files")
+
+
+# ---- 12. fits that stop at their start, fits without a validation set ---------------------------
+def test_every_callbacks_after_fit_copes_with_a_fit_that_never_began(tmp_path):
+    """A callback before all others fails in begin_fit; every other callback's after_fit runs
+    without its begin_fit (the Learner's own, the schedules', the GAN's), and the error that
+    reaches the caller is the first one, with no note of a second failure."""
+    learn = _gan_learner(tmp_path)
+    extra = [FailsToBegin(ValueError("the first failure")), OneCycleScheduler(1e-3),
+             LRFinder(), FixedGANSwitcher(), AdaptiveGANSwitcher(), GANDiscriminativeLR(),
+             LossMetrics()]
+    before = weights(learn.model), [p.requires_grad for p in learn.model.parameters()]
+    with pytest.raises(ValueError, match="^the first failure$") as info:
+        learn.fit(1, 1e-3, callbacks=extra)
+    assert getattr(info.value, "__notes__", []) == []
+    assert_same((weights(learn.model), [p.requires_grad for p in learn.model.parameters()]),
+                before, "models")
+
+
+def test_a_failing_after_fit_is_noted_on_the_error_that_stopped_the_fit():
+    class FailsToEnd(Callback):
+        def after_fit(self):
+            raise RuntimeError("cannot clean up")
+
+    learn = make_learner()
+    with pytest.raises(ValueError, match="^the first failure\n") as info:
+        learn.fit(1, 1e-3, callbacks=[FailsToBegin(ValueError("the first failure")),
+                                      FailsToEnd()])
+    assert "FailsToEnd.after_fit also failed: RuntimeError: cannot clean up" in \
+        info.value.__notes__[0]
+    with pytest.raises(RuntimeError, match="cannot clean up"):  # alone, it is the error
+        learn.fit(1, 1e-3, callbacks=[FailsToEnd()])
+
+
+def test_split_none_trains_every_epoch_and_skips_validation(capsys):
+    """fastai's fit skips validation when the validation set is empty (``data.empty_val``)."""
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 1, 4, 4), np.uint8)
+    data = (ImageList.from_arrays(pixels).split_none()
+            .label_from_list([str(i % 4) for i in range(16)], []).databunch(bs=4))
+    learn = make_learner(data=data, silent=False)
+    learn.callbacks[2].show_bar = False
+    learn.fit(3, 1e-3)
+    assert learn.recorder.nb_batches == [4, 4, 4] and learn.recorder.val_losses == [None] * 3
+    rows = capsys.readouterr().out.splitlines()[-3:]
+    assert [row.split()[:1] + row.split()[2:4] for row in rows] == [
+        [str(epoch), "#na#", "#na#"] for epoch in range(3)]

@@ -22,6 +22,7 @@ spreads them geometrically: small for the pretrained body, large for the new hea
 ``freeze_to(n)`` stops training the first ``n`` groups — except their batchnorm layers, whose
 statistics must adapt to the new data (``train_bn=True``, as in fastai).
 """
+import math
 import numbers
 from functools import partial
 from pathlib import Path
@@ -34,7 +35,7 @@ from minitorch.learner.activations import loss_func2activ
 from minitorch.learner.callbacks import (
     CancelBatchException, CancelEpochException, CancelFitException, ProgressCallback, Recorder,
     SmoothenValue, TerminateOnNaN, WeightedMeans, metric_name, metric_value, read_together)
-from minitorch.learner.optimizer import OptimWrapper, norm_layer_types
+from minitorch.learner.optimizer import OptimWrapper, check_lr, norm_layer_types
 from minitorch.learner.summary import flatten_model, layer_parameters, model_summary
 from minitorch.optim import Adam
 from minitorch.tensor import tensor
@@ -104,6 +105,10 @@ class Learner:
         b and the others b/10.  One layer group gives a number."""
         if not isinstance(lr, slice):
             return lr
+        if lr.step is not None or not _positive(lr.stop) or not (lr.start is None
+                                                                 or _positive(lr.start)):
+            raise ValueError(f"learning rates as a slice: slice(stop) or slice(start, stop) with "
+                             f"finite positive numbers (1e-3, or 1e-5 and 1e-3), got {lr!r}")
         n = len(self.layer_groups)
         if lr.start:
             step = (lr.stop / lr.start) ** (1 / (n - 1)) if n > 1 else 1
@@ -126,8 +131,8 @@ class Learner:
         if not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
         self.require_training_batches("fit")
-        lr = self.lr_range(self.default_lr if lr is None else lr)
-        wd = self.wd if wd is None else wd
+        lr = check_lr(self.lr_range(self.default_lr if lr is None else lr), "fit")
+        wd = check_lr(self.wd if wd is None else wd, "fit", "the weight decay")
         if self.opt is None:
             self.create_opt(lr, wd)
         else:
@@ -140,16 +145,38 @@ class Learner:
         self.smooth_loss = float("nan")
         self.stopped_on_nan = False
         try:
-            self("begin_fit")
-            for self.epoch in range(epochs):
-                self._one_epoch()
-        except CancelFitException:
-            self("after_cancel_fit")
-        finally:
-            self("after_fit")
-            self.training = False
-            self.model.zero_grad()
-            self.extra_callbacks = []
+            try:
+                self("begin_fit")
+                for self.epoch in range(epochs):
+                    self._one_epoch()
+            except CancelFitException:
+                self("after_cancel_fit")
+        except BaseException as error:  # Ctrl-C too: after_fit runs, then the error goes on
+            self._end_fit(error)
+            raise
+        self._end_fit()
+
+    def _end_fit(self, error=None):
+        """``after_fit`` on every callback, even when one of them fails (each must cope with a
+        fit that stopped anywhere, before its own ``begin_fit`` too).  When the fit is ending
+        because of ``error``, that error is what reaches the caller; a callback's failure to
+        clean up is added to it as a note, never put in its place."""
+        failures = []
+        for cb in sorted(self.callbacks + self.extra_callbacks, key=lambda c: c.order):
+            try:
+                if hasattr(cb, "after_fit"):
+                    cb.after_fit()
+            except Exception as failure:
+                failures.append((cb, failure))
+        self.training = False
+        self.model.zero_grad()
+        self.extra_callbacks = []
+        if error is None and failures:
+            raise failures[0][1]
+        for cb, failure in failures:
+            if error is not None:
+                error.add_note(f"(while the fit stopped, {cb!r}.after_fit also failed: "
+                               f"{type(failure).__name__}: {failure})")
 
     def require_training_batches(self, caller):
         """Raise before anything changes when the training loader yields no batch at all (a
@@ -172,10 +199,13 @@ class Learner:
             self._all_batches()
         except CancelEpochException:
             self("after_cancel_epoch")
-        if not self.skip_validate and getattr(self.data, "valid_dl", None) is not None:
+        valid_dl = getattr(self.data, "valid_dl", None)
+        # An empty validation set (split_none): every epoch trains, none validates (fastai).
+        if not self.skip_validate and valid_dl is not None and (
+                not hasattr(valid_dl, "__len__") or len(valid_dl) > 0):
             self.model.eval()
             self.training = False
-            self.dl = self.data.valid_dl
+            self.dl = valid_dl
             with no_grad():
                 try:
                     self("begin_validate")
@@ -430,6 +460,11 @@ class Learner:
                 f"loss_func={getattr(self.loss_func, '__name__', self.loss_func)!r}, "
                 f"metrics={[getattr(m, '__name__', m) for m in self.metrics]}, wd={self.wd}, "
                 f"true_wd={self.true_wd})")
+
+
+def _positive(value):
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)
 
 
 class _eval_mode:

@@ -193,6 +193,7 @@ class GANTrainer(Callback):
         self.gen_first, self.show_img, self.n_show = gen_first, show_img, n_show
         self.opt_gen = self.opt_critic = None
         self.gen_mode = gen_first
+        self.fitting = False  # between this callback's begin_fit and after_fit
 
     @property
     def clip(self):
@@ -238,6 +239,7 @@ class GANTrainer(Callback):
 
     def begin_fit(self):
         learn = self.learn
+        self.fitting = True
         if self.opt_gen is None:
             self.create_opts()
         for opt in (self.opt_gen, self.opt_critic):
@@ -324,6 +326,9 @@ class GANTrainer(Callback):
             image_grid(images, path=path, title=f"Epoch {learn.epoch}")
 
     def after_fit(self):
+        if not self.fitting:
+            return  # the fit stopped before this callback's begin_fit: nothing to undo
+        self.fitting = False
         self.switch(gen_mode=True)
 
     def switch(self, gen_mode=None):
@@ -426,6 +431,11 @@ class GANDiscriminativeLR(Callback):
     """Critic batches train with the learning rate × ``mult_lr`` (the superres GAN: 5)."""
 
     def __init__(self, mult_lr=5.):
+        # (the rate is multiplied by it at each critic batch and divided by it after the step)
+        if isinstance(mult_lr, bool) or not (isinstance(mult_lr, numbers.Real)
+                                             and math.isfinite(mult_lr) and mult_lr > 0):
+            raise ValueError(f"GANDiscriminativeLR: mult_lr must be a finite number > 0, got "
+                             f"{mult_lr!r}")
         self.mult_lr = mult_lr
 
     def begin_fit(self):
