@@ -22,7 +22,6 @@ spreads them geometrically: small for the pretrained body, large for the new hea
 ``freeze_to(n)`` stops training the first ``n`` groups — except their batchnorm layers, whose
 statistics must adapt to the new data (``train_bn=True``, as in fastai).
 """
-import math
 import numbers
 from functools import partial
 from pathlib import Path
@@ -35,7 +34,8 @@ from minitorch.learner.activations import loss_func2activ
 from minitorch.learner.callbacks import (
     CancelBatchException, CancelEpochException, CancelFitException, ProgressCallback, Recorder,
     SmoothenValue, TerminateOnNaN, WeightedMeans, metric_name, metric_value, read_together)
-from minitorch.learner.optimizer import OptimWrapper, check_lr, norm_layer_types
+from minitorch.learner.optimizer import (
+    OptimWrapper, check_lr, is_positive_number, norm_layer_types)
 from minitorch.learner.summary import flatten_model, layer_parameters, model_summary
 from minitorch.optim import Adam
 from minitorch.tensor import tensor
@@ -105,8 +105,8 @@ class Learner:
         b and the others b/10.  One layer group gives a number."""
         if not isinstance(lr, slice):
             return lr
-        if lr.step is not None or not _positive(lr.stop) or not (lr.start is None
-                                                                 or _positive(lr.start)):
+        if lr.step is not None or not is_positive_number(lr.stop) or not (
+                lr.start is None or is_positive_number(lr.start)):
             raise ValueError(f"learning rates as a slice: slice(stop) or slice(start, stop) with "
                              f"finite positive numbers (1e-3, or 1e-5 and 1e-3), got {lr!r}")
         n = len(self.layer_groups)
@@ -171,12 +171,11 @@ class Learner:
         self.training = False
         self.model.zero_grad()
         self.extra_callbacks = []
-        if error is None and failures:
+        if failures and error is None:
             raise failures[0][1]
         for cb, failure in failures:
-            if error is not None:
-                error.add_note(f"(while the fit stopped, {cb!r}.after_fit also failed: "
-                               f"{type(failure).__name__}: {failure})")
+            error.add_note(f"(while the fit stopped, {cb!r}.after_fit also failed: "
+                           f"{type(failure).__name__}: {failure})")
 
     def require_training_batches(self, caller):
         """Raise before anything changes when the training loader yields no batch at all (a
@@ -460,11 +459,6 @@ class Learner:
                 f"loss_func={getattr(self.loss_func, '__name__', self.loss_func)!r}, "
                 f"metrics={[getattr(m, '__name__', m) for m in self.metrics]}, wd={self.wd}, "
                 f"true_wd={self.true_wd})")
-
-
-def _positive(value):
-    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
-            and math.isfinite(value) and value > 0)
 
 
 class _eval_mode:

@@ -12,10 +12,9 @@ so each phase starts and ends flat.  The first batch uses the start values; afte
 training batch the schedule advances one step, and the next batch uses the new values.
 """
 import math
-import numbers
 
 from minitorch.learner.callbacks import Callback, CancelFitException
-from minitorch.learner.optimizer import check_lr
+from minitorch.learner.optimizer import check_lr, is_positive_number
 
 
 def annealing_cos(start, end, pct):
@@ -75,7 +74,7 @@ class OneCycleScheduler(Callback):
             raise ValueError(f"OneCycleScheduler: pct_start must be in [0, 1], got {pct_start}")
         final_div = div_factor * 1e4 if final_div is None else final_div
         for name, value in (("div_factor", div_factor), ("final_div", final_div)):
-            if not (isinstance(value, numbers.Real) and math.isfinite(value) and value > 0):
+            if not is_positive_number(value):
                 raise ValueError(f"OneCycleScheduler: {name} must be a finite number > 0 (the "
                                  f"learning rate is divided by it), got {value!r}")
         self.max_lr = check_lr(max_lr, "OneCycleScheduler", "max_lr")

@@ -37,6 +37,13 @@ from minitorch.nn.hooks import flatten_model, layer_parameters
 from minitorch.optim.optimizer import check_grads
 
 
+def is_positive_number(value):
+    """Whether ``value`` is a finite real number > 0 (not a bool): a divisor, a clip, a slice's
+    ends."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)
+
+
 def check_lr(lr, caller, name="the learning rate"):
     """``lr`` — a number, or a list of one per layer group — when every value is a finite
     number ≥ 0; else a ValueError naming ``caller``.  Every fit, schedule and ``opt.lr = ...``

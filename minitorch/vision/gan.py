@@ -29,7 +29,6 @@ a real image normalised to [−1, 1] (what the generator's tanh produces).  Read
 
 Where the lesson's fastai had a bug, this file does what was meant and says so.
 """
-import math
 import numbers
 
 import numpy  # host-side only: the noise and the pictures
@@ -42,6 +41,7 @@ from minitorch.vision.data import ImageList
 from minitorch.vision.image import show_image
 from minitorch.learner import Learner
 from minitorch.learner.callbacks import Callback, SmoothenValue
+from minitorch.learner.optimizer import is_positive_number
 from minitorch.nn.hooks import flatten_model
 from minitorch.tensor import full
 
@@ -178,10 +178,13 @@ class GANTrainer(Callback):
 
     ``switch_eval``: the model not being trained is put in eval mode (its batchnorm uses running
     statistics, its dropout is off).  ``clip``: before every training batch the critic's weights
-    are clamped to ``[−clip, clip]`` (WGAN).  ``beta``: smoothing of the two losses.
+    are clamped to ``[−clip, clip]`` (WGAN); a positive finite number, checked whenever it is
+    set.  ``beta``: smoothing of the two losses.
     ``gen_first``: start with the generator.  ``show_img``: at the end of each epoch, save a
     grid of the last generated batch to ``learn.path / 'gan_samples' / 'epoch_{n}.png'``
     (denormalised: fastai v1 showed the tanh output as it was, too dark, fastai#2524).
+    The first training batch of a fit checks that the generator's images fit the critic
+    (:meth:`check_shapes`).
     """
 
     order = -20  # before the recorder: the batch it records is the one this callback set up
@@ -203,9 +206,7 @@ class GANTrainer(Callback):
     def clip(self, value):
         # Checked when set: at every batch, clamp(-nan, nan) would make every critic weight NaN
         # (before any NaN check can see a loss), and clip ≤ 0 would set every weight to -clip.
-        if value is not None and not (isinstance(value, numbers.Real)
-                                      and not isinstance(value, bool)
-                                      and math.isfinite(value) and value > 0):
+        if value is not None and not is_positive_number(value):
             raise ValueError(f"GANTrainer: clip must be None or a positive finite number (the "
                              f"critic's weights are clamped to [-clip, clip]), got {value!r}")
         self._clip = value
@@ -432,8 +433,7 @@ class GANDiscriminativeLR(Callback):
 
     def __init__(self, mult_lr=5.):
         # (the rate is multiplied by it at each critic batch and divided by it after the step)
-        if isinstance(mult_lr, bool) or not (isinstance(mult_lr, numbers.Real)
-                                             and math.isfinite(mult_lr) and mult_lr > 0):
+        if not is_positive_number(mult_lr):
             raise ValueError(f"GANDiscriminativeLR: mult_lr must be a finite number > 0, got "
                              f"{mult_lr!r}")
         self.mult_lr = mult_lr
@@ -464,7 +464,8 @@ class GANLearner(Learner):
     by a :class:`GANTrainer` (``learn.gan_trainer``) and a switcher (default: five critic
     batches per generator batch).  ``switcher`` is a callback, or a function that makes one
     (fastai's ``partial(AdaptiveGANSwitcher, critic_thresh=0.65)``).  The other keywords go to
-    ``Learner`` (``opt_func``, ``wd``, ``path``, ...)."""
+    ``Learner`` (``opt_func``, ``wd``, ``path``, ...).  ``save``/``load`` hold both models and
+    both optimizers (``Learner.save`` keeps ``learn.opt``: only the one whose turn it is)."""
 
     def __init__(self, data, generator, critic, gen_loss_func, crit_loss_func, switcher=None,
                  gen_first=False, switch_eval=True, show_img=True, clip=None, **learn_kwargs):
