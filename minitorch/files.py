@@ -72,11 +72,15 @@ def _part_name(target_name):
 
 
 def _lock(descriptor, wait):
-    """An exclusive flock on ``descriptor``; False when another holds it and ``wait`` is off."""
+    """An exclusive flock on ``descriptor``: True when taken, False when another writer holds
+    it (and ``wait`` is off), None where the file system has no locks (then no part is ever
+    taken for stale, and nothing is cleaned)."""
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
         return False
+    except OSError:
+        return None
     return True
 
 
@@ -128,7 +132,9 @@ def _new_part(path, permissions):
             descriptor = os.open(name, flags, 0o600)
         except FileExistsError:
             continue
-        if fcntl is None or (_lock(descriptor, wait=True) and _still_named(descriptor, name)):
+        if fcntl is not None:
+            _lock(descriptor, wait=True)
+        if _still_named(descriptor, name):
             os.fchmod(descriptor, permissions)
             return descriptor, name
         os.close(descriptor)
