@@ -10,7 +10,8 @@ code.  From every row the factories make:
   (non-contiguous) and batch-innermost ((C, H, W, N) in memory, as minitorch's conv leaves it);
 * ``test_gradcheck[row]`` (tiny shapes): backward against finite differences, float64;
 * for the ops that can be differentiated twice (``create_graph=True``: conv2d, unfold, fold,
-  pixel_shuffle): ``test_second_order[row-layout]`` against torch's second derivatives in
+  pixel_shuffle, avg_pool2d and the adaptive average over equal bins, batch_norm):
+  ``test_second_order[row-layout]`` against torch's second derivatives in
   float64, ``test_gradgradcheck[row]`` against finite differences of the first derivatives,
   ``test_third_order[row]`` on a few rows; every other op here raises a clear error naming
   itself under ``create_graph`` (``test_no_backward_graph_yet_names_the_op``).
@@ -317,7 +318,8 @@ def test_gradcheck(row):
 
 
 # ---- derivatives of derivatives (create_graph=True) ----------------------------------------------
-TWICE_DIFFERENTIABLE = ("conv2d-", "unfold", "fold", "pixel_shuffle")
+TWICE_DIFFERENTIABLE = ("conv2d-", "unfold", "fold", "pixel_shuffle", "avg_pool2d",
+                        "adaptive_avg_pool2d-1", "adaptive_avg_pool2d-equal-bins", "batch_norm")
 SECOND_ORDER_ROWS = [row for row in ROWS if row.name.startswith(TWICE_DIFFERENTIABLE)]
 NOT_YET_ROWS = [row for row in ROWS if not row.name.startswith(TWICE_DIFFERENTIABLE)]
 

@@ -4,8 +4,9 @@ One table row per loss and setting: the inputs to draw and the keyword arguments
 through ``torch_compare.check`` for every reduction, in float64 (tight) and float32 (torch's
 default tolerances): the loss, the gradient of the input, and the gradient of the target where
 PyTorch gives one (the regression and binary losses).  Float64 rows also go through
-``minitorch.gradcheck``.  Then the edge cases: huge logits, ignored targets, out-of-range
-classes, bad shapes.
+``minitorch.gradcheck``.  The classification losses (cross-entropy, nll_loss) are
+differentiated twice too (``create_graph=True``) against torch's second derivatives, for every
+reduction.  Then the edge cases: huge logits, ignored targets, out-of-range classes, bad shapes.
 """
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ import torch.nn.functional as TF
 import minitorch
 from minitorch import nn
 from minitorch.nn import functional as F
-from torch_compare import DEVICE, TORCH_DEVICE, check
+from torch_compare import DEVICE, TORCH_DEVICE, check, check_higher_order
 
 RNG = np.random.default_rng(0)
 
@@ -151,6 +152,24 @@ def test_loss_gradcheck(name, function, module, makers, kwargs, target_grad):
     for reduction in ("mean", "none"):
         assert minitorch.gradcheck(
             lambda a, b: getattr(F, function)(a, b, reduction=reduction, **mt_kwargs), [x, t])
+
+
+TWICE_DIFFERENTIABLE = [row for row in LOSSES if row[1] in ("cross_entropy", "nll_loss")]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name,function,module,makers,kwargs,target_grad", TWICE_DIFFERENTIABLE,
+                         ids=[row[0] for row in TWICE_DIFFERENTIABLE])
+def test_loss_second_order(name, function, module, makers, kwargs, target_grad, reduction):
+    """Second derivatives (through log_softmax and nll_loss's backward_graph) against torch's,
+    float64: the Hessian-vector products of the paper lessons need them."""
+    arrays = _log_probs_if_nll(name, [make(np.float64) for make in makers])
+    mt_kwargs = _kwargs(kwargs, np.float64, "mt")
+    torch_kwargs = _kwargs(kwargs, np.float64, "torch")
+    check_higher_order(
+        lambda x, t: getattr(F, function)(x, t, reduction=reduction, **mt_kwargs),
+        lambda x, t: getattr(TF, function)(x, t, reduction=reduction, **torch_kwargs),
+        arrays, requires_grad=[True, target_grad])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -78,6 +78,15 @@ class NLLLoss(Function):
                                self.xp.expand_dims(-weight * grad, 1), axis=1)
         return grad_log_probs, None
 
+    def backward_graph(self, grad):
+        """The same with ops on Tensors: a constant −w[tₙ] at each picked entry times dL/dℓₙ.
+        Linear in log p, so its derivative in log p is 0 (and in dL/dℓ, the picks again)."""
+        safe_target, weight = self.saved_tensors
+        picks = self.xp.zeros(self.log_probs_shape, dtype=weight.dtype)
+        self.xp.put_along_axis(picks, self.xp.expand_dims(safe_target, 1),
+                               self.xp.expand_dims(-weight, 1), axis=1)
+        return self.constant(picks) * grad.unsqueeze(1), None
+
 
 def _class_targets(input, target, weight, ignore_index, op):
     """Check the shapes and values of class-index targets; return the per-sample weight sum.

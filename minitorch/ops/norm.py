@@ -20,6 +20,10 @@ The sums are **BLAS reductions** (``row_sums``, ``row_dots``, ``column_sums`` of
 group's Σ x and Σ g·x̂ is a dot product that NumPy hands to BLAS, which streams the numbers with
 vector instructions; that was measured faster than ``x.sum(axis)`` at the lesson's shapes, and
 it accumulates in blocks, so it stays accurate in float32 (an ``einsum`` of products did not).
+
+For ``create_graph=True`` (``autograd.py``) batch_norm's ``backward_graph`` writes the same
+formula with ops on Tensors, x̂ recomputed from the input: in training mode the batch's mean
+and variance are functions of x too, and their derivatives come along.
 """
 from minitorch import backend
 from minitorch.autograd import Function
@@ -99,6 +103,7 @@ class BatchNorm(Function):
         else:
             mean, var = self.running_mean.array, self.running_var.array
             centered = matrix - mean[:, None]
+            self.eval_mean = mean.copy()  # backward_graph's constant (C numbers)
         inv_std = 1 / xp.sqrt(var + self.eps)
         if weight is not None and bias is not None and not backend.tuned_for_cpu(x):
             # the GPU: x̂ and the affine map in one fused kernel (backend.fuse)
@@ -141,6 +146,34 @@ class BatchNorm(Function):
             grads.append(grad_weight)
         if self.has_bias:
             grads.append(grad_bias)
+        return tuple(grads)
+
+    def backward_graph(self, grad):
+        """The same formulas with ops on Tensors, x̂ recomputed from the input x.  Training:
+        mean and var are x's (differentiable); eval: the running statistics are constants,
+        and dL/dx = g · weight / √(running_var + eps) is linear in g."""
+        x = self.inputs[0]
+        axes = (0,) + tuple(range(2, x.ndim))                     # all but the channels
+        channel = [1, x.shape[1]] + [1] * (x.ndim - 2)            # (1, C, 1, ...) broadcasts
+        if self.training:
+            centered = x - x.mean(dim=axes, keepdim=True)
+            inv_std = ((centered * centered).mean(dim=axes, keepdim=True) + self.eps) ** -0.5
+        else:
+            _, inv_std_array, _ = self.saved_tensors
+            centered = x - self.constant(self.eval_mean.reshape(channel))
+            inv_std = self.constant(inv_std_array.reshape(channel))
+        normalized = centered * inv_std
+        scale = inv_std * self.inputs[1].reshape(*channel) if self.has_weight else inv_std
+        grads = [None]
+        if self.needs_input_grad[0] and self.training:
+            grads[0] = (grad - normalized * (grad * normalized).mean(dim=axes, keepdim=True)
+                        - grad.mean(dim=axes, keepdim=True)) * scale
+        elif self.needs_input_grad[0]:
+            grads[0] = grad * scale
+        if self.has_weight:
+            grads.append((grad * normalized).sum(dim=axes))
+        if self.has_bias:
+            grads.append(grad.sum(dim=axes))
         return tuple(grads)
 
 

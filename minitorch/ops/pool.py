@@ -18,12 +18,18 @@ Adaptive pooling chooses the windows from the output size: bin i of ``out`` bins
 pixels spans [⌊i·size/out⌋, ⌈(i+1)·size/out⌉).  When out divides size the bins are a regular
 pooling (kernel = stride = size/out) and go through the fast path; otherwise the bins differ in
 size and we loop over the (few) output bins.
+
+For ``create_graph=True`` (``autograd.py``) average pooling has a ``backward_graph``: its
+backward is ``fold`` of the shares (col2im, as conv2d's), an op that differentiates again.  Max
+pooling and the unequal adaptive bins do not have one yet.
 """
 import math
 
 from minitorch import backend
 from minitorch.autograd import Function
 from minitorch.ops.common import pair, positive_pair, require_floating
+from minitorch.ops.conv import fold
+from minitorch.ops.shape import pad
 from minitorch.ops.windows import batch_first, batch_last, col2im, pad_batch_last, window_view
 
 
@@ -202,6 +208,22 @@ class AvgPool2d(Function):
         grad_x = col2im(xp, cols, (c, h, w, n), self.kernel, self.stride,
                         (top, bottom, left, right), (1, 1), self.out_size)
         return batch_first(grad_x)
+
+    def backward_graph(self, grad):
+        """The same with ops on Tensors (``create_graph=True``): every window's share of dL/dy
+        given to each of its kh·kw pixels is ``fold`` (col2im) of the share repeated kh·kw
+        times, then the padding is cut off.  Linear in dL/dy; x does not appear."""
+        kh, kw = self.kernel
+        c, h, w, n = self.x_shape
+        top, bottom, left, right = self.pads
+        (oh, ow), blocks = self.out_size, self.out_size[0] * self.out_size[1]
+        divisor = self.divisor if self.divisor.ndim == 0 else self.divisor[:, :, 0]  # (OH, OW)
+        share = (grad / self.constant(divisor)).reshape(n, c, 1, blocks)
+        cols = share.expand(n, c, kh * kw, blocks).reshape(n, c * kh * kw, blocks)
+        grad_x = fold(cols, (top + h + bottom, left + w + right), self.kernel, 1, 0, self.stride)
+        if any(self.pads):
+            grad_x = pad(grad_x, (-left, -right, -top, -bottom))  # cut the padding off
+        return grad_x
 
 
 # ---- adaptive pooling -----------------------------------------------------------------------------

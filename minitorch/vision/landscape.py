@@ -22,8 +22,9 @@ Two numbers say what a picture says:
 * :func:`surface_curvature` — the 2×2 Hessian of the drawn surface f(α, β) at every point of
   the grid, by finite differences of neighbours: where both eigenvalues are ≥ 0 the surface is
   locally convex; where one is negative, it is a saddle or a ridge.
-* :func:`lanczos` over :func:`hessian_vector_product` — the extreme eigenvalues λ_min, λ_max of
-  the full Hessian ∇²L(θ*) in all the weights.  |λ_min / λ_max| small means the minimum is a
+* :func:`lanczos` over :func:`hessian_vector_product` (gradients of gradients,
+  ``create_graph=True``) — the extreme eigenvalues λ_min, λ_max of the full Hessian ∇²L(θ*)
+  in all the weights.  |λ_min / λ_max| small means the minimum is a
   bowl in every direction (the paper's Figure 7 maps this ratio); large, that the loss falls
   away steeply somewhere although the gradient is nearly zero.  Lanczos needs only products
   H v, never H itself (which would be n × n for n weights).
@@ -32,9 +33,9 @@ import math
 
 import numpy  # host side: the small tridiagonal eigenproblem, the grid of losses
 
-from minitorch import backend
+from minitorch import autograd, backend
 from minitorch.autograd import no_grad
-from minitorch.tensor import randn
+from minitorch.tensor import Tensor, randn
 
 
 # ---- directions ----------------------------------------------------------------------------------
@@ -163,22 +164,46 @@ def loss_gradient(model, loss_func, batches):
         model.train(was_training)
 
 
-def hessian_vector_product(model, loss_func, batches, vector, eps=1e-4):
-    """H v, H = ∇²L(θ*), by central differences of gradients (``vector``: one array per
-    parameter)::
+def hessian_vector_product(model, loss_func, batches, vector):
+    """H v, H = ∇²L(θ) at the model's weights, exactly: the gradient of the number ∇L · v
+    (``vector``: one array per parameter), with gradients of gradients::
 
-        H v ≈ (∇L(θ* + ε v) − ∇L(θ* − ε v)) / (2 ε)        error O(ε² ‖v‖³)
+        g = autograd.grad(L, params, create_graph=True)        # ∇L, itself a graph
+        H v = autograd.grad(Σ_k (g[k] · v[k]).sum(), params)
 
-    Two gradients per product.  Run it in float64 (``model.double()``): the difference of two
-    nearly equal gradients loses the digits float32 does not have.  ReLU's kinks are harmless
-    while ε v flips almost none of them.
+    About the cost of two gradients; eval mode, batch by batch (H v is a sum over the images).
+    Between ReLU kinks a ReLU net is smooth, and this is the Hessian there (what PyTorch's
+    double backward, and the paper, compute)."""
+    params = list(model.parameters())
+    count = sum(len(yb) for _, yb in batches)
+    directions = [Tensor(v) for v in vector]
+    was_training = model.training
+    model.eval()
+    total = None
+    try:
+        for xb, yb in batches:
+            loss = loss_func(model(xb), yb) * (len(yb) / count)
+            gradients = autograd.grad(loss, params, create_graph=True)
+            dot = sum((g * v).sum() for g, v in zip(gradients, directions))
+            products = [h.array for h in autograd.grad(dot, params)]
+            total = products if total is None else [a + b for a, b in zip(total, products)]
+    finally:
+        model.train(was_training)
+    return total
 
-    Exact instead, with gradients of gradients (``autograd.grad(..., create_graph=True)``)::
 
-        grads = autograd.grad(loss, params, create_graph=True)
-        H v = autograd.grad(Σ_k (grads[k] · v[k]).sum(), params)
+def hessian_vector_product_by_differences(model, loss_func, batches, vector, eps=1e-3):
+    """H v by central differences of first-order gradients, with no second derivatives::
 
-    — swapping this function for that one is the only change the lesson would need."""
+        H v ≈ (∇L(θ + ε v) − ∇L(θ − ε v)) / (2 ε)
+
+    On a smooth loss this converges to :func:`hessian_vector_product` as ε → 0 (error O(ε²);
+    run it in float64: the difference of two nearly equal gradients loses the digits float32
+    does not have).  A ReLU net is smooth only between kinks: every ReLU whose input changes
+    sign between θ − εv and θ + εv adds its jump in gradient divided by 2ε.  With hundreds of
+    millions of ReLU inputs over a batch some always sit that close to 0, so the quotient does
+    *not* converge: it measures the curvature of the loss smoothed over a scale ε, kinks
+    included, and the smaller ε, the larger their share.  The lesson compares the two."""
     params = list(model.parameters())
     origin = [p.array.copy() for p in params]
     try:
