@@ -151,11 +151,11 @@ print(f"{sum(len(yb) for _, yb in BATCHES)} fixed images in {len(BATCHES)} batch
       f"{fixed.classes}")
 
 
-def first_images(n, dtype):
-    """The first ``n`` of the fixed images, their pixels as ``dtype``."""
+def first_images(n):
+    """The first ``n`` of the fixed images."""
     batches, left = [], n
     for xb, yb in BATCHES:
-        batches.append((xb[:left].to(dtype=dtype), yb[:left]))
+        batches.append((xb[:left], yb[:left]))
         left -= len(batches[-1][1])
         if left <= 0:
             return batches
@@ -283,31 +283,26 @@ finish_figure(fig, OUT / "convexity_2d.png")
 # The plane is two directions out of a few hundred thousand.  Lanczos finds the extreme
 # eigenvalues of the full Hessian ∇²L(θ*) from Hessian-vector products alone; each product is
 # the gradient of the number ∇L · v, so it takes gradients of gradients
-# (`autograd.grad(..., create_graph=True)`, see `hessian_vector_product`) — about the cost of
-# two gradients, here in float64 on the first `--hessian-images` images, `--lanczos-steps`
-# products per net.  The paper's measure is the ratio |λ_min / λ_max|: near 0, the minimum is
-# a bowl in every direction; large, the surface bends down steeply somewhere even at the
-# minimum.
+# (`autograd.grad(..., create_graph=True)`, see `hessian_vector_product`) — on the first
+# `--hessian-images` images, `--lanczos-steps` products per net, in the nets' own float32 (the
+# extreme eigenvalues need a few significant digits, and Lanczos re-orthogonalises every new
+# vector, so float32's rounding does not pile up).  The paper's measure is the
+# ratio |λ_min / λ_max|: near 0, the minimum is a bowl in every direction; large, the surface
+# bends down steeply somewhere even at the minimum.
 
 # %%
 HESSIAN = {}
-hessian_batches = first_images(args.hessian_images, "float64")
-MODELS64 = {}
-for kind, (model, checkpoint) in NETS.items():
+hessian_batches = first_images(args.hessian_images)
+for kind, (model, _) in NETS.items():
     started = time.perf_counter()
-    model64 = CifarResNet(blocks_per_stage(args.depth), tuple(checkpoint["widths"]),
-                          residual=kind == "residual", in_channels=1).double()
-    model64.load_state_dict(checkpoint["model"])  # cast to float64 as it loads
-    MODELS64[kind] = model64.to(device).eval()
-    like = [p.array for p in model64.parameters()]
+    like = [p.array for p in model.parameters()]
 
     def hessian_times(vector):
-        return flatten(hessian_vector_product(model64, loss_func, hessian_batches,
+        return flatten(hessian_vector_product(model, loss_func, hessian_batches,
                                               unflatten(vector, like)))
 
     minitorch.manual_seed(args.seed)
-    start = flatten([minitorch.randn(*a.shape, dtype="float64", device=device).array
-                     for a in like])
+    start = flatten([minitorch.randn(*a.shape, device=device).array for a in like])
     ritz = lanczos(hessian_times, start, args.lanczos_steps)
     HESSIAN[kind] = dict(lam_min=ritz[0], lam_max=ritz[-1], ratio=abs(ritz[0] / ritz[-1]),
                          seconds=time.perf_counter() - started)
@@ -323,23 +318,27 @@ for kind, (model, checkpoint) in NETS.items():
 # θ* − εv and θ* + εv, and each adds its jump in gradient divided by 2ε.  The quotient then
 # measures the loss smoothed over ε, kinks included — a different quantity, which does not
 # settle as ε shrinks.  Here is how far it is from the exact product, along one random unit
-# direction v:
+# direction v, in float64 (so that rounding is not what we see):
 
 # %%
 FINITE_DIFFERENCES = {}
-for kind, model64 in MODELS64.items():
+for kind, (_, checkpoint) in NETS.items():
+    model64 = CifarResNet(blocks_per_stage(args.depth), tuple(checkpoint["widths"]),
+                          residual=kind == "residual", in_channels=1).double()
+    model64.load_state_dict(checkpoint["model"])  # cast to float64 as it loads
+    model64.to(device).eval()
+    batches64 = [(xb.double(), yb) for xb, yb in hessian_batches]
     like = [p.array for p in model64.parameters()]
     minitorch.manual_seed(args.seed + 1)
     v = flatten([minitorch.randn(*a.shape, dtype="float64", device=device).array
                  for a in like])
     v = v / float(minitorch.backend.to_numpy((v * v).sum())) ** 0.5
-    exact = flatten(hessian_vector_product(model64, loss_func, hessian_batches,
-                                           unflatten(v, like)))
+    exact = flatten(hessian_vector_product(model64, loss_func, batches64, unflatten(v, like)))
     size = float(minitorch.backend.to_numpy((exact * exact).sum())) ** 0.5
     FINITE_DIFFERENCES[kind] = []
     for eps in (1e-2, 1e-3, 1e-4):
         quotient = flatten(hessian_vector_product_by_differences(
-            model64, loss_func, hessian_batches, unflatten(v, like), eps=eps))
+            model64, loss_func, batches64, unflatten(v, like), eps=eps))
         gap = float(minitorch.backend.to_numpy(((quotient - exact) ** 2).sum())) ** 0.5 / size
         FINITE_DIFFERENCES[kind].append(gap)
         print(f"{kind}-{args.depth}, ε = {eps:g}: ‖difference quotient − H v‖ / ‖H v‖ = {gap:.3g}")

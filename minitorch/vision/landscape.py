@@ -171,7 +171,8 @@ def hessian_vector_product(model, loss_func, batches, vector):
         g = autograd.grad(L, params, create_graph=True)        # ∇L, itself a graph
         H v = autograd.grad(Σ_k (g[k] · v[k]).sum(), params)
 
-    About the cost of two gradients; eval mode, batch by batch (H v is a sum over the images).
+    A few gradients' worth of work (the second pass runs the derivative written with ops on
+    Tensors); eval mode, batch by batch (H v is a sum over the images).
     Between ReLU kinks a ReLU net is smooth, and this is the Hessian there (what PyTorch's
     double backward, and the paper, compute)."""
     params = list(model.parameters())
