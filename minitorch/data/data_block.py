@@ -51,6 +51,7 @@ import numpy
 
 from minitorch import backend
 from minitorch.data.dataset import Dataset
+from minitorch.speed.gpu import to_device_together
 
 
 def _is_int(value):
@@ -463,7 +464,7 @@ class LabelList(Dataset):
             if xs is None or ys is None or len(xs) != 1 or len(ys) != 1:
                 cache[device] = None
             else:  # the one copy of the dataset
-                cache[device] = tuple(backend.to_device_together([xs[0], ys[0]], device))
+                cache[device] = tuple(to_device_together([xs[0], ys[0]], device))
         return cache[device]
 
     def device_batch(self, indices, device):

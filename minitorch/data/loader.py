@@ -30,6 +30,7 @@ import math
 import numpy
 
 from minitorch import backend
+from minitorch.speed.gpu import to_device_together
 from minitorch.tensor import tensor
 
 
@@ -130,7 +131,7 @@ class DataLoader:
             if on_device:
                 arrays = self.device_batch(indices)  # 1 copy: the indices
             else:
-                arrays = backend.to_device_together(self.host_batch(indices), self.device)  # 1 copy
+                arrays = to_device_together(self.host_batch(indices), self.device)  # 1 copy
             yield tuple(tensor(array, device=self.device) for array in arrays)
 
     def add_tfm(self, tfm):

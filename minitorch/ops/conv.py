@@ -56,6 +56,7 @@ from minitorch.ops.common import pair, positive_pair, require_floating
 from minitorch.ops.windows import (
     batch_first, batch_last, col2im, conv_output_size, im2col, pad_batch_last, same_padding,
     window_view)
+from minitorch.speed.cpu import tuned_for_cpu
 
 
 def check_4d(x, op, what="input"):
@@ -173,7 +174,7 @@ def grouped_matmul_bt(a, b, groups):
     b = b.reshape(groups, b.shape[0] // groups, -1)
     (_, m, positions), n = a.shape, b.shape[1]
     if m * n > SMALL_PRODUCT or positions < 2 * POSITIONS_PER_PIECE \
-            or not backend.tuned_for_cpu(a):  # the GPU: one product (see backend.py)
+            or not tuned_for_cpu(a):  # the GPU: one product (see speed/cpu.py)
         return (b @ a.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(-1, n)
     pieces = positions // POSITIONS_PER_PIECE
     whole = pieces * POSITIONS_PER_PIECE
