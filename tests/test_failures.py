@@ -30,7 +30,7 @@ from minitorch import nn
 from minitorch.data import download as dl
 from minitorch.files import atomic_write
 from minitorch.learner import Callback, Learner, accuracy
-from minitorch.learner.callbacks import non_finite
+from minitorch.learner.nan_stop import non_finite
 from minitorch.nn import functional as F
 from minitorch.optim import SGD, Adam, RMSprop
 

@@ -66,6 +66,22 @@ def assert_same_weights(a, b):
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
+# ---- evaluating in the middle of training: every module keeps its own mode ----------------------
+@pytest.mark.parametrize("evaluate", [
+    lambda learn: learn.validate(),
+    lambda learn: learn.get_preds(),
+    lambda learn: learn.pred_batch(),
+    lambda learn: learn.summary(),
+], ids=["validate", "get_preds", "pred_batch", "summary"])
+def test_evaluating_leaves_each_module_in_its_own_mode(evaluate):
+    learn = make_learner()
+    learn.model.train()
+    learn.model[3].eval()  # a batchnorm kept in eval mode (frozen statistics) in a model that trains
+    before = [m.training for m in learn.model.modules()]
+    evaluate(learn)
+    assert [m.training for m in learn.model.modules()] == before
+
+
 # ---- one-cycle ---------------------------------------------------------------------------------------
 def cos_anneal(start, end, pct):
     return end + (start - end) / 2 * (math.cos(math.pi * pct) + 1)

@@ -7,11 +7,11 @@ budgets, per training batch of ``Learner.fit``:
 
 * at most ONE device→host sync: the loss, read after backward together with TerminateOnNaN's
   total of the gradients and buffers (are they finite? it must be answered before the step),
-  in one transfer (``Learner._read_batch``); nothing else — cross-entropy's target check and
+  in one transfer (``learner/nan_stop.py``, ``read_batch``); nothing else — cross-entropy's target check and
   the mean's divisor, embedding's index check stay on the device and travel back with that
-  read (``backend.check_later``);
+  read (``speed/gpu.py``, ``check_later``);
 * at most ONE host→device copy: the batch (inputs and targets packed together,
-  ``backend.to_device_together``) when it is made on the host; the batch's indices when the
+  ``speed/gpu.py``, ``to_device_together``) when it is made on the host; the batch's indices when the
   dataset lives on the device (MNIST's uint8 images and labels go up once, together, at the
   first batch, with the normalisation statistics: ``COPIES_ONCE``, and every batch is
   gathered, augmented and normalised there); none for the language-model token stream (it

@@ -29,6 +29,7 @@ makes another optimizer with the same recipe and the same current settings (lr, 
 for other parameters: a GAN trainer holds one for the generator and one for the critic and
 swaps ``learn.opt`` between them.
 """
+from minitorch import nn
 from minitorch.autograd import no_grad
 from minitorch.nn.hooks import flatten_model, layer_parameters
 from minitorch.optim.optimizer import check_grads
@@ -37,7 +38,6 @@ from minitorch.optim.optimizer import check_grads
 def norm_layer_types():
     """The normalisation layers: they keep training when their layer group is frozen
     (``train_bn``), and their parameters are not weight-decayed with ``bn_wd=False``."""
-    from minitorch import nn
     return tuple(getattr(nn, name) for name in
                  ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
                   "InstanceNorm1d", "InstanceNorm2d") if hasattr(nn, name))
