@@ -15,14 +15,13 @@ import torch
 
 import minitorch
 from minitorch import nn
-from minitorch.data import (
-    CategoryList, DataBunch, DatasetType, EmptyLabelList, ImageList, LabelList)
+from minitorch.data import CategoryList, DataBunch, DatasetType, EmptyLabelList, LabelList
 from minitorch.learner import (
     Callback, CancelBatchException, CancelEpochException, CancelFitException, Learner, accuracy,
     accuracy_thresh, error_rate)
 from minitorch.nn import functional as F
 from minitorch.optim import SGD, Adam
-from minitorch.vision import Flatten
+from minitorch.vision import Flatten, ImageList
 from minitorch.vision.models import basic_cnn, densenet_ish, refactored_cnn, resnet_ish
 from torch_compare import to_numpy
 

@@ -29,11 +29,13 @@ import pytest
 
 import minitorch
 from minitorch import nn
-from minitorch.data import CategoryList, DataBunch, ImageList, LabelList
+from minitorch.data import CategoryList, DataBunch, LabelList, rand_pad
+from minitorch.data.on_device import device_batch, makes_batches_on_device
+from minitorch.data.transforms import pad_crop
 from minitorch.learner import Learner, accuracy
 from minitorch.nn import functional as F
 from minitorch.text import BatchNorm1dFlat, CrossEntropyFlat, TextLMDataBunch
-from minitorch.vision import Flatten, conv_layer, res_block
+from minitorch.vision import Flatten, ImageList, conv_layer, res_block
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not minitorch.cuda_is_available(), reason="needs a GPU (CuPy)")]
@@ -156,7 +158,6 @@ def test_mnist_databunch_on_the_device_copies_only_the_indices_per_batch(countin
     """The lesson's data steps (``mnist_databunch``: rand_pad(3, 28, 'zeros'), then normalize)
     on the device: after the first batch has put the dataset there, a training batch makes ONE
     host→device copy (its indices): no pixels go up, no sync is made."""
-    from minitorch.data import rand_pad
     rng = np.random.default_rng(0)
     train, valid = _images(48, 28, 10, rng), _images(32, 28, 10, rng)
     train.tfms = [*rand_pad(padding=3, size=28, mode="zeros")]
@@ -178,16 +179,14 @@ def test_mnist_databunch_on_the_device_copies_only_the_indices_per_batch(countin
 def test_batches_made_on_the_device_are_the_host_batches():
     """The device path gives what the host path gives: a validation batch (no augmentation) is
     the same numbers; a training batch's image is one of the 7×7 windows of its padded image."""
-    from minitorch.data import rand_pad
-    from minitorch.data.transforms import pad_crop
     rng = np.random.default_rng(1)
     train, valid = _images(8, 28, 10, rng), _images(8, 28, 10, rng)
     train.tfms = [*rand_pad(padding=3, size=28, mode="zeros")]
     data = DataBunch.create(train, valid, bs=4, device="cuda").normalize(([0.5], [0.25]))
     indices = np.array([5, 0, 7, 2])
     for dl, augmented in ((data.valid_dl, False), (data.train_dl, True)):
-        assert dl._on_device()
-        x, y = (minitorch.backend.to_numpy(a) for a in dl.device_batch(indices))
+        assert makes_batches_on_device(dl)
+        x, y = (minitorch.backend.to_numpy(a) for a in device_batch(dl, indices))
         hx, hy = dl.dataset.get_batch(indices)  # the host path, before normalisation
         assert y.tolist() == hy.tolist()
         x = x * 0.25 + 0.5
