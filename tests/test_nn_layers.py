@@ -23,7 +23,7 @@ import torch
 import minitorch
 from minitorch import nn
 from minitorch.nn import functional as F
-from minitorch.nn import init
+from minitorch.nn import clip_grad, init
 from torch_compare import DEVICE, TORCH_DEVICE, assert_close, check, tolerance
 
 
@@ -668,6 +668,5 @@ def test_spectral_norm_bounds_the_largest_singular_value():
 
 
 def test_clip_grad_is_reexported_from_utils():
-    from minitorch.nn import clip_grad
     assert nn.utils.clip_grad_norm_ is clip_grad.clip_grad_norm_
     assert nn.utils.clip_grad_value_ is clip_grad.clip_grad_value_

@@ -9,6 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -112,7 +113,6 @@ def small_keras_kernels(rng):
 
 
 def write_wheel(path, kernels, extra_member=True):
-    import h5py
     h5_path = path.parent / "hed.h5"
     with h5py.File(h5_path, "w") as h5:
         for (block, j), (kernel, bias) in kernels.items():

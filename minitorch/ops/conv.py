@@ -53,6 +53,7 @@ from minitorch import backend
 from minitorch.autograd import Function
 from minitorch.ops.blas import row_sums
 from minitorch.ops.common import pair, positive_pair, require_floating
+from minitorch.ops.shape import squeeze, unsqueeze
 from minitorch.ops.windows import (
     batch_first, batch_last, col2im, conv_output_size, im2col, pad_batch_last, same_padding,
     window_view)
@@ -496,7 +497,6 @@ class Fold(Function):
 # ---- the functions users call (torch.nn.functional's signatures) ----------------------------------
 def _unbatched(input, op, expected_ndim):
     """PyTorch accepts a (C, H, W) image without a batch dim: add one (and say if we did)."""
-    from minitorch.ops.shape import unsqueeze
     if input.ndim == expected_ndim - 1:
         return unsqueeze(input, 0), True
     if input.ndim != expected_ndim:
@@ -506,7 +506,6 @@ def _unbatched(input, op, expected_ndim):
 
 
 def _rebatched(output, added):
-    from minitorch.ops.shape import squeeze
     return squeeze(output, 0) if added else output
 
 

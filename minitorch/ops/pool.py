@@ -24,6 +24,8 @@ import math
 from minitorch import backend
 from minitorch.autograd import Function
 from minitorch.ops.common import pair, positive_pair, require_floating
+from minitorch.ops.conv import _rebatched as drop_batch_dim
+from minitorch.ops.conv import _unbatched as add_batch_dim
 from minitorch.ops.windows import batch_first, batch_last, col2im, pad_batch_last, window_view
 from minitorch.speed.gpu import reads_are_cheap
 
@@ -272,12 +274,10 @@ class AdaptivePool2d(Function):
 
 # ---- the functions users call (torch.nn.functional's signatures) ----------------------------------
 def _unbatched(input, op):
-    from minitorch.ops.conv import _unbatched as add_batch_dim
     return add_batch_dim(input, op, 4)
 
 
 def _rebatched(output, added):
-    from minitorch.ops.conv import _rebatched as drop_batch_dim
     if isinstance(output, tuple):
         return tuple(drop_batch_dim(o, added) for o in output)
     return drop_batch_dim(output, added)
