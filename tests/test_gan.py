@@ -19,8 +19,7 @@ from minitorch.vision import (
 from minitorch.vision.models import basic_critic, basic_generator
 
 from tests.torch_twins_gan import (
-    copy_weights, torch_basic_critic, torch_basic_generator, torch_critic_step,
-    torch_generator_step)
+    copy_weights, torch_basic_critic, torch_basic_generator, torch_gan_step)
 
 NOISE, SIZE = 4, 8
 
@@ -289,9 +288,9 @@ def test_one_critic_and_one_generator_step_match_torch(tmp_path):
 
     opt_c = torch.optim.Adam(t_crit.parameters(), lr=lr, betas=(0., 0.99))
     opt_g = torch.optim.Adam(t_gen.parameters(), lr=lr, betas=(0., 0.99))
-    loss_c = torch_critic_step(t_gen, t_crit, opt_c, torch.tensor(images[:4]),
-                               torch.tensor(noise[:4]))
-    loss_g = torch_generator_step(t_gen, t_crit, opt_g, torch.tensor(noise[4:]))
+    loss_c = torch_gan_step(t_gen, t_crit, opt_c, False, torch.tensor(noise[:4]),
+                            torch.tensor(images[:4]))
+    loss_g = torch_gan_step(t_gen, t_crit, opt_g, True, torch.tensor(noise[4:]))
 
     trainer = learn.gan_trainer
     assert trainer.closses == pytest.approx([loss_c], rel=1e-9, abs=1e-12)

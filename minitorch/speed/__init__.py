@@ -2,8 +2,9 @@
 
 The files a student reads first (``backend.py``, ``ops/``, ``learner/``) say *what* is computed;
 this package holds the engineering that decides how fast, each trick with what it was measured
-to buy (``benchmarks/README.md`` has the runs).  Nothing here changes a result: turn a trick off
-and every number stays the same, only slower.  Read it on a second reading, after the engine.
+to buy (``benchmarks/README.md`` has the runs).  Nothing here changes what is computed: without
+a trick the same math is done, only slower (rounded differently at most, where a sum is taken in
+another order).  Read it on a second reading, after the engine.
 
 * ``gpu.py`` — keeping the GPU busy: a batch uploaded in one copy (``to_device_together``),
   element-wise chains fused into one kernel (``fuse``), branch-free code where reading a value
@@ -12,9 +13,10 @@ and every number stays the same, only slower.  Read it on a second reading, afte
 * ``cpu.py`` — the CPU's own: the shapes OpenBLAS was measured fastest with
   (``tuned_for_cpu``), and glibc's allocator told to keep freed memory (``keep_freed_memory``).
 
-One file per device, because each trick is about one device's costs (a kernel launch, a sync, a
-BLAS call, a page fault); what another device needs goes in a file of its own beside these.  It
-sits under ``backend.py``: it knows CuPy's and glibc's tricks and nothing of minitorch, and
+A package, not a file, and a file per resource, because each trick is about one resource's
+costs (a kernel launch, a sync, a BLAS call, a page fault) and more will come: work spread over
+the machine's cores, say, is a file of its own beside these.  The package sits under
+``backend.py``: it knows CuPy's and glibc's tricks and nothing of minitorch, and
 ``backend.to_numpy`` reads from the GPU through ``gpu.read_back`` so that the pending checks
 travel with every read.
 """
