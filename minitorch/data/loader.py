@@ -11,11 +11,11 @@ One epoch of a DataLoader is:
    ``y_tfms`` to the targets ``y`` (normalising image targets);
 5. every field turned into a Tensor on ``device`` (``minitorch.tensor(array, device=...)``).
 
-On the GPU, when the dataset can live there (``LabelList.on_device``: MNIST's uint8 images and
-labels, uploaded once at the first batch) and every transform runs there (``rand_pad``,
-``Normalize``), steps 3-5 happen on the device instead (:meth:`DataLoader.device_batch`): the
-batch's indices are the one host→device copy, and the pixels never cross the bus again.  Other
-datasets (files, image targets) are made on the host and uploaded as one packed copy.
+On the GPU, when the dataset can live there (MNIST's uint8 images and labels, uploaded once at
+the first batch) and every transform runs there (``rand_pad``, ``Normalize``), steps 3-5 happen
+on the device instead (``on_device.py``): the batch's indices are the one host→device copy, and
+the pixels never cross the bus again.  Other datasets (files, image targets) are made on the
+host and uploaded as one packed copy (``speed/gpu.py``, ``to_device_together``).
 
 The training loop runs hundreds of batches an epoch, so each step is a few whole-array NumPy
 operations: no per-sample Python work on the fast path.
@@ -30,6 +30,7 @@ import math
 import numpy
 
 from minitorch import backend
+from minitorch.data.on_device import device_batch, makes_batches_on_device
 from minitorch.speed.gpu import to_device_together
 from minitorch.tensor import tensor
 
@@ -122,28 +123,11 @@ class DataLoader:
             arrays = (arrays[0], y) + arrays[2:]
         return arrays
 
-    def _on_device(self):
-        """Whether batches are made on the device: the dataset keeps its arrays there
-        (``LabelList.on_device``: MNIST's images and labels) and every batch transform runs
-        there (``Normalize``); else they are made on the host and uploaded."""
-        on_device = getattr(self.dataset, "on_device", None)
-        return (on_device is not None and not self.y_tfms
-                and all(getattr(tfm, "on_device", False) for tfm in self.batch_tfms)
-                and on_device(self.device) is not None)
-
-    def device_batch(self, indices):
-        """The batch at ``indices`` made on the device: the indices go up (the batch's one
-        small copy), the dataset is gathered, augmented and normalised there."""
-        x, y = self.dataset.device_batch(backend.to_device(indices, self.device), self.device)
-        for tfm in self.batch_tfms:
-            x = tfm(x)
-        return x, y
-
     def __iter__(self):
-        on_device = self._on_device()
+        on_device = makes_batches_on_device(self)  # on the GPU, MNIST's batches: on_device.py
         for indices in self.batch_indices():
             if on_device:
-                arrays = self.device_batch(indices)  # 1 copy: the indices
+                arrays = device_batch(self, indices)  # 1 copy: the indices
             else:
                 arrays = to_device_together(self.host_batch(indices), self.device)  # 1 copy
             yield tuple(tensor(array, device=self.device) for array in arrays)
