@@ -25,7 +25,7 @@ import re
 
 from minitorch import nn
 from minitorch.learner import Learner
-from minitorch.vision.models.resnet import resnet18, resnet34, small_encoder
+from minitorch.vision.models.resnet import resnet18, resnet34, small16, small_encoder
 from minitorch.vision.models.vgg import VGGInput, vgg16
 from minitorch.vision.models.unet import DynamicUnet
 
@@ -71,6 +71,7 @@ def model_meta():
     has (fastai's ``model_meta``)."""
     return {resnet18: dict(_resnet_meta), resnet34: dict(_resnet_meta),
             small_encoder: {"cut": _whole, "split": _small_split},
+            small16: {"cut": _whole, "split": _small_split},
             vgg16: {"cut": _vgg16_body, "split": _vgg16_split}}
 
 
