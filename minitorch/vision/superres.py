@@ -25,8 +25,10 @@ from pathlib import Path
 import numpy  # host-side: building data and measuring finished images
 from PIL import Image
 
+import minitorch
 from minitorch import backend
 from minitorch.files import atomic_write
+from minitorch.learner import Callback
 from minitorch.vision.crappify import crappify, paired_random_crop, validation_pairs
 from minitorch.vision.data import ImageImageList, imagenet_stats
 from minitorch.vision.photos import PHOTOS, photo_paths
@@ -121,10 +123,15 @@ def to_pixels(t):
     return numpy.clip(backend.to_numpy(t.array) * _STD + _MEAN, 0, 1)
 
 
+def to_tensor(pixels, device=None):
+    """Pixels in [0, 1] (a NumPy batch, or a list of images) → a normalised Tensor batch."""
+    x = (numpy.asarray(pixels, dtype=numpy.float32) - _MEAN) / _STD
+    return minitorch.tensor(x, device=device)
+
+
 def predictor(model, device=None, bs=8):
     """``predict(pixels) → pixels`` for ``model`` (trained on ImageNet-normalised images):
     NumPy batches (N, 3, H, W) in [0, 1] in and out, run in eval mode without a graph."""
-    import minitorch
 
     def predict(pixels):
         was_training = model.training
@@ -133,8 +140,7 @@ def predictor(model, device=None, bs=8):
         try:
             with minitorch.no_grad():
                 for i in range(0, len(pixels), bs):
-                    x = (numpy.asarray(pixels[i:i + bs], dtype=numpy.float32) - _MEAN) / _STD
-                    out.append(to_pixels(model(minitorch.tensor(x, device=device))))
+                    out.append(to_pixels(model(to_tensor(pixels[i:i + bs], device))))
         finally:
             model.train(was_training)
         return numpy.concatenate(out)
@@ -161,7 +167,6 @@ def _encoders():
 def save_generator(model, path, encoder):
     """Write a DynamicUnet's weights and what it was built with (``encoder``, a name from
     :func:`_encoders`, and ``model.options``) to ``path`` (.npz)."""
-    import minitorch
     if encoder not in _encoders():
         raise ValueError(f"save_generator: unknown encoder {encoder!r}; expected one of "
                          f"{sorted(_encoders())}")
@@ -175,7 +180,6 @@ def save_generator(model, path, encoder):
 def load_generator(path, device=None):
     """The DynamicUnet that :func:`save_generator` wrote to ``path``, with its weights, in eval
     mode."""
-    import minitorch
     from minitorch.vision.layers import NormType
     from minitorch.vision.learner import create_body
     from minitorch.vision.models.unet import DynamicUnet
@@ -272,6 +276,20 @@ class SuperresEval:
         result = {key: float(numpy.mean([row[key] for row in rows])) for key in rows[0]}
         result["grey"] = float(numpy.mean([colour_spread(g) for g in grey]))
         return result
+
+
+class NumberGap(Callback):
+    """A callback (fastai's ``after_epoch``): the PSNR in the number's box minus outside it on
+    ``evaluation``'s crops after every epoch, appended to ``gaps`` — is the number going?"""
+
+    def __init__(self, evaluation, gaps, device=None):
+        self.evaluation, self.gaps, self.device = evaluation, gaps, device
+
+    def after_epoch(self):
+        preds = predictor(self.learn.model, self.device)(numpy.stack(self.evaluation.inputs))
+        self.gaps.append(float(numpy.mean([
+            psnr_in_box(p, t, box) - psnr_outside_box(p, t, box)
+            for p, t, box in zip(preds, self.evaluation.targets, self.evaluation.boxes)])))
 
 
 def results_tables(results):
