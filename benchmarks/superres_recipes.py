@@ -19,7 +19,8 @@ comparison (``base``: small16 encoder from scratch, batchnorm, no blur, 8 tiles 
 * ``blur``: ``blur=True`` in the pixel shuffles (Sugawara et al.'s fix for the checkerboard);
 * ``weight``: blur and ``NormType.Weight`` (the notebook's decoder);
 * ``data32``, ``dihedral``, ``scales``: more data from the 13 photos (4× the tiles; all 8 flips
-  and quarter turns; the photos also at half and three-quarter size);
+  and quarter turns; the photos also at half and three-quarter size); ``weight_*``: the
+  notebook's decoder with more data (``weight_grey``: a quarter of the tiles turned grey);
 * ``vgg2``, ``vgg3``: the pretrained VGG16 cut after block 2 (relu2_2) or block 3 (relu3_3) as the
   encoder, frozen for half the budget, then unfrozen (as the notebook does with its ResNet-34);
 * with ``--feat-budget``, feature-loss stages (``FEAT_VARIANTS``: the layer weights, the
@@ -57,7 +58,7 @@ def vgg16_cut(upto):
     return arch
 
 
-BASE = dict(tiles=8, scales=(1.0,), tfms="flip", arch="small16", norm="Batch", blur=False,
+BASE = dict(tiles=8, scales=(1.0,), grey=0.0, tfms="flip", arch="small16", norm="Batch", blur=False,
             lr=3e-3, bs=8, wd=1e-3, self_attention=False,
             feat=dict(layers=[15, 22, 29], wgts=[0.07, 0.25, 0.07], lr=1e-3))
 VARIANTS = {
@@ -69,6 +70,8 @@ VARIANTS = {
     "dihedral": dict(tiles=32, tfms="dihedral"),
     "scales": dict(tiles=16, scales=(1.0, 0.75, 0.5), tfms="dihedral"),
     "weight_data": dict(blur=True, norm="Weight", tiles=32, tfms="dihedral"),
+    "weight_scales": dict(blur=True, norm="Weight", tiles=16, scales=(1.0, 0.5), tfms="dihedral"),
+    "weight_grey": dict(blur=True, norm="Weight", tiles=32, tfms="dihedral", grey=0.25),
     "vgg2": dict(arch="vgg2", lr=1e-3),
     "vgg3": dict(arch="vgg3", lr=1e-3),
 }
@@ -93,7 +96,7 @@ def recipe(name):
 
 def data_root(base, spec):
     scales = "-".join(f"{s:g}" for s in spec["scales"])
-    return Path(base) / f"t{spec['tiles']}_s{scales}"
+    return Path(base) / (f"t{spec['tiles']}_s{scales}" + (f"_g{spec['grey']:g}" if spec["grey"] else ""))
 
 
 def cpu_per_step(learn, n=3):
@@ -144,7 +147,7 @@ def run(name, args, evaluation):
     root = data_root(args.data, spec)
     if not (root / "boxes.json").exists():
         crappify_to_folders(root, tiles_per_photo=spec["tiles"], scales=tuple(spec["scales"]),
-                            seed=args.seed)
+                            grey=spec["grey"], seed=args.seed)
     tfms = [flip_lr(p=0.5)] if spec["tfms"] == "flip" else [dihedral()]
     data = superres_data(root, 64, spec["bs"], tfms=tfms, seed=args.seed)
     arch, pretrained = ARCHS[spec["arch"]]

@@ -62,13 +62,14 @@ def save_png(image, path):
 # ---- the data -----------------------------------------------------------------------------------
 def crappify_to_folders(root, train_photos=TRAIN_PHOTOS, valid_photos=VALID_PHOTOS,
                         tiles_per_photo=8, crops_per_tile=None, scales=(1.0,), tile=128,
-                        valid_crops=4, seed=0):
+                        valid_crops=4, grey=0.0, seed=0):
     """Write the lessons' pairs under ``root`` and return the validation boxes.
 
     Training: ``tiles_per_photo`` random ``tile``-px tiles of each photo at each of ``scales``
     (the photo resized by that factor first: more, and other, detail per tile), each
-    crappified once, then for each ``size: n`` of ``crops_per_tile`` (default ``{64: 4}``)
-    ``n`` random crops of the pair.  Validation: ``valid_crops`` fixed corner crops of each
+    crappified once (a share ``grey`` of them turned grey first: a grey photo must stay grey),
+    then for each ``size: n`` of ``crops_per_tile`` (default ``{64: 4}``) ``n`` random crops of
+    the pair.  Validation: ``valid_crops`` fixed corner crops of each
     validation photo (``validation_pairs``), at every size.  Returns ``{"valid/<stem>_<c>.png":
     (x0, y0, x1, y1)}``, also written to ``root/boxes.json``."""
     root = Path(root)
@@ -83,6 +84,8 @@ def crappify_to_folders(root, train_photos=TRAIN_PHOTOS, valid_photos=VALID_PHOT
                 continue
             for t in range(tiles_per_photo):
                 target = paired_random_crop([scaled, scaled], tile, rng)[1]
+                if grey and rng.random() < grey:
+                    target = grey_photo(target)
                 damaged, info = crappify(target, scale=2, rng=rng, return_info=True)
                 for size, n in crops_per_tile.items():
                     for c in range(n):
