@@ -96,7 +96,8 @@ def recipe(name):
 
 def data_root(base, spec):
     scales = "-".join(f"{s:g}" for s in spec["scales"])
-    return Path(base) / (f"t{spec['tiles']}_s{scales}" + (f"_g{spec['grey']:g}" if spec["grey"] else ""))
+    grey = f"_g{spec['grey']:g}" if spec["grey"] else ""
+    return Path(base) / f"t{spec['tiles']}_s{scales}{grey}"
 
 
 def cpu_per_step(learn, n=3):

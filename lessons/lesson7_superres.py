@@ -12,8 +12,9 @@
 # * Data: 15 free photographs instead of the 7,390 pets (fetched from their packages on first
 #   use, `minitorch/vision/photos.py`); `chelsea.png` and `coffee.png` validate (fixed crops,
 #   fixed crappification), the other 13 train: many random 128-px tiles of each, crappified
-#   once onto disk as the notebook does, cut into 64-px (then 96-px) crops, all 8 flips and
-#   quarter turns at training time.  The input is enlarged back to the target's size, bicubic.
+#   once onto disk as the notebook does (a quarter of them turned grey), cut into 64-px (then
+#   96-px) crops, all 8 flips and quarter turns at training time.  The input is enlarged back
+#   to the target's size, bicubic.
 # * The U-Net: fastai's DynamicUnet with the notebook's decoder (`blur=True`,
 #   `NormType.Weight`), on a small encoder trained from scratch (`small16`), with minitorch's
 #   global residual head (output = input + U-Net(input): it starts as the bicubic input).  The
@@ -79,18 +80,18 @@ BS = 4 if args.quick else 8
 # `crappify` (`minitorch/vision/crappify.py`), the notebook's: shrink (bilinear, to half size),
 # write a random number q in [10, 70] in white somewhere in the top-left quarter, save as a
 # JPEG of quality q — then (beyond the notebook) enlarge back, bicubic, so that the input is the
-# bicubic baseline.  `crappify_to_folders` writes the pairs once under `OUT/data/`, in fastai's
-# layout: `s64/lr/train/...` (inputs), `s64/hr/train/...` (targets), the same for `valid/` and
-# for the 96-px crops.  Then the notebook's data block: inputs labelled with the file of the same
+# bicubic baseline.  A quarter of the tiles are turned grey first: a grey photo must stay grey.
+# `crappify_to_folders` writes the pairs once under `OUT/data/`, in fastai's layout:
+# `s64/lr/train/...` (inputs), `s64/hr/train/...` (targets), the same for `valid/` and for the
+# 96-px crops.  Then the notebook's data block: inputs labelled with the file of the same
 # name in `hr/`, the same flips and turns on both (`tfm_y=True`), both normalised with ImageNet's
 # statistics (`do_y=True`).
 
 # %%
 start = time.time()
 ROOT = OUT / "data"
-folders = dict(tiles_per_photo=TILES, crops_per_tile={64: CROPS_64, 96: 1},
-               valid_crops=VALID_CROPS, seed=args.seed)
-crappify_to_folders(ROOT, TRAIN, **folders)
+crappify_to_folders(ROOT, TRAIN, tiles_per_photo=TILES, crops_per_tile={64: CROPS_64, 96: 1},
+                    valid_crops=VALID_CROPS, grey=0.25, seed=args.seed)
 
 
 def get_data(size, bs):
@@ -164,7 +165,8 @@ for wgts in (LESSON_WGTS, WGTS):
     with minitorch.no_grad():
         total = probe(x_valid, y_valid).item()
     terms = [probe.metrics[n].item() for n in probe.metric_names]
-    print(f"{str(wgts):13} " + " ".join(f"{t / total:.3f}" for t in terms) + f"  (total {total:.3f})")
+    shares = " ".join(f"{t / total:.3f}" for t in terms)
+    print(f"{str(wgts):13} {shares}  (total {total:.3f})")
     probe.remove()
 
 # %% [markdown]

@@ -91,8 +91,8 @@ def markdown_tables(text, header, count=3):
     return tables
 
 
-MAIN_HEADER = ("| model | PSNR outside the box | vs bicubic | SSIM outside the box | PSNR in the box | "
-               "SSIM in the box | PSNR whole crop | SSIM whole crop | box − outside dB |")
+MAIN_HEADER = ("| model | PSNR outside the box | vs bicubic | SSIM outside the box | PSNR in the "
+               "box | SSIM in the box | PSNR whole crop | SSIM whole crop | box − outside dB |")
 
 
 def check_superres_tables(out, names):

@@ -195,7 +195,7 @@ def test_sharpness_outside_a_box_leaves_the_box_out():
     assert sharpness_ratio(spoiled, target, box) == pytest.approx(want, rel=1e-12)
 
 
-# ---- the checkerboard and the colour made up ------------------------------------------------------
+# ---- the checkerboard and the colour made up -------------------------------------------------
 @pytest.mark.parametrize("size", [(64, 64), (48, 80), (33, 65)])
 def test_the_period2_energy_of_a_checkerboard_is_all_its_energy(size):
     """Parseval: Σ|FFT2(x)|² = H·W·Σx².  A checkerboard (or alternating rows, or columns) under

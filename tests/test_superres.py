@@ -38,7 +38,8 @@ def test_crappify_to_folders_writes_the_pairs_and_the_boxes(tmp_path):
             assert len(train) == 2 * 2 * 2 * per_tile
             assert train[0] == "camera_0.5_0_0.png"
             for name in train[:2]:
-                assert Image.open(tmp_path / f"s{size}" / side / "train" / name).size == (size, size)
+                image = Image.open(tmp_path / f"s{size}" / side / "train" / name)
+                assert image.size == (size, size)
         valid = sorted(p.name for p in (tmp_path / f"s{size}" / "lr" / "valid").iterdir())
         assert valid == ["chelsea_0.png", "chelsea_1.png"]
     pairs = validation_pairs(open_photo("chelsea.png"), 0, 128, 2)

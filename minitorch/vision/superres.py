@@ -272,10 +272,12 @@ class SuperresEval:
                 else self._predict_all(predict, self.grey_inputs))
         rows = []
         for p, t, box in zip(preds, self.targets, self.boxes):
-            row = {"psnr_out": psnr_outside_box(p, t, box), "ssim_out": ssim_outside_box(p, t, box),
+            row = {"psnr_out": psnr_outside_box(p, t, box),
+                   "ssim_out": ssim_outside_box(p, t, box),
                    "psnr_box": psnr_in_box(p, t, box), "ssim_box": ssim_in_box(p, t, box),
                    "psnr": psnr(p, t), "ssim": ssim(p, t),
-                   "sharpness": sharpness_ratio(p, t, box), "checkerboard": checkerboard_ratio(p, t)}
+                   "sharpness": sharpness_ratio(p, t, box),
+                   "checkerboard": checkerboard_ratio(p, t)}
             row["gap"] = row["psnr_box"] - row["psnr_out"]
             if self.distance is not None:
                 layers = self.distance.per_layer(p, t)
