@@ -10,7 +10,7 @@ Read the package in the order its data flows (README.md has the tour):
 6. ``nn/``, ``optim/`` — layers, losses, optimizers.
 7. ``data/``, ``learner/``, ``vision/``, ``text/`` — the fastai-style training library.
 """
-from minitorch.backend import cuda_is_available, manual_seed  # noqa: F401
+from minitorch.backend import cuda_is_available, device, manual_seed  # noqa: F401
 # tensor.py first: it imports autograd.py, and then ops/, which need both to be complete.
 from minitorch.tensor import (  # noqa: F401
     Tensor, arange, as_tensor, bool_, empty, float16, float32, float64, from_numpy, full,
@@ -29,5 +29,9 @@ long = int64
 int = int32  # noqa: A001
 bool = bool_  # noqa: A001
 
-# Last, as in torch: ``minitorch.nn`` and ``minitorch.optim`` after the core they build on.
-from minitorch import nn, optim  # noqa: E402,F401
+from minitorch.inference import inference_mode, is_inference_mode_enabled  # noqa: E402,F401
+from minitorch import accelerator, cuda  # noqa: E402,F401  (asking for a GPU, torch's way)
+
+# Last, as in torch: ``minitorch.nn`` and ``minitorch.optim`` after the core they build on, and
+# ``minitorch.utils.data`` (datasets and loaders) after them.
+from minitorch import nn, optim, utils  # noqa: E402,F401
