@@ -14,12 +14,12 @@ Like ``no_grad`` it is a context manager and a decorator::
     @minitorch.inference_mode()        # or @minitorch.inference_mode, without the call
     def evaluate(model, x): ...
 
-``inference_mode(False)`` leaves grad mode as it is (as in torch, where it does not turn
-recording back on).
+``inference_mode(False)`` turns inference mode off inside the block and records again (as
+``enable_grad``), which is what torch does.
 """
 import functools
 
-from minitorch.autograd import no_grad
+from minitorch.autograd import enable_grad, no_grad
 
 _depth = 0  # how many inference_mode(True) blocks are open
 
@@ -45,19 +45,16 @@ class inference_mode:
 
     def __enter__(self):
         global _depth
-        block = no_grad() if self.mode else None
-        if block is not None:
-            block.__enter__()
-            _depth += 1
-        self._blocks.append(block)  # a stack: the same object may be entered again, nested
+        block = no_grad() if self.mode else enable_grad()
+        block.__enter__()
+        self._blocks.append((block, _depth))  # a stack: the object may be entered again, nested
+        _depth = _depth + 1 if self.mode else 0
         return self
 
     def __exit__(self, *exception):
         global _depth
-        block = self._blocks.pop()
-        if block is not None:
-            _depth -= 1
-            block.__exit__(*exception)
+        block, _depth = self._blocks.pop()
+        block.__exit__(*exception)
         return False
 
     def __call__(self, function):

@@ -7,7 +7,12 @@ read this way can only ever produce arrays.
 
 What can be saved: a (possibly nested) structure of dicts, lists and tuples whose leaves are
 tensors, arrays, numbers, strings, booleans or None — a model's ``state_dict()``, an
-optimizer's, or a dict holding both.  Every tensor is stored as its own array under the path
+optimizer's, or a dict holding both.  A whole model cannot: ``torch.save(model, f)`` pickles the
+model's class and the code to rebuild it, which is exactly what must never be loaded from a file
+one did not write.  The error says what to do instead: save ``model.state_dict()``, and load it
+into a model built by your own code with ``model.load_state_dict(minitorch.load(f))``.  For the
+same reason a PyTorch checkpoint (a pickle, possibly inside a zip) is refused when loading, with
+the way to convert one.  Every tensor is stored as its own array under the path
 of keys leading to it, joined by '/' (a model's ``'0.weight'`` stays ``'0.weight'``, so
 ``numpy.load(path)['0.weight']`` works too).  The shape of the structure and the other leaves go
 into one more array, ``__structure__``: UTF-8 JSON stored as bytes, still no pickle.
@@ -38,8 +43,20 @@ ZIP_MAGIC = b"PK\x03\x04"  # how every .npz (a zip archive) begins; an empty one
 NPY_MAGIC = b"\x93NUMPY"    # how a single .npy array begins
 
 
+SAVE_THE_STATE_DICT = (
+    "Save its weights instead: minitorch.save(model.state_dict(), f); to load them, build the "
+    "model in your code and call model.load_state_dict(minitorch.load(f)) (the same works for "
+    "an optimizer's state_dict)")
+
+
 def _encode(value, path, arrays):
     """The JSON description of ``value``; arrays found inside go into ``arrays`` by name."""
+    if callable(getattr(value, "state_dict", None)):  # a Module or an Optimizer
+        raise TypeError(
+            f"minitorch.save: cannot save a whole {type(value).__name__} object at "
+            f"{'/'.join(path) or 'the top level'}: saving an object means pickling its class "
+            "and code, and minitorch never writes or loads pickles (loading one can run any "
+            f"code). {SAVE_THE_STATE_DICT}")
     if isinstance(value, Tensor) or backend.is_array(value):
         array = backend.to_numpy(value.array if isinstance(value, Tensor) else value)
         if array.dtype.kind not in "biuf":
@@ -108,13 +125,16 @@ def save(obj, f):
         numpy.savez(out, **arrays)
 
 
-def load(f, map_location=None):
+def load(f, map_location=None, weights_only=None, **ignored):
     """Read a file (a path or an open binary file) written by ``save``, or any ``.npz`` of
     arrays, back.
 
-    Tensors come back as minitorch Tensors on ``map_location`` ('cpu' by default, or 'cuda');
-    an ``.npz`` without a ``__structure__`` entry (``numpy.savez(path, **arrays)``) comes back as
-    a dict of name → Tensor.  A missing, truncated or corrupt file raises an error naming it.
+    Tensors come back as minitorch Tensors on ``map_location`` ('cpu' by default, 'cuda', or a
+    ``minitorch.device``); an ``.npz`` without a ``__structure__`` entry
+    (``numpy.savez(path, **arrays)``) comes back as a dict of name → Tensor.  A missing,
+    truncated or corrupt file raises an error naming it; so does a PyTorch checkpoint (a
+    pickle), saying how to convert it.  ``weights_only`` is accepted for PyTorch's sake:
+    minitorch loads nothing but weights and plain values, whatever it says.
     """
     path = getattr(f, "name", "<file object>") if hasattr(f, "read") else os.fspath(f)
     device = backend.canonical_device(map_location or "cpu")
@@ -122,6 +142,9 @@ def load(f, map_location=None):
     try:
         _check_magic(f, what)
         with numpy.load(f if hasattr(f, "read") else path, allow_pickle=False) as archive:
+            if any(name.rsplit("/", 1)[-1] == "data.pkl" for name in archive.files):
+                raise _NotReadable(f"{what} is a PyTorch checkpoint (torch.save's zip of "
+                                   f"pickles), which minitorch does not load. {CONVERT_TORCH}")
             arrays = {name: archive[name] for name in archive.files}  # read all now: a
             # truncated member fails here, inside the try, not later
         if STRUCTURE_KEY not in arrays:
@@ -147,6 +170,13 @@ def load(f, map_location=None):
                            f"truncated .npz file): {type(error).__name__}: {error}") from error
 
 
+CONVERT_TORCH = (
+    "Unpickling can run any code the file's author put in it. To bring PyTorch weights over, "
+    "in PyTorch run numpy.savez('weights.npz', **{k: v.cpu().numpy() for k, v in "
+    "model.state_dict().items()}) and here model.load_state_dict(minitorch.load('weights.npz')). "
+    "To save a minitorch model: minitorch.save(model.state_dict(), f)")
+
+
 class _NotReadable(Exception):
     """A file ``load`` recognised as not a checkpoint it can read (the message says why)."""
 
@@ -165,7 +195,10 @@ def _check_magic(f, what):
     if head.startswith(NPY_MAGIC):
         raise _NotReadable(f"{what} is not a readable minitorch checkpoint: it is a single .npy "
                            "array, not an .npz archive (read it with numpy.load)")
+    if head.startswith(b"\x80"):  # the pickle protocol's opcode: PyTorch's legacy format
+        raise _NotReadable(f"{what} is a pickle (PyTorch's legacy torch.save format, or "
+                           f"pickle.dump), which minitorch never loads. {CONVERT_TORCH}")
     if not head.startswith((ZIP_MAGIC, b"PK\x05\x06")):
         raise _NotReadable(f"{what} is not a readable minitorch checkpoint: an .npz file is a "
                            f"zip archive, starting with {ZIP_MAGIC!r}, this one starts with "
-                           f"{head[:4]!r} (a pickle, or not a checkpoint at all)")
+                           f"{head[:4]!r} (not a checkpoint at all)")

@@ -4,7 +4,8 @@ Read in this order: ``common.py`` (broadcast bookkeeping, ``pair``), ``elementwi
 ``matmul.py``, ``reduce.py``, ``shape.py``, ``index.py``; then the neural-network ops, which are
 built the same way: ``conv.py`` (im2col: first the readable version, then the fast one, built on
 ``windows.py``: the batch-innermost layout, window view, im2col, col2im), ``pool.py``, ``blas.py``
-(sums as BLAS products) and ``norm.py``, ``resample.py`` (interpolate, pixel shuffle),
+(sums as BLAS products) and ``norm.py``, ``activation.py`` (GELU), ``resample.py`` (interpolate,
+pixel shuffle),
 ``loss.py``, and ``rnn.py`` (a whole
 recurrent layer as one op, its backpropagation through time written by hand).
 """
