@@ -110,10 +110,14 @@ def _map_arrays(batch, function):
 
 
 def as_tensors(batch, device):
-    """A collated batch with its arrays made Tensors on ``device`` (one host→device copy for all)."""
-    return _map_arrays(batch, lambda arrays: [
-        tensor(array, device=device)
-        for array in backend.to_device_together(arrays, device)])
+    """A collated batch with its arrays made Tensors on ``device``: the host arrays go up in one
+    host→device copy together; arrays already there (stacked device Tensors) stay."""
+    def upload(arrays):
+        elsewhere = [a for a in arrays if backend.device_of(a) != device]
+        moved = iter(backend.to_device_together(elsewhere, device))
+        return [tensor(a if backend.device_of(a) == device else next(moved), device=device)
+                for a in arrays]
+    return _map_arrays(batch, upload)
 
 
 def default_collate(batch):
