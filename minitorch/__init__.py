@@ -13,9 +13,10 @@ Read the package in the order its data flows (README.md has the tour):
 from minitorch.backend import cuda_is_available, device, manual_seed  # noqa: F401
 # tensor.py first: it imports autograd.py, and then ops/, which need both to be complete.
 from minitorch.tensor import (  # noqa: F401
-    Tensor, arange, as_tensor, bool_, empty, float16, float32, float64, from_numpy, full,
-    full_like, get_default_dtype, int32, int64, ones, ones_like, rand, randint, randn, randperm,
-    tensor, uint8, zeros, zeros_like)
+    Tensor, allclose, arange, as_tensor, bool_, empty, equal, eye, float16, float32, float64,
+    from_numpy, full, full_like, get_default_dtype, int32, int64, is_tensor, linspace, numel,
+    ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, uint8, zeros,
+    zeros_like)
 from minitorch.gradcheck import gradcheck  # noqa: F401
 from minitorch.serialization import load, save  # noqa: F401
 from minitorch.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401

@@ -89,6 +89,11 @@ class Tensor:
     def T(self):
         return self.permute(*reversed(range(self.ndim)))
 
+    @property
+    def mT(self):
+        """The transpose of each matrix of a batch: the last two dims swapped."""
+        return self.transpose(-2, -1)
+
     def dim(self):
         return self.array.ndim
 
@@ -485,6 +490,12 @@ class Tensor:
     def matmul(self, other):
         return ops.matmul(self, other)
 
+    def mm(self, mat2):
+        return ops.mm(self, mat2)
+
+    def bmm(self, mat2):
+        return ops.bmm(self, mat2)
+
     def neg(self):
         return ops.neg(self)
 
@@ -809,6 +820,55 @@ def randint(low, high=None, size=(), dtype=None, device=None):
 
 def randperm(n, device=None):
     return tensor(backend.rng().permutation(n), device=device)
+
+
+def rand_like(t, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1) of ``t``'s shape, dtype and device (unless told)."""
+    return rand(*t.shape, dtype=t.dtype if dtype is None else dtype,
+                device=t.device if device is None else device, requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples of ``t``'s shape, dtype and device (unless told)."""
+    return randn(*t.shape, dtype=t.dtype if dtype is None else dtype,
+                 device=t.device if device is None else device, requires_grad=requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    """The n × m identity matrix (ones on the diagonal), n × n without ``m``."""
+    array = numpy.eye(n, n if m is None else m, dtype=float32 if dtype is None else dtype)
+    return tensor(array, device=device, requires_grad=requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
+    if not isinstance(steps, int) or steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be a non-negative integer, got "
+                           f"{steps!r}")
+    array = numpy.linspace(start, end, steps).astype(float32 if dtype is None else dtype)
+    return tensor(array, device=device, requires_grad=requires_grad)
+
+
+# ---- questions about tensors -----------------------------------------------------------------------
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(t):
+    return t.numel()
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Whether every |input − other| ≤ atol + rtol·|other| (broadcasting), as one Python bool."""
+    a, b = as_tensor(input), as_tensor(other, like=input)
+    return bool(a.xp.allclose(a.array, b.array, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(input, other):
+    """Whether the two tensors have the same shape and the same values (NaN ≠ NaN)."""
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    return bool((input.array == as_tensor(other, like=input).array).all())
 
 
 manual_seed = backend.manual_seed

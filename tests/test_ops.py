@@ -244,6 +244,10 @@ ROWS = [
         fixed([(3,), (5, 3, 4)]), fixed([(5, 2, 3), (3,)]), fixed([(2, 1, 2, 3), (4, 3, 2)]),
         fixed([(0, 3), (3, 2)]), fixed([(2, 0), (0, 3)])]),
     Row("matmul_function", lambda lib, a, b: lib.matmul(a, b), [fixed([(3, 1, 2, 3), (4, 3, 2)])]),
+    Row("mm", lambda lib, a, b: lib.mm(a, b) + a.mm(b), [fixed([(2, 3), (3, 4)]),
+                                                          fixed([(0, 3), (3, 2)])]),
+    Row("bmm", lambda lib, a, b: lib.bmm(a, b) + a.bmm(b), [fixed([(5, 2, 3), (5, 3, 4)])]),
+    Row("mT", lambda lib, x: x.mT * 2, [fixed([(2, 3)]), fixed([(4, 2, 3)])]),
     # reductions: dim None / int / tuple, negative dims, keepdim
     Row("sum", method("sum"), reductions()),
     Row("mean", method("mean"), reductions(min_side=1)),

@@ -343,3 +343,71 @@ def test_load_accepts_torchs_keywords():
                    {"map_location": "cpu", "weights_only": False}):
         buffer.seek(0)
         assert minitorch.load(buffer, **kwargs)["w"].device == "cpu"
+
+
+# ---- creation and questions: eye, linspace, rand_like, is_tensor, numel, allclose, equal ---------
+CREATIONS = [
+    ("eye", lambda lib: lib.eye(3)),
+    ("eye rectangular float64", lambda lib: lib.eye(2, 4, dtype=lib.float64)),
+    ("eye int", lambda lib: lib.eye(3, 2, dtype=lib.int64)),
+    ("linspace", lambda lib: lib.linspace(0, 1, 5)),
+    ("linspace reversed float64", lambda lib: lib.linspace(2.5, -1, 8, dtype=lib.float64)),
+    ("linspace one step", lambda lib: lib.linspace(3, 7, 1)),
+    ("linspace no steps", lambda lib: lib.linspace(0, 1, 0)),
+]
+
+
+@pytest.mark.parametrize("label, make", CREATIONS, ids=[c[0] for c in CREATIONS])
+def test_creation_functions_as_torch(label, make):
+    ours, theirs = make(minitorch), make(torch)
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    assert_close(ours, theirs, what=label, **tolerance(np.dtype(str(ours.dtype))
+                                                       if ours.dtype.kind == "f" else np.float64))
+
+
+@pytest.mark.parametrize("name", ["rand_like", "randn_like"])
+def test_random_like_takes_shape_dtype_and_device(name):
+    source = minitorch.zeros(200, 50, dtype=minitorch.float64, device=DEVICE)
+    sample = getattr(minitorch, name)(source)
+    assert sample.shape == source.shape and sample.dtype == source.dtype
+    assert sample.device == source.device and not sample.requires_grad
+    values = to_numpy(sample)
+    if name == "rand_like":
+        assert 0 <= values.min() and values.max() < 1 and abs(values.mean() - 0.5) < 0.02
+    else:
+        assert abs(values.mean()) < 0.03 and abs(values.std() - 1) < 0.03
+    other = getattr(minitorch, name)(source, dtype=minitorch.float32, requires_grad=True)
+    assert other.dtype == minitorch.float32 and other.requires_grad
+
+
+QUESTIONS = [
+    ("is_tensor", lambda lib: (lib.is_tensor(lib.ones(2)), lib.is_tensor([1.0]))),
+    ("numel", lambda lib: lib.numel(lib.ones(2, 3, 4))),
+    ("allclose", lambda lib: lib.allclose(lib.tensor([1.0, 2.0]), lib.tensor([1.0, 2.000001]))),
+    ("allclose far", lambda lib: lib.allclose(lib.tensor([1.0, 2.0]), lib.tensor([1.0, 2.1]))),
+    ("allclose broadcast tolerances", lambda lib: lib.allclose(
+        lib.tensor([[1.0, 2.0]]), lib.tensor([1.05, 2.0]), rtol=0.1, atol=0.0)),
+    ("allclose nan", lambda lib: (lib.allclose(lib.tensor([float("nan")]),
+                                               lib.tensor([float("nan")])),
+                                  lib.allclose(lib.tensor([float("nan")]),
+                                               lib.tensor([float("nan")]), equal_nan=True))),
+    ("equal", lambda lib: (lib.equal(lib.tensor([1, 2]), lib.tensor([1, 2])),
+                           lib.equal(lib.tensor([1, 2]), lib.tensor([1, 3])),
+                           lib.equal(lib.tensor([1, 2]), lib.tensor([[1, 2]])))),
+]
+
+
+@pytest.mark.parametrize("label, ask", QUESTIONS, ids=[q[0] for q in QUESTIONS])
+def test_questions_answer_as_torch(label, ask):
+    assert ask(minitorch) == ask(torch)
+
+
+@pytest.mark.parametrize("call", [lambda lib: lib.mm(lib.ones(2, 3), lib.ones(3)),
+                                  lambda lib: lib.bmm(lib.ones(2, 3), lib.ones(3, 2)),
+                                  lambda lib: lib.bmm(lib.ones(2, 2, 3), lib.ones(3, 3, 2))],
+                         ids=["mm of a vector", "bmm of matrices", "bmm of two batch sizes"])
+def test_mm_and_bmm_refuse_what_torch_refuses(call):
+    with pytest.raises(RuntimeError):
+        call(torch)
+    with pytest.raises(RuntimeError, match="must be a|same batch size"):
+        call(minitorch)

@@ -13,7 +13,7 @@ from minitorch.ops.elementwise import (  # noqa: F401
     abs, add, cast, clamp, clone, cos, div, eq, exp, ge, gt, le, leaky_relu, log, logical_and,
     logical_not, logical_or, lt, maximum, minimum, mul, ne, neg, pow, relu, sigmoid, sin, sqrt,
     sub, tanh, to_device, where)
-from minitorch.ops.matmul import matmul  # noqa: F401
+from minitorch.ops.matmul import bmm, matmul, mm  # noqa: F401
 from minitorch.ops.reduce import (  # noqa: F401
     all, any, argmax, argmin, log_softmax, max, mean, min, softmax, std, sum, var)
 from minitorch.ops.shape import (  # noqa: F401
