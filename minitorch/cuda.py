@@ -1,4 +1,6 @@
-"""``minitorch.cuda``: asking about the GPU, with ``torch.cuda``'s names.  Read after ``backend.py``.
+"""``minitorch.cuda``: asking about the GPU, with ``torch.cuda``'s names.
+
+Read after ``backend.py``.
 
 Code written for PyTorch starts by asking whether there is a GPU::
 

@@ -1,4 +1,6 @@
-"""``inference_mode``: PyTorch's ``no_grad`` for code that only evaluates.  Read after ``autograd.py``.
+"""``inference_mode``: PyTorch's ``no_grad`` for code that only evaluates.
+
+Read after ``autograd.py``.
 
 In PyTorch, ``with torch.inference_mode():`` is a stricter, faster ``no_grad``: tensors made
 inside it are marked as never to enter a graph, which saves bookkeeping.  minitorch keeps no

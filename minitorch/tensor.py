@@ -78,7 +78,7 @@ class Tensor:
         return self.device == "cuda"
 
     def is_contiguous(self):
-        """Whether the elements lie in memory in row-major order, with no gaps (``view`` needs it)."""
+        """Whether the elements lie in memory in row-major order, without gaps (view needs it)."""
         return bool(self.array.flags.c_contiguous)
 
     @property
@@ -849,7 +849,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     return tensor(array, device=device, requires_grad=requires_grad)
 
 
-# ---- questions about tensors -----------------------------------------------------------------------
+# ---- questions about tensors --------------------------------------------------------------------
 def is_tensor(obj):
     return isinstance(obj, Tensor)
 

@@ -71,7 +71,8 @@ def _group_values(optimizer):
 
 
 def _same(ours, theirs, what):
-    assert np.allclose(ours, theirs, rtol=1e-13, atol=0), f"{what}: minitorch {ours}, torch {theirs}"
+    assert np.allclose(ours, theirs, rtol=1e-13, atol=0), \
+        f"{what}: minitorch {ours}, torch {theirs}"
 
 
 def _compare(mt, th, what):

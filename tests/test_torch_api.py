@@ -148,7 +148,7 @@ def test_inference_mode_as_torch(form):
     assert results[0] == results[1], f"minitorch {results[0]}, torch {results[1]}"
 
 
-# ---- new_* constructors, contiguity, narrow, to(copy) ---------------------------------------------
+# ---- new_* constructors, contiguity, narrow, to(copy) -------------------------------------------
 NEW_CALLS = [
     ("new_zeros", lambda x: x.new_zeros(2, 3)),
     ("new_zeros tuple", lambda x: x.new_zeros((4,))),
@@ -224,7 +224,8 @@ NARROW_ERRORS = [((0, 5, 1), IndexError, r"start out of range \(expected to be i
                  ((1, 0, 1), IndexError, r"dimension out of range")]
 
 
-@pytest.mark.parametrize("args, error, message", NARROW_ERRORS, ids=[str(e[0]) for e in NARROW_ERRORS])
+@pytest.mark.parametrize("args, error, message", NARROW_ERRORS,
+                         ids=[str(e[0]) for e in NARROW_ERRORS])
 def test_narrow_errors_as_torch(args, error, message):
     with pytest.raises(error):
         torch.ones(4).narrow(*args)
@@ -295,7 +296,7 @@ def test_orthogonal_errors_and_float32():
     assert np.allclose(flat @ flat.T, np.eye(4), atol=1e-5)
 
 
-# ---- saving a whole model, loading a PyTorch pickle ------------------------------------------------
+# ---- saving a whole model, loading a PyTorch pickle ---------------------------------------------
 def test_saving_a_whole_model_is_refused_with_the_way_that_works(tmp_path):
     model = nn.Sequential(nn.Linear(3, 2), nn.ReLU())
     for target in (model, {"model": model}, optimizer_of(model)):

@@ -82,7 +82,8 @@ def from_scratch(lib, x, y, w0, lr=0.5, bs=16, epochs=3):
             record.append(loss.item())
     with lib.no_grad():
         final = model(x)
-    return record, [accuracy(final, y).item(), nll(final, y).item()], [weights.detach(), bias.detach()]
+    summary = [accuracy(final, y).item(), nll(final, y).item()]
+    return record, summary, [weights.detach(), bias.detach()]
 
 
 def test_a_model_from_tensors_alone_trains_as_in_torch():
@@ -95,7 +96,7 @@ def test_a_model_from_tensors_alone_trains_as_in_torch():
     assert theirs[1][0] > 0.5  # the script does learn (so the comparison means something)
 
 
-# ---- 2. nn.Module, nn.Parameter, nn.Linear, optim, Dataset, DataLoader ----------------------------
+# ---- 2. nn.Module, nn.Parameter, nn.Linear, optim, Dataset, DataLoader --------------------------
 def refactored(lib, x, y, state, stage, lr=0.3, bs=16, epochs=2):
     """The same model written with more of the library at each ``stage``."""
     nn, F = lib.nn, lib.nn.functional
@@ -165,7 +166,7 @@ def test_refactoring_with_nn_optim_and_data_trains_as_in_torch(stage):
     _compare(ours[1], theirs[1], f"{stage}: final parameter")
 
 
-# ---- 3. a CNN trained as the examples train MNIST: Adadelta, StepLR, a test loop ------------------
+# ---- 3. a CNN trained as the examples train MNIST: Adadelta, StepLR, a test loop ----------------
 def cnn_script(lib, x, y, state, dropout, epochs=2, train=True):
     nn, F, optim = lib.nn, lib.nn.functional, lib.optim
 
@@ -252,7 +253,7 @@ def _torch_cnn_state():
             for k, s in shapes.items()}
 
 
-# ---- 4. Sequential with a Lambda module, adaptive pooling, a loader that moves batches ------------
+# ---- 4. Sequential with a Lambda module, adaptive pooling, a loader that moves batches ----------
 def sequential_script(lib, x, y, state, lr=0.1):
     nn, F = lib.nn, lib.nn.functional
 

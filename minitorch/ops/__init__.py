@@ -17,7 +17,7 @@ from minitorch.ops.matmul import bmm, matmul, mm  # noqa: F401
 from minitorch.ops.reduce import (  # noqa: F401
     all, any, argmax, argmin, log_softmax, max, mean, min, softmax, std, sum, var)
 from minitorch.ops.shape import (  # noqa: F401
-    cat, chunk, concatenate, contiguous, expand, flatten, narrow, pad, permute, repeat, reshape, split,
-    squeeze, stack, transpose, unsqueeze, view)
+    cat, chunk, concatenate, contiguous, expand, flatten, narrow, pad, permute, repeat, reshape,
+    split, squeeze, stack, transpose, unsqueeze, view)
 from minitorch.ops.index import gather, getitem, masked_fill, one_hot, tril, triu  # noqa: F401
 from minitorch.ops import index  # noqa: F401  (Tensor.__setitem__ uses index.array_key)
