@@ -151,7 +151,7 @@ def test_shuffled_loader_covers_each_sample_once_and_follows_manual_seed():
 
 @pytest.mark.parametrize("options", [
     dict(num_workers=2), dict(num_workers=1, persistent_workers=True, pin_memory=True),
-    dict(num_workers=3, prefetch_factor=4, timeout=5.0, worker_init_fn=lambda i: None)],
+    dict(num_workers=2, prefetch_factor=4, timeout=5.0, worker_init_fn=lambda i: None)],
     ids=["workers", "persistent pinned", "prefetch"])
 def test_worker_options_are_accepted_and_change_nothing(options):
     dataset = mdata.TensorDataset(*_xy(minitorch))

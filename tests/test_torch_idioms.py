@@ -213,8 +213,9 @@ def cnn_script(lib, x, y, state, dropout, epochs=2, train=True):
                 pred = output.argmax(dim=1, keepdim=True)
                 correct += pred.eq(target.view_as(pred)).sum().item()
         record += [test_loss / len(test_loader.dataset), float(correct)]
-        scheduler.step()
-        record.append(scheduler.get_last_lr()[0])
+        if train:
+            scheduler.step()
+            record.append(scheduler.get_last_lr()[0])
     return record, [p.detach() for p in model.parameters()]
 
 
