@@ -45,6 +45,13 @@ from minitorch import backend
 from minitorch.tensor import Tensor, tensor
 
 
+def check_batch_size(size, caller):
+    """``size`` when it is a positive int; else a ValueError naming ``caller``."""
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"{caller}: batch_size must be a positive integer, got {size!r}")
+    return size
+
+
 def collate_arrays(samples, where="default_collate"):
     """A list of samples as one batch of the same structure, every Tensor, array or number
     stacked along a new first dim into one array (PyTorch's ``default_collate``, before the
@@ -162,8 +169,6 @@ class DataLoader:
                  device=None, batch_tfms=None, y_tfms=None, *, collate_fn=None, num_workers=0,
                  pin_memory=False, timeout=0, worker_init_fn=None, prefetch_factor=None,
                  persistent_workers=False, pin_memory_device=""):
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
         _check_worker_options(num_workers, prefetch_factor, persistent_workers, timeout)
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"DataLoader: collate_fn must be callable, got "
@@ -181,6 +186,15 @@ class DataLoader:
         self.device = backend.canonical_device(device)
         self.batch_tfms = list(batch_tfms or [])
         self.y_tfms = list(y_tfms or [])
+
+    @property
+    def batch_size(self):
+        return self._batch_size
+
+    @batch_size.setter
+    def batch_size(self, size):
+        """Checked whenever it is set (``data.batch_size = 0`` too), not at the first batch."""
+        self._batch_size = check_batch_size(size, "DataLoader")
 
     @property
     def rng(self):
