@@ -92,7 +92,9 @@ class device(str):
         return self
 
     def __eq__(self, other):
-        if other.__class__ is str:  # the common case inside minitorch: d == "cuda"
+        if other.__class__ is device:  # the common cases first: they are asked at every op
+            return str.__eq__(self, other)
+        if other.__class__ is str:
             if other in DEVICES:
                 return str.__eq__(self, other)
             try:
@@ -104,6 +106,8 @@ class device(str):
         return NotImplemented
 
     def __ne__(self, other):
+        if other.__class__ is device:
+            return str.__ne__(self, other)
         equal = self.__eq__(other)
         return equal if equal is NotImplemented else not equal
 
@@ -151,7 +155,7 @@ def default_device():
 
 def array_module(device):
     """The ``xp`` that computes on ``device``: numpy for 'cpu', cupy for 'cuda'."""
-    return numpy if device == "cpu" else cupy
+    return numpy if str.__eq__(device, "cpu") else cupy  # (str's own ==: asked at every op)
 
 
 def device_of(array):
