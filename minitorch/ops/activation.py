@@ -13,11 +13,34 @@ import math
 from minitorch import backend
 from minitorch.autograd import Function
 from minitorch.ops.common import require_floating
+from minitorch.ops.elementwise import exp, tanh
 
 SQRT_HALF = math.sqrt(0.5)                    # 1/√2
 INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)     # the normal density's factor 1/√(2π)
 SQRT_2_OVER_PI = math.sqrt(2 / math.pi)       # √(2/π), the tanh approximation's slope
 KAPPA = 0.044715                              # the tanh approximation's cubic coefficient
+
+
+def normal_cdf_array(x):
+    """Φ(x) = (1 + erf(x/√2)) / 2 of an array."""
+    return 0.5 * (1 + backend.erf(x * x.dtype.type(SQRT_HALF)))
+
+
+class NormalCDF(Function):
+    """y = Φ(x), the standard normal CDF;   dL/dx = dL/dy · φ(x).  (GELU's derivative needs Φ
+    as an op of its own when it is differentiated again.)"""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return normal_cdf_array(x)
+
+    def backward(self, grad):
+        x, = self.saved_tensors
+        return grad * self.xp.exp(-0.5 * x * x) * x.dtype.type(INV_SQRT_2PI)
+
+    def backward_graph(self, grad):
+        x, = self.inputs
+        return grad * exp(-0.5 * x * x) * INV_SQRT_2PI
 
 
 class GELU(Function):
@@ -26,7 +49,7 @@ class GELU(Function):
     """
 
     def forward(self, x):
-        cdf = 0.5 * (1 + backend.erf(x * x.dtype.type(SQRT_HALF)))
+        cdf = normal_cdf_array(x)
         self.save_for_backward(x, cdf)
         return x * cdf
 
@@ -34,6 +57,10 @@ class GELU(Function):
         x, cdf = self.saved_tensors
         pdf = self.xp.exp(-0.5 * x * x) * x.dtype.type(INV_SQRT_2PI)
         return grad * (cdf + x * pdf)
+
+    def backward_graph(self, grad):
+        x, = self.inputs
+        return grad * (NormalCDF()(x) + x * exp(-0.5 * x * x) * INV_SQRT_2PI)
 
 
 class GELUTanh(Function):
@@ -51,6 +78,12 @@ class GELUTanh(Function):
         x, t = self.saved_tensors
         slope, kappa = x.dtype.type(SQRT_2_OVER_PI), x.dtype.type(KAPPA)
         du_dx = slope * (1 + 3 * kappa * x * x)
+        return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du_dx)
+
+    def backward_graph(self, grad):
+        x, = self.inputs
+        t = tanh(SQRT_2_OVER_PI * (x + KAPPA * x * x * x))
+        du_dx = SQRT_2_OVER_PI * (1 + 3 * KAPPA * x * x)
         return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du_dx)
 
 

@@ -193,6 +193,9 @@ class Triangle(Function):
     def backward(self, grad):
         return self.xp.where(self.keep, grad, grad.dtype.type(0))
 
+    def backward_graph(self, grad):  # linear: the gradient is the same triangle of dL/dy
+        return Triangle(self.lower, self.diagonal)(grad)
+
 
 def _first_outside(x, n):
     values = backend.to_numpy(x).reshape(-1)

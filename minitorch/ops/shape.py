@@ -85,6 +85,9 @@ class Contiguous(Function):
     def backward(self, grad):
         return grad
 
+    def backward_graph(self, grad):
+        return grad
+
 
 class Permute(Function):
     """y = x with its axes reordered;   dL/dx = dL/dy with the inverse order."""
