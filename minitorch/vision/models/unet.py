@@ -140,8 +140,8 @@ class DynamicUnet(SequentialEx):
     ``residual=True`` (beyond fastai): the output is ``input + U-Net(input)``, the last conv
     starting at zero, so the untrained model is the identity.  For super-resolution the input is
     the enlarged low-resolution image, so training starts from bicubic instead of from noise
-    (``../shared/reference/sizing-superres-gan.md``: from scratch in 5 minutes fastai's head
-    only reached bicubic, the residual head gained ~0.5 dB).  Needs ``n_classes`` equal to the
+    (measured in PyTorch on a 2-core CPU: from scratch in 5 minutes fastai's head only reached
+    bicubic, the residual head gained ~0.5 dB).  Needs ``n_classes`` equal to the
     input's channels, and no ``y_range`` (the sum is not squashed).
 
     The skips are read through forward hooks on the encoder, *not detached* (fastai 1.0.61),
@@ -210,6 +210,13 @@ class DynamicUnet(SequentialEx):
             layers.append(MergeLayer(dense=False))  # x + x.orig: the input added back
         super().__init__(*layers)
         self.sfs = sfs
+        # What the decoder was built with, so that a saved model can be rebuilt around its
+        # encoder (``vision/superres.py``'s ``save_generator``/``load_generator``).
+        self.options = {"n_classes": n_classes, "img_size": list(imsize), "blur": blur,
+                        "blur_final": blur_final, "self_attention": self_attention,
+                        "y_range": None if y_range is None else list(y_range),
+                        "last_cross": last_cross, "bottle": bottle, "residual": residual,
+                        **{k: getattr(v, "name", v) for k, v in kwargs.items()}}
         self.train()  # a new model trains (the dummy pass left parts in eval mode)
 
     def forward(self, x):
