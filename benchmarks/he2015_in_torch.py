@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 import minitorch
-from minitorch.data import mnist_databunch
+from minitorch.vision import mnist_databunch
 
 # The torch nets and loop are the test suite's references too: tests/torch_twins_papers.py,
 # imported from the repository's root.

@@ -21,9 +21,9 @@
 #
 # The nets are the 56-layer plain and residual nets that the He et al. lesson trained and saved
 # (`--weights`, default `lesson_output/paper_he2015_degradation/models/`); when they are not
-# there this lesson trains them first, with the same functions and settings (about 10 minutes
-# more on a 2-core CPU).  Run it as a script (`python lessons/paper_li2018_loss_landscape.py`;
-# `--quick` for a smoke run of a few seconds on tiny nets; `--device cuda` for the GPU) or open
+# there this lesson trains them first, with the same functions and settings (the deep half of
+# that lesson's run).  Run it as a script (`python lessons/paper_li2018_loss_landscape.py`;
+# `--quick` for a smoke run of under a minute on tiny nets; `--device cuda` for the GPU) or open
 # it as a notebook.  The figures go to `--out` (default
 # `lesson_output/paper_li2018_loss_landscape/`).
 
@@ -37,9 +37,9 @@ import numpy  # host side: the grid, the figures
 
 import minitorch
 from minitorch import nn
-from minitorch.data import mnist_databunch
 from minitorch.files import atomic_write
 from minitorch.plot import finish_figure, subplots
+from minitorch.vision import mnist_databunch
 from minitorch.vision.cifar_recipe import train_cifar_net
 from minitorch.vision.landscape import (
     flatten, hessian_vector_product, hessian_vector_product_by_differences, lanczos,

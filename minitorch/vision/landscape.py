@@ -35,6 +35,7 @@ import numpy  # host side: the small tridiagonal eigenproblem, the grid of losse
 
 from minitorch import autograd, backend
 from minitorch.autograd import no_grad
+from minitorch.nn import eval_mode
 from minitorch.tensor import Tensor, randn
 
 
@@ -83,16 +84,11 @@ def set_weights(params, origin, directions=(), coefficients=()):
 def mean_loss(model, loss_func, batches):
     """The loss over ``batches`` (a list of (xb, yb)), each batch weighted by its size, with the
     model in eval mode and no graph; one device→host read."""
-    was_training = model.training
-    model.eval()
     total, count = 0, 0
-    try:
-        with no_grad():
-            for xb, yb in batches:
-                total = total + loss_func(model(xb), yb).array * len(yb)
-                count += len(yb)
-    finally:
-        model.train(was_training)
+    with eval_mode(model), no_grad():
+        for xb, yb in batches:
+            total = total + loss_func(model(xb), yb).array * len(yb)
+            count += len(yb)
     return float(backend.to_numpy(total)) / count
 
 
@@ -152,16 +148,14 @@ def loss_gradient(model, loss_func, batches):
     (eval mode, as the surface), as one array per parameter."""
     params = list(model.parameters())
     count = sum(len(yb) for _, yb in batches)
-    was_training = model.training
-    model.eval()
     model.zero_grad()
     try:
-        for xb, yb in batches:
-            (loss_func(model(xb), yb) * (len(yb) / count)).backward()
+        with eval_mode(model):
+            for xb, yb in batches:
+                (loss_func(model(xb), yb) * (len(yb) / count)).backward()
         return [p.grad.array.copy() for p in params]
     finally:
         model.zero_grad()
-        model.train(was_training)
 
 
 def hessian_vector_product(model, loss_func, batches, vector):
@@ -178,18 +172,14 @@ def hessian_vector_product(model, loss_func, batches, vector):
     params = list(model.parameters())
     count = sum(len(yb) for _, yb in batches)
     directions = [Tensor(v) for v in vector]
-    was_training = model.training
-    model.eval()
     total = None
-    try:
+    with eval_mode(model):
         for xb, yb in batches:
             loss = loss_func(model(xb), yb) * (len(yb) / count)
             gradients = autograd.grad(loss, params, create_graph=True)
             dot = sum((g * v).sum() for g, v in zip(gradients, directions))
             products = [h.array for h in autograd.grad(dot, params)]
             total = products if total is None else [a + b for a, b in zip(total, products)]
-    finally:
-        model.train(was_training)
     return total
 
 
