@@ -465,6 +465,35 @@ class ConvTranspose2d(Function):
             grad_b = row_sums(xp, grad.reshape(grad.shape[0], -1))   # (OC, out_h·out_w·N)
         return (grad_x, grad_w) if len(self.needs_input_grad) == 2 else (grad_x, grad_w, grad_b)
 
+    def backward_graph(self, grad):
+        """The formulas above with ops on Tensors: dL/dX is ``conv2d`` of the gradient with the
+        same weight and settings, and cols(dL/dy) is ``unfold``; both are differentiable again
+        (conv2d's graph backward is fold and matmul), and everything is linear in dL/dy and in
+        each of x and W.  When output_padding ≥ stride (possible with dilation) the conv2d sees
+        a row or column more than x has: only the first H × W positions belong to x.
+        """
+        x, weight = self.inputs[:2]
+        kernel, stride, (ph, _, pw, _), dilation, (h, w) = self.geometry
+        groups, in_channels, n = self.groups, weight.shape[0], x.shape[0]
+        grad_x = grad_w = grad_b = None
+        if self.needs_input_grad[0]:                                  # W · cols(dL/dy)
+            grad_x = conv2d(grad, weight, None, stride, (ph, pw), dilation, groups)
+            grad_x = grad_x[:, :, :h, :w]
+        if self.needs_input_grad[1]:                                  # X · cols(dL/dy)ᵀ
+            cols = unfold(grad, kernel, dilation, (ph, pw), stride)   # (N, OC·kh·kw, L)
+            rows = cols.shape[1]
+            windows = [conv_output_size(size, k, s, p, p, d) for size, k, s, p, d in
+                       zip(grad.shape[2:], kernel, stride, (ph, pw), dilation)]
+            cols = cols.reshape(n, rows, *windows)[:, :, :h, :w]      # (N, OC·kh·kw, H, W)
+            cols = cols.permute(1, 0, 2, 3).reshape(groups, rows // groups, -1)
+            x_rows = x.permute(1, 0, 2, 3).reshape(groups, in_channels // groups, -1)
+            grad_w = (x_rows @ cols.transpose(1, 2)).reshape(weight.shape)
+        if len(self.inputs) == 2:
+            return grad_x, grad_w
+        if self.needs_input_grad[2]:
+            grad_b = grad.sum(dim=(0, 2, 3))
+        return grad_x, grad_w, grad_b
+
 
 class Unfold(Function):
     """F.unfold: y[n, c·kh·kw + i·kw + j, l] = x_padded[n, c, window l's pixel at offset (i, j)].
