@@ -52,7 +52,8 @@ col2im, and pooling (pool.py) reduces the same window view with max or mean.
 For ``create_graph=True`` (``autograd.py``), conv2d's ``backward_graph`` writes the same three
 formulas with ops on Tensors — ``unfold`` for cols(X), ``fold`` for col2im, ``matmul`` for the
 products — each of them differentiable again (unfold and fold are each other's backward), so
-gradients of any order go through a convolution.
+gradients of any order go through a convolution.  conv_transpose2d's is conv2d run forwards:
+``conv2d`` of the gradient, and ``unfold`` of it for the weight.
 """
 from minitorch import backend
 from minitorch.autograd import Function
@@ -478,13 +479,16 @@ class ConvTranspose2d(Function):
         grad_x = grad_w = grad_b = None
         if self.needs_input_grad[0]:                                  # W · cols(dL/dy)
             grad_x = conv2d(grad, weight, None, stride, (ph, pw), dilation, groups)
-            grad_x = grad_x[:, :, :h, :w]
+            if grad_x.shape[2:] != (h, w):
+                grad_x = grad_x[:, :, :h, :w]
         if self.needs_input_grad[1]:                                  # X · cols(dL/dy)ᵀ
             cols = unfold(grad, kernel, dilation, (ph, pw), stride)   # (N, OC·kh·kw, L)
             rows = cols.shape[1]
             windows = [conv_output_size(size, k, s, p, p, d) for size, k, s, p, d in
                        zip(grad.shape[2:], kernel, stride, (ph, pw), dilation)]
-            cols = cols.reshape(n, rows, *windows)[:, :, :h, :w]      # (N, OC·kh·kw, H, W)
+            cols = cols.reshape(n, rows, *windows)                    # (N, OC·kh·kw, ≥H, ≥W)
+            if tuple(windows) != (h, w):
+                cols = cols[:, :, :h, :w]
             cols = cols.permute(1, 0, 2, 3).reshape(groups, rows // groups, -1)
             x_rows = x.permute(1, 0, 2, 3).reshape(groups, in_channels // groups, -1)
             grad_w = (x_rows @ cols.transpose(1, 2)).reshape(weight.shape)
