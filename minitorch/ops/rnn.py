@@ -31,7 +31,8 @@ primitive ops on the input Tensors (``steps``: each op's equations once more, on
 time) and lets the engine differentiate that with ``grad(..., create_graph=True)``.  It records
 ~15 ops a step, as ``fused=False`` does, but only when a gradient is to be differentiated again.
 """
-from minitorch.autograd import Function, grad
+from minitorch import autograd
+from minitorch.autograd import Function
 from minitorch.ops.elementwise import relu, sigmoid, tanh
 from minitorch.ops.shape import stack
 
@@ -72,8 +73,8 @@ class _Recurrence(Function):
         """The recurrence rebuilt from ops (``steps``) on the input Tensors, differentiated by
         the engine: its gradients are then in a graph, differentiable again."""
         wanted = [k for k, needed in enumerate(self.needs_input_grad) if needed]
-        found = grad(self.steps(*self.inputs), [self.inputs[k] for k in wanted], grad_outputs,
-                     create_graph=True, allow_unused=True)
+        found = autograd.grad(self.steps(*self.inputs), [self.inputs[k] for k in wanted],
+                              grad_outputs, create_graph=True, allow_unused=True)
         grads = [None] * len(self.inputs)
         for k, g in zip(wanted, found):
             grads[k] = g
