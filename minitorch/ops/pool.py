@@ -72,9 +72,8 @@ class MaxPool2d(Function):
     which offset won (a small integer); ``candidate > best`` (not ≥) keeps the first maximum on
     ties, as in PyTorch.  Backward is then a single scatter: each window's gradient is added
     at its winner's position (added, because overlapping windows can share a winner), on
-    arrays or, for create_graph, as an op.  The
-    value of a window holding a NaN is NaN, as in PyTorch, but its gradient may go to another
-    pixel than PyTorch's (which picks the NaN).
+    arrays or, for create_graph, as an op.  The value of a window holding a NaN is NaN, as in
+    PyTorch, but its gradient may go to another pixel than PyTorch's (which picks the NaN).
     """
 
     def __init__(self, kernel, stride, padding, dilation, ceil_mode, return_indices):
