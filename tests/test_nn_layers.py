@@ -688,7 +688,7 @@ def test_spectral_norm_second_order(factory, shape, mode):
                        params=parameter_pairs(mt_layer, torch_layer))
 
 
-@pytest.mark.parametrize("fn,shape", [("dropout", (3, 4)), ("dropout2d", (2, 3, 2, 2))])
+@pytest.mark.parametrize("fn,shape", [("dropout", (3, 4)), ("dropout2d", (3, 4, 2, 2))])
 def test_dropout_second_order(fn, shape):
     """Dropout multiplies by a random mask, a constant: tanh(dropout(x)) against torch's with
     minitorch's mask, and against finite differences with the mask drawn again from one seed."""
