@@ -9,6 +9,9 @@ is likely to make ends in an error that says what went wrong.  Then gradients of
 accumulates with its graph, ``retain_graph``'s default, ``allow_unused``, create_graph under
 no_grad, the version check, and torch's errors word for word.
 """
+import importlib
+import pkgutil
+
 import numpy as np
 import pytest
 import torch
@@ -593,8 +596,6 @@ def test_an_op_without_a_graph_backward_names_itself():
 
 def _function_classes():
     """Every Function subclass defined in a module of minitorch.ops (base classes included)."""
-    import importlib
-    import pkgutil
     found = set()
     for info in pkgutil.iter_modules(minitorch.ops.__path__, "minitorch.ops."):
         for value in vars(importlib.import_module(info.name)).values():
