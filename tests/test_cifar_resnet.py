@@ -10,6 +10,7 @@ import minitorch
 from minitorch.vision.models.cifar_resnet import (
     CifarResNet, ShortcutA, blocks_per_stage, cifar_plain, cifar_resnet)
 from torch_compare import DEVICE, assert_close, check
+from torch_twins import randomize_batchnorm_state
 from torch_twins_papers import TorchCifarResNet, TorchShortcutA
 
 
@@ -98,15 +99,7 @@ def test_shortcut_a_matches_torch_on_a_non_contiguous_input():
 
 def _twin_with_random_state(n, widths, residual, seed):
     torch.manual_seed(seed)
-    twin = TorchCifarResNet(n, widths, residual, in_channels=1).double()
-    with torch.no_grad():
-        for m in twin.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-    return twin
+    return randomize_batchnorm_state(TorchCifarResNet(n, widths, residual, in_channels=1).double())
 
 
 @pytest.mark.parametrize("n,residual,training,dtype", [

@@ -9,6 +9,7 @@ import minitorch
 from minitorch import nn
 from minitorch.vision import cnn_config, create_body, resnet18, resnet34, small_encoder
 from torch_compare import assert_close, check
+from torch_twins import randomize_batchnorm_state
 
 
 # ---- the twin: torchvision's ResNet, written out ------------------------------------------------
@@ -99,15 +100,7 @@ def test_resnet_initialisation_is_torchvisions():
 
 def _twin_with_random_state(layers, seed, num_classes=1000):
     torch.manual_seed(seed)
-    twin = TorchResNet(layers, num_classes).double()
-    with torch.no_grad():
-        for m in twin.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-    return twin
+    return randomize_batchnorm_state(TorchResNet(layers, num_classes).double())
 
 
 @pytest.mark.parametrize("name,arch,layers,training", [

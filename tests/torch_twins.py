@@ -14,16 +14,33 @@ the notebook ``lesson7-resnet-mnist`` (the recipe).
   (mom, 0.99), true weight decay ``p ← p·(1 − lr·wd)`` before each step (batchnorm included),
   and the one-cycle formulas written out again (not taken from minitorch).
 
+``randomize_batchnorm_state(twin)`` gives a twin's batchnorms the made-up statistics and
+affine parameters of a trained net (their defaults, 1 and 0, would hide a mixed-up formula).
+
 The other twins are beside this file: ``torch_twins_gan.py`` (the GAN models and one GAN step),
-``torch_twins_vgg.py`` (VGG16).  They live in ``tests/`` because they are references for
-correctness first; the benchmark scripts add the repository's root to ``sys.path`` to import
-them (nothing imports from ``benchmarks/``).
+``torch_twins_vgg.py`` (VGG16), ``torch_twins_papers.py`` (He et al.'s CIFAR nets, Li et al.'s
+filter normalisation and Hessian-vector product).  They live in ``tests/`` because they are
+references for correctness first; the benchmark scripts add the repository's root to
+``sys.path`` to import them (nothing imports from ``benchmarks/``).
 """
 import math
 
 import torch
 
 WD, MOMS, BETA2, DIV_FACTOR, PCT_START = 1e-2, (0.95, 0.85), 0.99, 25.0, 0.3
+
+
+def randomize_batchnorm_state(twin):
+    """Every BatchNorm2d of ``twin`` with weights, biases and running statistics drawn from
+    torch's generator (seed it) in ranges a trained net has; returns ``twin``."""
+    with torch.no_grad():
+        for m in twin.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    return twin
 
 
 # ---- fastai's SequentialEx and MergeLayer --------------------------------------------------------
