@@ -62,6 +62,7 @@ from minitorch.ops.shape import pad, squeeze, unsqueeze
 from minitorch.ops.windows import (
     batch_first, batch_last, col2im, conv_output_size, im2col, pad_batch_last, same_padding,
     window_view)
+from minitorch.speed import threads
 from minitorch.speed.cpu import tuned_for_cpu
 
 
@@ -119,7 +120,8 @@ COLUMN_BLOCK_BYTES = 64 << 20
 
 
 def column_blocks(xp, x, kernel, stride, padding, dilation, out_size):
-    """im2col a few output rows at a time: yields (a slice of output rows, their columns).
+    """im2col a few output rows at a time: returns (the blocks of output rows, as slices, and
+    ``columns(rows)``, which makes a block's columns).
 
     The same numbers as :func:`im2col`, in blocks of about ``COLUMN_BLOCK_BYTES``.  A matrix
     product that reads a block right after the copy wrote it finds it in the cache, while the
@@ -127,15 +129,19 @@ def column_blocks(xp, x, kernel, stride, padding, dilation, out_size):
     and read back.  With 8 channels the products wait on memory, not on arithmetic.  Measured
     (forward + backward of 128×8×14² → 8, one thread, CPU time, one run): 5.7 ms with the whole
     matrix, 4.2 ms with 1 MiB blocks, 4.9 ms with 2 MiB and 5.3 ms with 4 MiB blocks — but see
-    ``COLUMN_BLOCK_BYTES`` for why two threads want large blocks.
+    ``COLUMN_BLOCK_BYTES`` for why two threads want large blocks.  With more than one thread
+    (``speed/threads.py``) a large layer is cut into at least one block per thread, and the
+    callers hand the blocks to the threads, each making its own columns and products.
     """
     windows = window_view(xp, pad_batch_last(xp, x, padding), kernel, stride, dilation, out_size)
     c, kh, kw, oh = windows.shape[:4]
     row_bytes = windows[:, :, :, :1].size * windows.itemsize          # the columns of one row
     step = max(1, COLUMN_BLOCK_BYTES // max(1, row_bytes))
-    for top in range(0, oh, step):
-        rows = slice(top, min(top + step, oh))
-        yield rows, xp.ascontiguousarray(windows[:, :, :, rows]).reshape(c * kh * kw, -1)
+    step = min(step, -(-oh // threads.pieces_for(x, oh * row_bytes)))   # a block a thread
+
+    def columns(rows):
+        return xp.ascontiguousarray(windows[:, :, :, rows]).reshape(c * kh * kw, -1)
+    return [slice(top, min(top + step, oh)) for top in range(0, oh, step)], columns
 
 
 def grouped_matmul(a, b, groups):
@@ -145,7 +151,7 @@ def grouped_matmul(a, b, groups):
     this is a plain matrix product.
     """
     if groups == 1:
-        return a @ b
+        return threads.matmul(a, b)       # cut across the cores when large (speed/threads.py)
     out = a.reshape(groups, a.shape[0] // groups, -1) @ b.reshape(groups, b.shape[0] // groups, -1)
     return out.reshape(-1, out.shape[-1])
 
@@ -153,7 +159,7 @@ def grouped_matmul(a, b, groups):
 def grouped_matmul_at(a, b, groups):
     """aᵀ @ b blockwise: a (G·K, M), b (G·K, P)  →  (G·M, P), block g = a[g]ᵀ @ b[g]."""
     if groups == 1:
-        return a.T @ b
+        return threads.matmul(a.T, b)
     a = a.reshape(groups, a.shape[0] // groups, -1)
     out = a.transpose(0, 2, 1) @ b.reshape(groups, b.shape[0] // groups, -1)
     return out.reshape(-1, out.shape[-1])
@@ -181,6 +187,8 @@ def grouped_matmul_bt(a, b, groups):
     (_, m, positions), n = a.shape, b.shape[1]
     if m * n > SMALL_PRODUCT or positions < 2 * POSITIONS_PER_PIECE \
             or not tuned_for_cpu(a):  # the GPU: one product (see speed/cpu.py)
+        if groups == 1:
+            return threads.matmul(b[0], a[0].T).T
         return (b @ a.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(-1, n)
     pieces = positions // POSITIONS_PER_PIECE
     whole = pieces * POSITIONS_PER_PIECE
@@ -320,9 +328,12 @@ class Conv2d(Function):
             self.save_for_backward(cols, weight)
         else:                                         # nothing keeps cols(X): blocks of rows
             out = xp.empty((out_channels, oh, ow, n), dtype=x.dtype)
-            for rows, cols in column_blocks(xp, batch_last(x), *self.geometry):
-                out[:, rows] = grouped_matmul(weight_matrix, cols, self.groups).reshape(
+            blocks, columns = column_blocks(xp, batch_last(x), *self.geometry)
+
+            def block(rows):   # on the threads of speed/threads.py, a block each
+                out[:, rows] = grouped_matmul(weight_matrix, columns(rows), self.groups).reshape(
                     out_channels, -1, ow, n)
+            threads.each(block, blocks, x)
             self.save_for_backward(x, weight)
         if bias is not None:
             out += bias[:, None, None, None]
@@ -398,15 +409,21 @@ class Conv2d(Function):
         x = batch_last(x)                                             # (C, H, W, N)
         flipped = flipped_kernel(xp, weight, groups)                  # (C, OC/G·kh·kw)
         grad_x = xp.empty((c, h, w, n), dtype=grad.dtype) if needs_x else None
-        swapped = xp.zeros(flipped.shape, dtype=grad.dtype)           # X · Gᵀ, summed by block
-        for rows, cols in column_blocks(xp, grad, kernel, (1, 1), self.flipped_pads, dilation,
-                                        (h, w)):
+        blocks, columns = column_blocks(xp, grad, kernel, (1, 1), self.flipped_pads, dilation,
+                                        (h, w))
+
+        def block(rows):   # on the threads of speed/threads.py, a block each
+            cols = columns(rows)
             if needs_x:
                 grad_x[:, rows] = grouped_matmul(flipped, cols, groups).reshape(c, -1, w, n)
             if needs_w:
-                swapped += grouped_matmul_bt(x[:, rows].reshape(c, -1), cols, groups)
+                return grouped_matmul_bt(x[:, rows].reshape(c, -1), cols, groups)
+        shares = threads.each(block, blocks, grad)
         grad_w = None
-        if needs_w:   # swap the channels back and unflip the kernel
+        if needs_w:   # X · Gᵀ summed over the blocks, in order; then swap the channels back
+            swapped = xp.zeros(flipped.shape, dtype=grad.dtype)       # and unflip the kernel
+            for share in shares:
+                swapped += share
             swapped = swapped.reshape(groups, per_group, out_channels // groups, kh, kw)
             grad_w = swapped.transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1].reshape(weight.shape)
         return (batch_first(grad_x) if needs_x else None), grad_w
