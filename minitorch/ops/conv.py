@@ -119,7 +119,7 @@ def conv2d_simple(x, weight, bias=None, stride=1, padding=0, dilation=1):
 COLUMN_BLOCK_BYTES = 64 << 20
 
 
-def column_blocks(xp, x, kernel, stride, padding, dilation, out_size):
+def column_blocks(xp, x, kernel, stride, padding, dilation, out_size, block_per_thread=False):
     """im2col a few output rows at a time: returns (the blocks of output rows, as slices, and
     ``columns(rows)``, which makes a block's columns).
 
@@ -129,18 +129,23 @@ def column_blocks(xp, x, kernel, stride, padding, dilation, out_size):
     and read back.  With 8 channels the products wait on memory, not on arithmetic.  Measured
     (forward + backward of 128×8×14² → 8, one thread, CPU time, one run): 5.7 ms with the whole
     matrix, 4.2 ms with 1 MiB blocks, 4.9 ms with 2 MiB and 5.3 ms with 4 MiB blocks — but see
-    ``COLUMN_BLOCK_BYTES`` for why two threads want large blocks.  With more than one thread
-    (``speed/threads.py``) a large layer is cut into at least one block per thread, and the
-    callers hand the blocks to the threads, each making its own columns and products.
+    ``COLUMN_BLOCK_BYTES`` for why two threads want large blocks.
+
+    ``block_per_thread``: cut a large layer into at least one block per thread of
+    ``speed/threads.py``, for a caller that hands the blocks to the threads, each making its own
+    columns and product (conv2d's forward: every output entry is still one whole sum).  Not for
+    a caller that sums over the blocks (the weight gradient): more blocks would change the order
+    of its sums, and results would differ with the threads on and off.
     """
     windows = window_view(xp, pad_batch_last(xp, x, padding), kernel, stride, dilation, out_size)
     c, kh, kw, oh = windows.shape[:4]
     row_bytes = windows[:, :, :, :1].size * windows.itemsize          # the columns of one row
     step = max(1, COLUMN_BLOCK_BYTES // max(1, row_bytes))
-    step = min(step, -(-oh // threads.pieces_for(x, oh * row_bytes)))   # a block a thread
+    if block_per_thread:
+        step = min(step, -(-oh // threads.pieces_for(x, oh * row_bytes)))
 
     def columns(rows):
-        return xp.ascontiguousarray(windows[:, :, :, rows]).reshape(c * kh * kw, -1)
+        return threads.contiguous(xp, windows[:, :, :, rows]).reshape(c * kh * kw, -1)
     return [slice(top, min(top + step, oh)) for top in range(0, oh, step)], columns
 
 
@@ -328,7 +333,8 @@ class Conv2d(Function):
             self.save_for_backward(cols, weight)
         else:                                         # nothing keeps cols(X): blocks of rows
             out = xp.empty((out_channels, oh, ow, n), dtype=x.dtype)
-            blocks, columns = column_blocks(xp, batch_last(x), *self.geometry)
+            blocks, columns = column_blocks(xp, batch_last(x), *self.geometry,
+                                            block_per_thread=True)
 
             def block(rows):   # on the threads of speed/threads.py, a block each
                 out[:, rows] = grouped_matmul(weight_matrix, columns(rows), self.groups).reshape(
@@ -412,18 +418,15 @@ class Conv2d(Function):
         blocks, columns = column_blocks(xp, grad, kernel, (1, 1), self.flipped_pads, dilation,
                                         (h, w))
 
-        def block(rows):   # on the threads of speed/threads.py, a block each
+        swapped = xp.zeros(flipped.shape, dtype=grad.dtype)           # X · Gᵀ, summed by block
+        for rows in blocks:   # (the copies and products inside are cut over the threads)
             cols = columns(rows)
             if needs_x:
                 grad_x[:, rows] = grouped_matmul(flipped, cols, groups).reshape(c, -1, w, n)
             if needs_w:
-                return grouped_matmul_bt(x[:, rows].reshape(c, -1), cols, groups)
-        shares = threads.each(block, blocks, grad)
+                swapped += grouped_matmul_bt(x[:, rows].reshape(c, -1), cols, groups)
         grad_w = None
-        if needs_w:   # X · Gᵀ summed over the blocks, in order; then swap the channels back
-            swapped = xp.zeros(flipped.shape, dtype=grad.dtype)       # and unflip the kernel
-            for share in shares:
-                swapped += share
+        if needs_w:   # swap the channels back and unflip the kernel
             swapped = swapped.reshape(groups, per_group, out_channels // groups, kh, kw)
             grad_w = swapped.transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1].reshape(weight.shape)
         return (batch_first(grad_x) if needs_x else None), grad_w
