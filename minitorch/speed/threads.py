@@ -8,33 +8,49 @@ that, for the two kinds of work that take most of a small CNN's training step on
 * :func:`matmul` — a product cut along its longer output dimension (each piece its own BLAS
   call, writing its own columns or rows of the result);
 * :func:`contiguous` — a large copy (im2col's copy of the window view) cut along its first
-  axis.
+  axis;
 
-Where the time of a step goes (cProfile of model C of the lesson, one BLAS thread): the conv
-products 33 %, the im2col copies and padding 15 %, batchnorm and ReLU 20 %, Python's own
-bookkeeping (autograd, ops' setup) most of the rest.  The first two are what is cut here.
+and, in conv2d's stride-1 forward, the blocks of output rows (``ops/conv.py``,
+``column_blocks``), each thread making its own block's columns and product (:func:`each`).
 
-**Why not OpenBLAS's own threads.**  OpenBLAS starts a thread per core and cuts every product
-itself; its threads then *spin* for a while after each call, waiting for the next one, so they
-burn a core that NumPy's copies and element-wise ops of the same step wanted, and when another
-program holds a core a two-thread product waits for a descheduled thread: a 0.3 ms product was
-timed at 9–20 ms on a loaded 2-core machine.  The ResNet-MNIST lesson ran in 7–8 minutes with
-OpenBLAS's two threads against 5½ with one (``lessons/README.md``).  So, when this machinery is
-on, OpenBLAS is told to use one thread (:func:`one_blas_thread`, through its own C function
-``openblas_set_num_threads`` and ctypes: no dependency, and NumPy's wheels all bundle OpenBLAS),
-and the pieces here run on a small pool of threads of ours that *sleep* between jobs.
+Where the time of a step goes (cProfile of the lesson's model C, batch 128, one BLAS thread,
+CPU time, 2026-12-05): the conv products 33 %, the im2col copies and padding 15 %, batchnorm and
+ReLU 20 %, Python's own bookkeeping (autograd, the ops' setup) most of the rest.  The first two
+are what is cut here; the rest stays on one thread, which bounds what a second core can buy
+here to about a quarter of the step (PyTorch's oneDNN and OpenMP also spread the normalisations
+and the element-wise ops).
 
-**Why it cannot make things slower than one thread.**  The pieces of a job are not assigned:
-every thread, the caller included, takes the next piece not yet taken.  When the other core is
-busy with another program, the caller simply takes every piece itself, at the cost of one wake
-of a sleeping thread (about 50 µs; only work of about 0.2 ms and more is cut).
+**OpenBLAS's own threads are turned off.**  By default OpenBLAS cuts every product over all the
+cores itself, and that was why minitorch gained nothing from the second core: only the products
+(a third of the step) were spread, and OpenBLAS's threads *spin* after each call waiting for
+the next one, burning the core that NumPy's copies and element-wise ops wanted.  When another
+program holds a core it is worse: a two-thread product waits for a descheduled thread (products
+of 0.4–0.6 ms timed at 9–20 ms, the 2-core machine shared with other programs, 2026-12-05), and the
+ResNet-MNIST lesson ran in 7–8 minutes with OpenBLAS's two threads against 5½ with one
+(``lessons/README.md``).  So, when this machinery is on, OpenBLAS is told to use one thread
+(:func:`one_blas_thread`: its own C function ``openblas_set_num_threads`` called through ctypes
+— no dependency, where ``threadpoolctl`` would be one for a single call; NumPy's wheels all
+bundle OpenBLAS), and the pieces here run on a small pool of threads of ours that *sleep*
+between jobs.
 
-**Results: a copy is unchanged; a product within rounding.**  A piece of a product computes whole
-entries of the result, each the same sum of the same terms.  But OpenBLAS picks its kernel by
-the size of each call (on AVX-512 machines a "direct" kernel for small products), and two
-kernels may add the terms in another order: a cut product can differ from the whole one in the
-last bits.  At the lesson's sizes (batch 128) the parameters after training steps came out bit
-for bit equal; ``tests/test_threads.py`` holds training to float32 rounding either way.
+**Only for cores nobody else is using.**  Two threads each running float32 products on this
+2-core machine did 1.87 times the work of one in the same time while the other core was idle,
+and 0.95–1.07 times while another program was running there (2026-12-05): a piece handed to a
+thread that must wait for a core only makes the caller wait for it.  Cut regardless, the
+lesson's model C step took 1.1–1.2× as long as uncut on the shared machine.  So every cut asks
+first how many cores are idle right now (:func:`threads_free`, from Linux's count of running
+threads) and cuts for those only; on the busy machine the step then took 0.9–1.07× its uncut
+time (six alternating rounds).  And the pieces of a job are not assigned: every thread, the
+caller included, takes the next piece not yet taken, so a helper that wakes late costs a wake
+(about 50 µs), not a wait.  Only work of about 0.1 ms and more is cut.
+
+**The numbers are the same.**  A copy cut in pieces is the copy.  A piece of a product
+computes whole entries of the result, each the same sum of the same terms; in float32 the cut
+products were bit for bit those of one call in all 225 random shapes tried above the size
+threshold (OpenBLAS 0.3.31, AVX-512), and the lesson's models train to the same bits with the
+threads on and off (``tests/test_threads.py``).  In float64 every cut product tried differed in
+the last bits (OpenBLAS's double-precision kernels add in an order that depends on where the
+piece starts), so float64 products are not cut.
 
 ``MINITORCH_THREADS`` sets how many threads work (default: the cores this process may use);
 ``MINITORCH_THREADS=1`` turns all of it off, leaving OpenBLAS alone.  Setting
@@ -47,12 +63,25 @@ import ctypes
 import os
 import queue
 import threading
+import time
 
 import numpy
 
 # Work below these sizes is not cut: a piece must be worth waking a thread (about 50 µs).
 MIN_PRODUCT_FLOPS = 4_000_000      # 2·M·K·N: about 0.1 ms of one core's BLAS at the lesson's shapes
 MIN_COPY_BYTES = 1 << 20           # 1 MiB: about 0.1 ms of copying
+LOOK_EVERY = 0.02                  # seconds between two looks at how busy the machine is
+
+
+def cores():
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+CORES = cores()
 
 
 def threads_wanted():
@@ -62,10 +91,7 @@ def threads_wanted():
         if not setting.isdigit() or int(setting) < 1:
             raise ValueError(f"MINITORCH_THREADS must be a positive integer, got {setting!r}")
         return int(setting)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    return CORES
 
 
 # ---- OpenBLAS's own threads ----------------------------------------------------------------------
@@ -193,6 +219,41 @@ def configure():
         BLAS_CUT_HERE = one_blas_thread()
 
 
+_busy = {"checked": -1.0, "free": 1}
+
+
+def threads_free():
+    """How many threads to cut work for right now: THREADS, but no more than the cores that
+    nobody else is using.
+
+    On a machine shared with other programs, a piece given to a second thread waits until the
+    scheduler finds that thread a core, while the caller waits for the piece: measured on the
+    2-core machine with other programs running, the lesson's model C step took 1.1–1.2× as long
+    cut as whole.  So before cutting, look at the number of threads running or ready to run on
+    the whole machine (the fourth field of Linux's ``/proc/loadavg``, which counts the caller
+    itself) and cut only for the cores left idle.  Looked at every LOOK_EVERY seconds at most;
+    a machine without ``/proc/loadavg`` is taken to be idle.  Whether a product is cut never
+    changes its numbers (see the module docstring), only how fast it is.
+    """
+    if THREADS == 1:
+        return 1
+    now = time.monotonic()
+    if now - _busy["checked"] > LOOK_EVERY:
+        _busy["checked"] = now
+        _busy["free"] = max(1, min(THREADS, CORES - running_threads() + 1))
+    return _busy["free"]
+
+
+def running_threads():
+    """The threads running or ready to run on the whole machine, this one included (the fourth
+    field of Linux's ``/proc/loadavg``, "running/total"); 1 where it cannot be read."""
+    try:
+        with open("/proc/loadavg") as loadavg:
+            return int(loadavg.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
+        return 1
+
+
 def parallel(tasks):
     """Run the zero-argument callables ``tasks`` on up to THREADS threads; their results in order.
 
@@ -217,7 +278,7 @@ def pieces_for(data, nbytes):
     one per thread for NumPy arrays, none smaller than MIN_COPY_BYTES; 1 on the GPU."""
     if not isinstance(data, numpy.ndarray):
         return 1
-    return max(1, min(THREADS, nbytes // MIN_COPY_BYTES))
+    return max(1, min(threads_free(), nbytes // MIN_COPY_BYTES))
 
 
 def cuts(length, pieces):
@@ -228,14 +289,16 @@ def cuts(length, pieces):
 
 # ---- the seam: what the ops call -----------------------------------------------------------------
 def matmul(a, b):
-    """``a @ b`` for 2-D arrays, a large NumPy product cut along the longer dimension of the
-    result into one piece per thread (the same numbers as one call)."""
+    """``a @ b`` for 2-D arrays; a large float32 NumPy product is cut along the longer dimension
+    of the result into one piece per free thread (the same numbers as one call; float64 is not
+    cut, see the module docstring)."""
     if not (BLAS_CUT_HERE and THREADS > 1 and isinstance(a, numpy.ndarray)
-            and isinstance(b, numpy.ndarray) and a.ndim == 2 and b.ndim == 2):
+            and isinstance(b, numpy.ndarray) and a.ndim == 2 and b.ndim == 2
+            and a.dtype == b.dtype == numpy.float32):
         return a @ b
     (m, k), n = a.shape, b.shape[1]
-    pieces = min(THREADS, 2 * m * k * n // MIN_PRODUCT_FLOPS, max(m, n))
-    if pieces < 2 or a.shape[1] != b.shape[0] or a.dtype != b.dtype:
+    pieces = min(threads_free(), 2 * m * k * n // MIN_PRODUCT_FLOPS, max(m, n))
+    if pieces < 2 or a.shape[1] != b.shape[0]:
         return a @ b
     out = numpy.empty((m, n), dtype=a.dtype)
     if n >= m:   # columns of the result: columns of b
@@ -254,7 +317,7 @@ def contiguous(xp, x):
     if THREADS == 1 or not isinstance(x, numpy.ndarray) or x.flags.c_contiguous \
             or x.nbytes < 2 * MIN_COPY_BYTES:
         return xp.ascontiguousarray(x)
-    pieces = min(THREADS, x.nbytes // MIN_COPY_BYTES)
+    pieces = min(threads_free(), x.nbytes // MIN_COPY_BYTES)
     axis = next((i for i, size in enumerate(x.shape) if size >= pieces), None)
     if axis is None:
         return numpy.ascontiguousarray(x)
