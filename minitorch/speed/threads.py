@@ -235,7 +235,7 @@ def threads_free():
     a machine without ``/proc/loadavg`` is taken to be idle.  Whether a product is cut never
     changes its numbers (see the module docstring), only how fast it is.
     """
-    if THREADS == 1:
+    if THREADS == 1 or getattr(_pool.inside, "active", False):  # (inside a job: no cutting)
         return 1
     now = time.monotonic()
     if now - _busy["checked"] > LOOK_EVERY:
@@ -319,7 +319,7 @@ def contiguous(xp, x):
         return xp.ascontiguousarray(x)
     pieces = min(threads_free(), x.nbytes // MIN_COPY_BYTES)
     axis = next((i for i, size in enumerate(x.shape) if size >= pieces), None)
-    if axis is None:
+    if pieces < 2 or axis is None:
         return numpy.ascontiguousarray(x)
     out = numpy.empty(x.shape, dtype=x.dtype)
     index = (slice(None),) * axis
