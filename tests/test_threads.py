@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -167,6 +168,16 @@ def test_results_in_order_and_errors_reach_the_caller(cut_on_idle_cores):
     assert threads.parallel([lambda: "a", lambda: "b"]) == ["a", "b"]
 
 
+def test_helpers_are_seen_asleep_between_jobs(cut_on_idle_cores):
+    """After a job the pool's threads go back to sleep, and the count of running helpers (read
+    from /proc) drops to zero: they are not mistaken for other programs."""
+    threads.parallel([lambda: sum(range(10_000))] * 2)
+    deadline = time.monotonic() + 10
+    while threads.helpers_running() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threads._pool.native_ids and threads.helpers_running() == 0
+
+
 def test_a_job_within_a_job_runs_in_its_thread(cut_on_idle_cores):
     def inner():
         return threads.parallel([lambda: threading.current_thread().name] * 2)
@@ -175,12 +186,14 @@ def test_a_job_within_a_job_runs_in_its_thread(cut_on_idle_cores):
         assert pair[0] == pair[1], names
 
 
-@pytest.mark.parametrize("running, free", [(1, 2), (2, 1), (7, 1)])
-def test_cuts_only_for_idle_cores(monkeypatch, running, free):
-    """With 2 cores, the caller running: no other runnable thread leaves one core free for a
-    helper; one or more others leave none."""
+@pytest.mark.parametrize("running, helpers, free", [(1, 0, 2), (2, 1, 2), (2, 0, 1), (3, 1, 1),
+                                                    (7, 0, 1)])
+def test_cuts_only_for_idle_cores(monkeypatch, running, helpers, free):
+    """With 2 cores, the caller running: no other runnable thread (the pool's own helpers
+    aside) leaves one core free for a helper; one or more others leave none."""
     monkeypatch.setattr(threads, "CORES", 2)
     monkeypatch.setattr(threads, "running_threads", lambda: running)
+    monkeypatch.setattr(threads, "helpers_running", lambda: helpers)
     monkeypatch.setattr(threads, "_busy", {"checked": -1e9, "free": 1})
     assert with_threads(2, threads.threads_free) == free
 

@@ -180,6 +180,7 @@ class _Pool:
 
     def __init__(self):
         self.jobs, self.workers, self.pid = queue.SimpleQueue(), [], os.getpid()
+        self.native_ids = []              # the helpers' thread ids, to look them up in /proc
         self.inside = threading.local()   # .active: this thread is working on a job
 
     def helpers(self, count):
@@ -192,6 +193,7 @@ class _Pool:
             self.workers.append(worker)
 
     def serve(self):
+        self.native_ids.append(threading.get_native_id())
         while True:
             self.jobs.get().work(self.inside)
 
@@ -251,8 +253,8 @@ def threads_free():
     scheduler finds that thread a core, while the caller waits for the piece: measured on the
     2-core machine with other programs running, the lesson's model C step took 1.1–1.2× as long
     cut as whole.  So before cutting, look at the number of threads running or ready to run on
-    the whole machine (the fourth field of Linux's ``/proc/loadavg``, which counts the caller
-    itself) and cut only for the cores left idle.  Looked at every LOOK_EVERY seconds at most;
+    the whole machine (the fourth field of Linux's ``/proc/loadavg``, less the caller and the
+    pool's own running threads) and cut only for the cores left idle.  Looked at every LOOK_EVERY seconds at most;
     a machine without ``/proc/loadavg`` is taken to be idle.  Whether a product is cut never
     changes its numbers (see the module docstring), only how fast it is.
     """
@@ -261,8 +263,23 @@ def threads_free():
     now = time.monotonic()
     if now - _busy["checked"] > LOOK_EVERY:
         _busy["checked"] = now
-        _busy["free"] = max(1, min(THREADS, CORES - running_threads() + 1))
+        others = running_threads() - 1 - helpers_running()
+        _busy["free"] = max(1, min(THREADS, CORES - others))
     return _busy["free"]
+
+
+def helpers_running():
+    """How many of the pool's threads are running right now (state R in
+    ``/proc/self/task/<id>/stat``): just after a job one may still be on its way back to sleep,
+    and it must not be counted as another program."""
+    running = 0
+    for native_id in list(_pool.native_ids):
+        try:
+            with open(f"/proc/self/task/{native_id}/stat") as stat:
+                running += stat.read().rsplit(")", 1)[1].split()[0] == "R"
+        except (OSError, IndexError):  # pragma: no cover - not Linux, or the thread is gone
+            pass
+    return running
 
 
 def running_threads():
