@@ -179,7 +179,8 @@ data.show_batch(rows=3, path=OUT / "batch.png")
 # against the PSNR of the rest (if the number is gone they are close).  Means over the crops.
 
 # %%
-VALID_ITEMS = list(data.valid_ds.x.items)
+# The items are the files' paths; boxes.json names them relative to the lr folder.
+VALID_ITEMS = [p.relative_to(data.valid_ds.path).as_posix() for p in data.valid_ds.x.items]
 M, S = (np.array(v, dtype=np.float32).reshape(1, 3, 1, 1) for v in imagenet_stats)
 vgg = vgg16_features(upto=30)
 if args.device:

@@ -31,3 +31,5 @@ bool = bool_  # noqa: A001
 
 # Last, as in torch: ``minitorch.nn`` and ``minitorch.optim`` after the core they build on.
 from minitorch import nn, optim  # noqa: E402,F401
+# fastai's helpers (``defaults``, ``Path.ls``...): ``Path.ls`` exists once minitorch is imported.
+from minitorch import core  # noqa: E402,F401

@@ -404,10 +404,10 @@ def test_get_preds_predict_and_validate_agree():
     assert tuple(preds.shape) == (10, 4) and tuple(targets.shape) == (10,)
     np.testing.assert_allclose(preds.numpy().sum(1), 1, rtol=1e-5)  # softmax applied
     assert accuracy(preds, targets).item() == pytest.approx(learn.validate()[1])
-    xb, _ = next(iter(learn.data.valid_dl))
-    label, index, probs = learn.predict(xb[0])
+    label, index, probs = learn.predict(learn.data.valid_ds[0][0])  # fastai's (Category, index, probs)
     np.testing.assert_allclose(probs.numpy(), preds.numpy()[0], rtol=1e-5)
-    assert index == int(preds.numpy()[0].argmax()) and label == learn.data.classes[index]
+    assert int(index) == int(preds.numpy()[0].argmax())
+    assert str(label) == learn.data.classes[int(index)] and int(label) == int(index)
 
 
 # ---- freezing ----------------------------------------------------------------------------------------

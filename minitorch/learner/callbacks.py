@@ -75,6 +75,19 @@ class Callback:
         return type(self).__name__
 
 
+class LearnerCallback(Callback):
+    """A callback made for one learner, given as its first argument (fastai's ``LearnerCallback``):
+    what a Learner's ``callback_fns`` call, ``partial(SomeCallback, option=...)(learn)``.  It may
+    also be made without one, ``SomeCallback(option=...)``, and passed in ``callbacks=[...]``;
+    the Learner sets ``learn`` either way."""
+
+    def __init__(self, learn=None):
+        if learn is not None and not hasattr(learn, "fit"):
+            raise TypeError(f"{type(self).__name__}: the first argument is the Learner (fastai's "
+                            f"convention; pass the other settings by name), got {learn!r}")
+        self.learn = learn
+
+
 class SmoothenValue:
     """An exponentially weighted moving average, debiased as in Adam:
     ``avg = beta·avg + (1 − beta)·value``, reported as ``avg / (1 − beta^n)``.
