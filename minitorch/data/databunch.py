@@ -72,7 +72,6 @@ class DataBunch:
             raise ValueError(f"the training set has {len(train_ds)} items, fewer than the batch "
                              f"size {bs}: with the last incomplete batch dropped, an epoch would "
                              "have no batches; lower bs")
-        device = defaults.device if device is None else device
         fix_ds = train_ds.new(tfms=valid_ds.tfms) if hasattr(train_ds, "new") else None
         train_dl = DataLoader(train_ds, bs, shuffle=True, drop_last=True, seed=seed, device=device)
         valid_dl = DataLoader(valid_ds, val_bs, device=device)
