@@ -64,7 +64,7 @@ def test_the_enlargement_is_2x_of_a_bilinear_shrink():
 def test_bad_input():
     with pytest.raises(TypeError, match="expected a PIL image, got ndarray"):
         crappify(np.zeros((8, 8, 3)))
-    with pytest.raises(ValueError, match="scale must be at least 1"):
+    with pytest.raises(ValueError, match="scale must be a finite number of at least 1"):
         crappify(photo(), scale=0.5)
 
 

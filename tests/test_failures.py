@@ -2,38 +2,68 @@
 or fault below raises the named error class with a message that says what was expected, and
 leaves memory and disk as they were.
 
-Sections follow issue 11: (1) ``Learner.load`` is all or nothing; (2) a training batch whose
-loss, gradients or batchnorm statistics are not finite stops the fit before the step, and the
-weights, optimizer state and buffers are those from before it; (3) files get the umask's mode
-and a symlink's target is replaced; (4) layers and functional ops follow PyTorch's dtype rules
-(each row runs the same call in torch and expects the same outcome); (5) an empty training
-loader is refused; (6) clear messages for bad checkpoints, zero-sized layers, metrics returning
-floats, gradients of the wrong shape, missing folders; (7) a download says which mirror it tries
-and how long it waits.
+Sections: (1) ``Learner.load`` is all or nothing; (2) a training batch whose loss, gradients or
+batchnorm statistics are not finite stops the fit before the step, and the weights, optimizer
+state and buffers are those from before it; (3) files get the umask's mode and a symlink's
+target is replaced; (4) layers and functional ops follow PyTorch's dtype rules (each row runs
+the same call in torch and expects the same outcome); (5) an empty training loader is refused;
+(6) clear messages for bad checkpoints, zero-sized layers, metrics returning floats, gradients
+of the wrong shape, missing folders; (7) a download says which mirror it tries and how long it
+waits; (8) one table of bad input to the image, U-Net, GAN, file and training surfaces, each
+refused when given, by name, with memory and every file as they were (and the archive size
+limit's default); (9) 16-bit and float images scaled to 8 bits, integer images measured by
+their data range; (10) a killed writer's temporary file removed by the next write, a live
+writer's kept; (11) GAN checkpoints with both optimizers, loaded in a new session from either
+turn; (12) what a callback raises at the start of a fit reaches the caller, and a fit without
+a validation set trains every epoch.
 """
 import copy
 import hashlib
+import io
 import json
+import math
 import os
+import pickle
+import signal
 import socket
 import stat
+import struct
+import subprocess
+import sys
 import warnings
+import zipfile
+import zlib
 from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import minitorch
 from minitorch import nn
+from minitorch.data import ArrayDataset, DataBunch, DataLoader
 from minitorch.data import download as dl
+from minitorch.data.image_folder import open_image
 from minitorch.files import atomic_write
-from minitorch.learner import Callback, Learner, accuracy
+from minitorch.learner import (
+    Callback, Learner, LossMetrics, LRFinder, OneCycleScheduler, accuracy)
 from minitorch.learner.callbacks import non_finite
 from minitorch.nn import functional as F
 from minitorch.optim import SGD, Adam, RMSprop
+from minitorch.vision import (
+    AdaptiveGANSwitcher, DynamicUnet, FixedGANSwitcher, GANDiscriminativeLR, GANLearner,
+    ImageImageList, ImageList, get_transforms, small_encoder, unet_learner)
+from minitorch.vision.crappify import crappify, paired_random_crop
+from minitorch.vision.feature_loss import FeatureLoss, gram_matrix
+from minitorch.vision.models import VGGInput, basic_critic, basic_generator
+from minitorch.vision.models import pretrained
+from minitorch.vision.models.vgg import vgg16_features
+from minitorch.vision.quality import psnr, ssim
+from minitorch.vision.save_preds import save_preds
 
+from test_gan import tiny_data
 from test_learner import quadrant_data, tiny_model, weights
 from torch_compare import to_numpy
 
@@ -648,3 +678,600 @@ def test_a_mirror_that_never_answers_is_announced_and_times_out(tmp_path, capsys
     out = capsys.readouterr().out
     assert f"Downloading {url}labels-idx1-ubyte.gz (waiting up to 0.3 s" in out
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+# ---- 8. the image, U-Net, GAN, file and training surfaces: bad input named when given -----------
+# Each row builds what it needs under tmp_path, then makes one bad call, which must raise the
+# error class given with a message matching the words, and leave memory (what the row's
+# ``watch`` returns) and every file under tmp_path (hidden temporary files included) as they
+# were.
+def files_under(folder):
+    """``{relative path: sha256}`` of every file under ``folder``, hidden ones too."""
+    return {p.relative_to(folder).as_posix(): digest(p) for p in folder.rglob("*") if p.is_file()}
+
+
+def _png(path, pixels):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def _png_header(path, width, height):
+    """A PNG of ``width`` × ``height`` grey pixels, header only (Pillow reads the size from it
+    when it opens the file, before any pixel)."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def _save_preds_collision(tmp):
+    rng = np.random.default_rng(0)
+    for name in ("a.jpg", "a.png", "b.png", "c.png"):
+        _png(tmp / "lr" / name, rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    data = (ImageImageList.from_folder(tmp / "lr").split_none().label_from_func(lambda p: p)
+            .databunch(bs=2))
+    learn = Learner(data, nn.Conv2d(3, 3, 1), loss_func=F.mse_loss, silent=True)
+    return lambda: save_preds(data.fix_dl, learn, tmp / "gen"), lambda: weights(learn.model)
+
+
+def _small_image_data(channels=3, size=8, n=8):
+    pixels = np.random.default_rng(0).integers(0, 256, (n, channels, size, size), np.uint8)
+    return (ImageImageList.from_arrays(pixels).split_by_idx([0, 1])
+            .label_from_func(lambda p: pixels[int(p.name)]).databunch(bs=2))
+
+
+def _loader_state(data):
+    return [data.norm, [(dl.batch_size, list(dl.batch_tfms), list(dl.y_tfms)) for dl in data.dls]]
+
+
+def _normalize(stats):
+    def build(tmp):
+        data = _small_image_data()
+        return lambda: data.normalize(stats), lambda: _loader_state(data)
+    return build
+
+
+def _transform_size(size):
+    def build(tmp):
+        lists = ImageList.from_arrays(np.zeros((4, 3, 8, 8), np.uint8)).split_by_idx([0]) \
+            .label_from_list(["a", "b", "a"], ["b"])
+        return (lambda: lists.transform(get_transforms(), size=size),
+                lambda: [(ds.tfms, ds.size) for ds in lists.lists])
+    return build
+
+
+def _batch_size_zero(tmp):
+    data = _small_image_data()
+    return lambda: setattr(data, "batch_size", 0), lambda: _loader_state(data)
+
+
+def _npz_member(tmp, header, payload=b"", compress=zipfile.ZIP_STORED):
+    """An .npz whose one member 'w.npy' has ``header`` (a .npy header dict) and ``payload``."""
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(member, header)
+    path = tmp / "w.npz"
+    with zipfile.ZipFile(path, "w", compress) as archive:
+        archive.writestr("w.npy", member.getvalue() + payload)
+    return path
+
+
+class _Evil:
+    """Unpickling this creates a file (as a malicious checkpoint could do anything)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def _load(make, **kwargs):
+    def build(tmp):
+        path = make(tmp)
+        return lambda: minitorch.load(path, **kwargs), None
+    return build
+
+
+def _torch_file(legacy=False, evil=False):
+    def make(tmp):
+        path = tmp / "model.pt"
+        obj = _Evil(tmp / "was_unpickled") if evil else {"w": torch.zeros(3)}
+        torch.save(obj, path, _use_new_zipfile_serialization=not legacy)
+        return path
+    return make
+
+
+def _gan_learner(tmp, gen_size=8, crit_size=8, data_size=8, **kwargs):
+    """A tiny WGAN (test_gan's) with a generator, a critic and data of the sizes given."""
+    minitorch.manual_seed(0)
+    if data_size == 8:
+        data = tiny_data()[0]
+    else:
+        rng = np.random.default_rng(0)
+        ds = ArrayDataset(rng.standard_normal((8, 4, 1, 1)).astype(np.float32),
+                          rng.uniform(-1, 1, (8, 1, data_size, data_size)).astype(np.float32))
+        data = DataBunch(DataLoader(ds, 2, drop_last=True), DataLoader(ds, 2))
+    return GANLearner.wgan(data, basic_generator(gen_size, 1, noise_sz=4, n_features=4),
+                           basic_critic(crit_size, 1, n_features=4), wd=0., path=tmp,
+                           silent=True, **kwargs)
+
+
+def _gan(**kwargs):
+    def build(tmp):
+        learn = _gan_learner(tmp, **kwargs)
+        return lambda: learn.fit(1, 1e-3), lambda: weights(learn.model)
+    return build
+
+
+def _gan_construction(**kwargs):
+    def build(tmp):
+        return partial(_gan_learner, tmp, **kwargs), None
+    return build
+
+
+def _set_gan_clip(value):
+    def build(tmp):
+        learn = _gan_learner(tmp)
+        return (lambda: setattr(learn.gan_trainer, "clip", value),
+                lambda: learn.gan_trainer.clip)
+    return build
+
+
+def _unet(**kwargs):
+    def build(tmp):
+        encoder = small_encoder()
+        return lambda: DynamicUnet(encoder, img_size=16, **kwargs), lambda: weights(encoder)
+    return build
+
+
+def _after_remove_hooks(tmp):
+    model = DynamicUnet(small_encoder(), 3, img_size=16)
+    model.remove_hooks()
+    return lambda: model(minitorch.randn(2, 3, 16, 16)), lambda: weights(model)
+
+
+def _vgg_like(pretrained=False):
+    """A VGG-shaped stand-in (VGGInput, then 3×3 convs and max pools) small enough for a test."""
+    return nn.Sequential(VGGInput(), nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+
+
+def _grey_into_vgg_unet(tmp):
+    data = _small_image_data(channels=1, size=16)
+    return (lambda: unet_learner(data, _vgg_like, pretrained=False, cut=lambda m: m,
+                                 loss_func=F.mse_loss), None)
+
+
+def _models_is_a_file(tmp):
+    (tmp / "models").write_text("not a folder")
+
+    def call():
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MINITORCH_MODELS", str(tmp / "models"))
+            patch.setattr(pretrained, "PIP_DOWNLOAD", ["false"])  # never the network
+            vgg16_features(pretrained=True)
+    return call, None
+
+
+def _float_tiff(path, values):
+    Image.fromarray(np.asarray(values, np.float32).reshape(8, -1)).save(path)
+    return path
+
+
+def _feature_loss_grey(tmp):
+    m_feat = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU()).eval().requires_grad_(False)
+    loss = FeatureLoss(m_feat, [1], [1.0], input_map=VGGInput(stats=None))
+    grey = minitorch.rand(2, 1, 8, 8)
+    return lambda: loss(grey, grey), lambda: weights(m_feat)
+
+
+def _after_a_fit(call, groups=1):
+    """A learner trained for one epoch (``groups`` layer groups), then ``call(learn)``."""
+    def build(tmp):
+        learn = make_learner(tmp)
+        if groups == 2:
+            learn.split(lambda m: [m[3]])
+        learn.fit(1, 1e-2)
+        return partial(call, learn), lambda: (weights(learn.model), opt_snapshot(learn))
+    return build
+
+
+class FailsToBegin(Callback):
+    order = -100  # before every other callback's begin_fit
+
+    def __init__(self, error):
+        self.error = error
+
+    def begin_fit(self):
+        raise self.error
+
+
+def _first_fit(*callbacks):
+    """The first fit of a new learner, with ``callbacks``."""
+    def build(tmp):
+        learn = make_learner(tmp)
+        return (lambda: learn.fit(1, 1e-3, callbacks=list(callbacks)),
+                lambda: weights(learn.model))
+    return build
+
+
+BAD_INPUT = [
+    # (id, build(tmp_path) -> (call, watch), error class, words)
+    # -- files
+    ("save_preds of a.jpg and a.png", _save_preds_collision, ValueError,
+     r"items 'a.jpg' and 'a.png' would both be written to 'a.png'"),
+    ("minitorch.load of torch.save's zip", _load(_torch_file()), RuntimeError,
+     r"PyTorch checkpoint \(torch.save's zip format.*weights_only=True"),
+    ("minitorch.load of torch.save's legacy pickle", _load(_torch_file(legacy=True)),
+     RuntimeError, r"torch.save's legacy format.*never unpickles"),
+    ("minitorch.load of a malicious torch.save", _load(_torch_file(evil=True)), RuntimeError,
+     r"PyTorch checkpoint.*never unpickles"),
+    ("minitorch.load of a malicious pickle", _load(
+        lambda tmp: (tmp / "m.pkl").write_bytes(pickle.dumps(_Evil(tmp / "was_unpickled")))
+        and tmp / "m.pkl"), RuntimeError, r"a Python pickle.*never unpickles"),
+    ("minitorch.load of an .npz with a pickled member", _load(
+        lambda tmp: np.savez(tmp / "o.npz", w=np.array([{"a": 1}], dtype=object))
+        or tmp / "o.npz"), RuntimeError, r"member 'w.npy' holds Python objects.*never unpickles"),
+    ("minitorch.load of a header claiming 1e13 elements", _load(lambda tmp: _npz_member(
+        tmp, {"descr": "<f4", "fortran_order": False, "shape": (10 ** 13,)}, bytes(16))),
+     RuntimeError, r"claims shape \(10000000000000,\) of float32 \(40,000,000,000,000 bytes\) "
+                   r"but holds 16 bytes"),
+    ("minitorch.load expanding past max_bytes", _load(lambda tmp: _npz_member(
+        tmp, {"descr": "<f4", "fortran_order": False, "shape": (2 ** 20,)}, bytes(2 ** 22),
+        zipfile.ZIP_DEFLATED), max_bytes=2 ** 20), RuntimeError,
+     r"would expand to 4,194,[0-9,]+ bytes.*more than the limit of 1,048,576 bytes.*max_bytes"),
+    ("MINITORCH_MODELS set to a regular file", _models_is_a_file, pretrained.WeightsError,
+     r"MINITORCH_MODELS is .*models, which is a file, not a folder"),
+    # -- images
+    ("a 20000x20000 PNG header", lambda tmp: (
+        partial(open_image, _png_header(tmp / "bomb.png", 20000, 20000)), None),
+     Image.DecompressionBombError, r"bomb.png: Image size \(400000000 pixels\).*MAX_IMAGE_PIXELS"),
+    ("a float TIFF outside [0, 1]", lambda tmp: (partial(open_image, _float_tiff(
+        tmp / "f.tif", np.linspace(0, 3, 64))), None), ValueError,
+     r"f.tif: a 32-bit float image \('F'\), read as values in \[0, 1\], but its values span "
+     r"\[0.0, 3.0\]"),
+    ("normalize with a NaN mean", _normalize(([float("nan")] * 3, [0.2] * 3)), ValueError,
+     "every mean must be finite"),
+    ("normalize with an infinite std", _normalize(([0.5] * 3, [0.2, float("inf"), 0.2])),
+     ValueError, "every std must be positive and finite"),
+    ("normalize with one list", _normalize([0.5, 0.5, 0.5]), ValueError,
+     r"expected stats = \(mean, std\)"),
+    ("normalize with (3, 3) stats", _normalize((np.ones((3, 3)), [0.2] * 3)), ValueError,
+     r"mean must be one number per channel, got shape \(3, 3\)"),
+    ("from_arrays of floats 0-255", lambda tmp: (partial(
+        ImageList.from_arrays, np.full((2, 3, 4, 4), 200.0, np.float32)), None), ValueError,
+     r"float pixels must lie in \[0, 1\], got values in \[200.0, 200.0\]"),
+    ("from_arrays of NaN floats", lambda tmp: (partial(
+        ImageList.from_arrays, np.full((2, 1, 4, 4), np.nan)), None), ValueError,
+     r"float pixels must lie in \[0, 1\]"),
+    ("from_arrays of uint16", lambda tmp: (partial(
+        ImageList.from_arrays, np.zeros((2, 1, 4, 4), np.uint16)), None), TypeError,
+     r"uint8 \(0-255\) or floats \(0-1\), got uint16"),
+    ("psnr of uint8 against floats", lambda tmp: (partial(
+        psnr, np.zeros((3, 4, 4), np.uint8), np.zeros((3, 4, 4))), None), ValueError,
+     r"prediction's values span \[0, 255\] and the target's \[0, 1\]"),
+    ("psnr of int64 images", lambda tmp: (partial(
+        psnr, np.zeros((3, 4, 4), np.int64), np.zeros((3, 4, 4), np.int64)), None), TypeError,
+     r"dtype int64 have no known range.*data_range"),
+    ("FeatureLoss through VGGInput on a grey batch", _feature_loss_grey, ValueError,
+     r"VGGInput: the pretrained VGG16 takes RGB images \(N, 3, H, W\), got shape \(2, 1, 8, 8\)"),
+    ("gram_matrix of a 3-D tensor", lambda tmp: (partial(gram_matrix, minitorch.rand(3, 4, 4)),
+                                                 None),
+     ValueError, r"gram_matrix: expected a batch of activations \(n, c, h, w\), got shape "
+                 r"\(3, 4, 4\)"),
+    # -- transforms and data
+    ("get_transforms(max_lighting=1.0)", lambda tmp: (partial(get_transforms, max_lighting=1.0),
+                                                      None),
+     ValueError, r"max_lighting must be a number in \[0, 1\), got 1.0"),
+    ("get_transforms(max_lighting=1.5)", lambda tmp: (partial(get_transforms, max_lighting=1.5),
+                                                      None),
+     ValueError, r"max_lighting must be a number in \[0, 1\), got 1.5"),
+    ("get_transforms(max_lighting=-0.5)", lambda tmp: (partial(get_transforms,
+                                                               max_lighting=-0.5), None),
+     ValueError, r"max_lighting must be a number in \[0, 1\), got -0.5"),
+    ("get_transforms(max_rotate=nan)", lambda tmp: (partial(get_transforms,
+                                                            max_rotate=float("nan")), None),
+     ValueError, r"max_rotate must be a finite number ≥ 0, got nan"),
+    ("get_transforms(max_warp=-0.2)", lambda tmp: (partial(get_transforms, max_warp=-0.2), None),
+     ValueError, r"max_warp must be a finite number ≥ 0, got -0.2"),
+    ("transform(size=0)", _transform_size(0), ValueError,
+     r"transform: size must be a positive int or \(height, width\) of positive ints, got 0"),
+    ("transform(size=-3)", _transform_size(-3), ValueError, r"size must be a positive int.*-3"),
+    ("from_folder(size=(8, 0))", lambda tmp: (partial(
+        ImageList.from_folder, _png(tmp / "i" / "a.png", np.zeros((4, 4), np.uint8)).parent,
+        size=(8, 0)), None), ValueError, r"ImageList: size must be a positive int"),
+    ("data.batch_size = 0", _batch_size_zero, ValueError,
+     r"DataBunch: batch_size must be a positive integer, got 0"),
+    ("crappify(scale=nan)", lambda tmp: (partial(
+        crappify, Image.new("RGB", (16, 16)), scale=float("nan")), None), ValueError,
+     r"crappify: scale must be a finite number of at least 1, got nan"),
+    ("paired_random_crop of 64 px from 32 px", lambda tmp: (partial(
+        paired_random_crop, [Image.new("RGB", (32, 32))] * 2, 64, np.random.default_rng(0)),
+        None), ValueError, r"size must be an integer from 1 to the images' smaller side \(32x32"),
+    # -- U-Net
+    ("DynamicUnet(n_classes=0)", _unet(n_classes=0), ValueError,
+     r"n_classes \(the output channels\) must be a positive integer, got 0"),
+    ("DynamicUnet(n_classes=-1)", _unet(n_classes=-1), ValueError, r"n_classes.*got -1"),
+    ("DynamicUnet(n_classes=2.5)", _unet(n_classes=2.5), ValueError, r"n_classes.*got 2.5"),
+    ("grey data into a VGG U-Net", _grey_into_vgg_unet, ValueError,
+     r"_vgg_like's body takes images of 3 channels, the data's batches have shape "
+     r"\(2, 1, 16, 16\)"),
+    ("a U-Net called after remove_hooks()", _after_remove_hooks, RuntimeError,
+     r"hooks were removed \(remove_hooks\(\)\).*cannot run any more"),
+    # -- GAN
+    ("a 16 px generator for an 8 px critic", _gan(gen_size=16), ValueError,
+     r"generator makes images of shape \(1, 16, 16\) from inputs of shape \(4, 1, 1\), but the "
+     r"real images the critic also scores have shape \(1, 8, 8\)"),
+    ("an 8 px generator for 16 px data", _gan(crit_size=16, data_size=16), ValueError,
+     r"generator makes images of shape \(1, 8, 8\).*real images.*\(1, 16, 16\)"),
+    ("an 8 px critic for 16 px data", _gan(gen_size=16, data_size=16), ValueError,
+     r"the critic cannot score images of shape \(1, 16, 16\)"),
+    ("switcher=5", _gan_construction(switcher=5), TypeError,
+     r"switcher must be a Callback .* or a function that makes one .* got 5"),
+    ("GANLearner.wgan(clip=nan)", _gan_construction(clip=float("nan")), ValueError,
+     r"clip must be None or a positive finite number .* got nan"),
+    ("GANLearner.wgan(clip=-0.01)", _gan_construction(clip=-0.01), ValueError, r"clip.*got -0.01"),
+    ("GANLearner.wgan(clip=0)", _gan_construction(clip=0), ValueError, r"clip.*got 0"),
+    ("GANLearner.wgan(clip='0.01')", _gan_construction(clip="0.01"), ValueError,
+     r"clip.*got '0.01'"),
+    ("learn.gan_trainer.clip = nan", _set_gan_clip(float("nan")), ValueError,
+     r"clip must be None or a positive finite number"),
+    # -- learning rates, on every fit and schedule, checked before anything changes
+    ("fit(1, nan) after a fit", _after_a_fit(lambda learn: learn.fit(1, float("nan"))),
+     ValueError, r"fit: the learning rate must be a finite number ≥ 0 .* got nan"),
+    ("fit(1, inf) after a fit", _after_a_fit(lambda learn: learn.fit(1, float("inf"))),
+     ValueError, r"fit: the learning rate must be .* got inf"),
+    ("fit(1, -0.1) after a fit", _after_a_fit(lambda learn: learn.fit(1, -0.1)), ValueError,
+     r"fit: the learning rate must be a finite number ≥ 0 .* got -0.1"),
+    ("fit(1, wd=nan) after a fit", _after_a_fit(lambda learn: learn.fit(1, 1e-3, wd=float("nan"))),
+     ValueError, r"fit: the weight decay must be a finite number ≥ 0"),
+    ("fit_one_cycle(1, nan) after a fit", _after_a_fit(
+        lambda learn: learn.fit_one_cycle(1, float("nan"))), ValueError,
+     r"max_lr must be a finite number ≥ 0 .* got nan"),
+    ("fit(1, [1e-3, nan]) for two layer groups", _after_a_fit(
+        lambda learn: learn.fit(1, [1e-3, float("nan")]), groups=2), ValueError,
+     r"fit: the learning rate must be .* got \[0.001, nan\]"),
+    ("fit(1, slice(1e-5, inf))", _after_a_fit(lambda learn: learn.fit(1, slice(1e-5, math.inf)),
+                                              groups=2), ValueError,
+     r"learning rates as a slice: .* got slice\(1e-05, inf, None\)"),
+    ("fit_one_cycle(2, slice(None))", _after_a_fit(
+        lambda learn: learn.fit_one_cycle(2, slice(None))), ValueError,
+     r"learning rates as a slice: slice\(stop\) or slice\(start, stop\).* got "
+     r"slice\(None, None, None\)"),
+    ("fit_one_cycle(2, 1e-2, final_div=0)", _after_a_fit(
+        lambda learn: learn.fit_one_cycle(2, 1e-2, final_div=0)), ValueError,
+     r"OneCycleScheduler: final_div must be a finite number > 0 .* got 0"),
+    ("learn.opt.lr = nan", _after_a_fit(lambda learn: setattr(learn.opt, "lr", float("nan"))),
+     ValueError, r"OptimWrapper.lr: the learning rate must be a finite number ≥ 0"),
+    ("GANDiscriminativeLR(mult_lr=nan)", lambda tmp: (partial(
+        GANDiscriminativeLR, mult_lr=float("nan")), None), ValueError,
+     r"mult_lr must be a finite number > 0, got nan"),
+    ("GANDiscriminativeLR(mult_lr=-5)", lambda tmp: (partial(GANDiscriminativeLR, mult_lr=-5),
+                                                     None),
+     ValueError, r"mult_lr must be a finite number > 0, got -5"),
+    # -- callbacks: what begin_fit raises reaches the caller
+    ("a ValueError in begin_fit of a first fit", _first_fit(FailsToBegin(ValueError("mine"))),
+     ValueError, "^mine$"),
+    ("Ctrl-C in begin_fit of a first fit", _first_fit(FailsToBegin(KeyboardInterrupt("mine"))),
+     KeyboardInterrupt, "^mine$"),
+    ("n_crit returning None", _gan(switcher=FixedGANSwitcher(n_crit=lambda n: None)),
+     TypeError, r"n_crit\(0\) returned None; expected a positive integer"),
+    ("AdaptiveGANSwitcher in a plain Learner", _first_fit(AdaptiveGANSwitcher()), TypeError,
+     r"AdaptiveGANSwitcher acts on the turns of a GANLearner's .* Learner has no gan_trainer"),
+    ("GANDiscriminativeLR in a plain Learner", _first_fit(GANDiscriminativeLR()), TypeError,
+     r"GANDiscriminativeLR .* has no gan_trainer"),
+    # -- recurrent layers
+    ("LSTM on a sequence of length 0", lambda tmp: (partial(
+        nn.LSTM(3, 4), minitorch.zeros(0, 2, 3)), None), RuntimeError,
+     r"LSTM: Expected sequence length to be larger than 0 in RNN"),
+    ("GRU on a batch-first sequence of length 0", lambda tmp: (partial(
+        nn.GRU(3, 4, batch_first=True), minitorch.zeros(2, 0, 3)), None), RuntimeError,
+     r"GRU: Expected sequence length to be larger than 0"),
+]
+
+
+@pytest.mark.parametrize("name,build,error,words", BAD_INPUT, ids=[r[0] for r in BAD_INPUT])
+def test_bad_input_is_named_and_changes_nothing(tmp_path, name, build, error, words):
+    call, watch = build(tmp_path)
+    memory, disk = (watch() if watch else None), files_under(tmp_path)
+    with pytest.raises(error, match=words):
+        call()
+    if watch is not None:
+        assert_same(watch(), memory, "memory")
+    assert files_under(tmp_path) == disk
+
+
+def test_the_default_archive_limit_is_16_times_the_stored_size(tmp_path, monkeypatch):
+    """max_bytes by default: 16 × the members' stored size, at least MIN_LIMIT (256 MiB; made
+    small here so that a small archive shows the rule)."""
+    monkeypatch.setattr(minitorch.serialization, "MIN_LIMIT", 2 ** 16)
+    header = {"descr": "<f4", "fortran_order": False, "shape": (2 ** 20,)}
+    path = _npz_member(tmp_path, header, bytes(2 ** 22), zipfile.ZIP_DEFLATED)  # 4 MiB → ~4 kB
+    with pytest.raises(RuntimeError, match=r"16 times the stored size.*larger max_bytes"):
+        minitorch.load(path)
+    assert minitorch.load(path, max_bytes=2 ** 23)["w"].shape == (2 ** 20,)
+    np.savez(tmp_path / "plain.npz", w=np.ones(2 ** 18, np.float32))  # stored: 1 MiB, fits
+    assert minitorch.load(tmp_path / "plain.npz")["w"].shape == (2 ** 18,)
+
+
+# ---- 9. images of more than 8 bits, integer images: scaled, not clipped -------------------------
+RAMP16 = np.linspace(0, 65535, 64).round().astype(np.uint16).reshape(8, 8)
+RAMP_FLOAT = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+
+HIGH_DEPTH = [
+    # (id, write the file, its expected 8-bit grey pixels)
+    ("16-bit PNG (I;16)", lambda p: Image.fromarray(RAMP16).save(p.with_suffix(".png")),
+     np.round(RAMP16 / 257)),
+    ("16-bit big-endian TIFF (I;16B)", lambda p: Image.fromarray(RAMP16.astype(">u2")).save(
+        p.with_suffix(".tif")), np.round(RAMP16 / 257)),
+    ("float TIFF in [0, 1] (F)", lambda p: Image.fromarray(RAMP_FLOAT).save(
+        p.with_suffix(".tif")), np.round(RAMP_FLOAT.astype(np.float64) * 255)),
+]
+
+
+@pytest.mark.parametrize("name,write,expected", HIGH_DEPTH, ids=[r[0] for r in HIGH_DEPTH])
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_high_depth_images_open_scaled_to_8_bits(tmp_path, name, write, expected, mode):
+    write(tmp_path / "image")
+    path = next(tmp_path.iterdir())
+    expected = np.broadcast_to(expected.astype(np.uint8), (1 if mode == "L" else 3, 8, 8))
+    np.testing.assert_array_equal(open_image(path, mode), expected)
+    items = ImageList.from_folder(tmp_path, convert_mode=mode)  # as the data block reads it
+    np.testing.assert_array_equal(items.pixels[0], expected)
+
+
+def test_crappify_of_a_16_bit_photo_is_that_of_its_8_bit_twin():
+    rng = np.random.default_rng(0)
+    pixels16 = rng.integers(0, 65536, (32, 32), dtype=np.uint16)
+    twin = Image.fromarray(np.round(pixels16 / 257).astype(np.uint8))
+    got = crappify(Image.fromarray(pixels16), rng=np.random.default_rng(3))
+    want = crappify(twin, rng=np.random.default_rng(3))
+    assert got.tobytes() == want.tobytes()
+    assert 100 < np.asarray(got).mean() < 155  # the photo's mean is 127.5, not white
+
+
+def test_psnr_and_ssim_of_integer_images_use_their_data_range():
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (3, 16, 16), dtype=np.uint8) for _ in range(2))
+    assert psnr(a, b) == pytest.approx(psnr(a / 255, b / 255), rel=1e-12)
+    assert psnr(a, b) > 0  # (−13.9 dB when 255 was taken for a data range of 1)
+    assert psnr(a.astype(np.int64), b.astype(np.int64), data_range=255) == pytest.approx(
+        psnr(a, b), rel=1e-12)
+    assert ssim(a, b) == pytest.approx(ssim(a / 255, b / 255), rel=1e-12)
+
+
+# ---- 10. temporary files left by a killed writer ------------------------------------------------
+WRITER = """
+import sys, time
+from minitorch.files import atomic_write
+with atomic_write(sys.argv[1]) as file:
+    file.write(b"half of a checkpoint")
+    file.flush()
+    print("writing", flush=True)
+    time.sleep(60)
+"""
+
+
+def _parts(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+
+
+def test_a_killed_writers_part_is_removed_by_the_next_write_and_a_live_ones_kept(tmp_path):
+    """A writer killed with SIGKILL cannot remove its temporary file; the next write of the same
+    target does — but not while that writer still runs (it holds a lock on its part), and never
+    the parts of another target."""
+    target = tmp_path / "model.npz"
+    other = tmp_path / ".model.npz.b.abcd1234.part"  # the part of 'model.npz.b'
+    other.write_bytes(b"another target's")
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(target)],
+                              stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": os.pathsep
+                                                           .join(sys.path)})
+    try:
+        assert writer.stdout.readline() == b"writing\n"
+        (live,) = [p for p in _parts(tmp_path) if p != other.name]
+        minitorch.save({"w": minitorch.ones(2)}, target)  # the writer is alive: its part stays
+        assert _parts(tmp_path) == sorted([live, other.name])
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        writer.stdout.close()
+    assert _parts(tmp_path) == sorted([live, other.name])  # SIGKILL: nothing cleaned up
+    minitorch.save({"w": minitorch.zeros(2)}, target)
+    assert _parts(tmp_path) == [other.name]
+    assert to_numpy(minitorch.load(target)["w"]).tolist() == [0.0, 0.0]
+
+
+# ---- 11. GAN checkpoints: both models and both optimizers, from either turn ---------------------
+class SaveDuringACriticBatch(Callback):
+    def after_step(self):
+        if not self.learn.gan_trainer.gen_mode and not hasattr(self, "saved"):
+            self.saved = self.learn.save("critic-turn")
+            self.state = (weights(self.learn.model), _gan_opt_states(self.learn))
+
+
+def _gan_opt_states(learn):
+    """Both optimizers' groups and state (not the parameters' ids: a new session has others)."""
+    trainer = learn.gan_trainer
+    return [opt_snapshot(SimpleNamespace(opt=opt))[:2]
+            for opt in (trainer.opt_gen, trainer.opt_critic)]
+
+
+@pytest.mark.parametrize("turn", ["generator", "critic"])
+def test_a_gan_checkpoint_loads_in_a_new_session_and_training_goes_on(tmp_path, turn):
+    learn = _gan_learner(tmp_path)
+    saver = SaveDuringACriticBatch()
+    learn.fit(2, 1e-3, callbacks=[saver])
+    if turn == "generator":  # a fit ends in the generator's turn
+        learn.save("after-fit")
+        expected = weights(learn.model), _gan_opt_states(learn)
+    else:
+        expected = saver.state
+    fresh = _gan_learner(tmp_path)  # a new session: no optimizer yet
+    fresh.load("after-fit" if turn == "generator" else "critic-turn")
+    assert_same(weights(fresh.model), expected[0], "models")
+    assert_same(_gan_opt_states(fresh), expected[1], "both optimizers")
+    fresh.fit(1, 1e-3)  # and training goes on from there
+    assert all(np.isfinite(v).all() for v in weights(fresh.model).values())
+
+
+def test_a_gan_checkpoint_that_does_not_fit_changes_nothing(tmp_path):
+    learn = _gan_learner(tmp_path)
+    learn.fit(1, 1e-3)
+    state = minitorch.load(learn.save("good"))
+    state["opt_critic"]["param_groups"][0]["params"] = [0]  # one parameter missing
+    minitorch.save(state, tmp_path / "models" / "bad.npz")
+    before = weights(learn.model), _gan_opt_states(learn), files_under(tmp_path)
+    with pytest.raises(ValueError, match="param group 0 of the state dict has 1 parameters"):
+        learn.load("bad")
+    assert_same((weights(learn.model), _gan_opt_states(learn), files_under(tmp_path)), before,
+                "model, both optimizers and the files")
+
+
+# ---- 12. fits that stop at their start, fits without a validation set ---------------------------
+def test_every_callbacks_after_fit_copes_with_a_fit_that_never_began(tmp_path):
+    """A callback before all others fails in begin_fit; every other callback's after_fit runs
+    without its begin_fit (the Learner's own, the schedules', the GAN's), and the error that
+    reaches the caller is the first one, with no note of a second failure."""
+    learn = _gan_learner(tmp_path)
+    extra = [FailsToBegin(ValueError("the first failure")), OneCycleScheduler(1e-3),
+             LRFinder(), FixedGANSwitcher(), AdaptiveGANSwitcher(), GANDiscriminativeLR(),
+             LossMetrics()]
+    before = weights(learn.model), [p.requires_grad for p in learn.model.parameters()]
+    with pytest.raises(ValueError, match="^the first failure$") as info:
+        learn.fit(1, 1e-3, callbacks=extra)
+    assert getattr(info.value, "__notes__", []) == []
+    assert_same((weights(learn.model), [p.requires_grad for p in learn.model.parameters()]),
+                before, "models")
+
+
+def test_a_failing_after_fit_is_noted_on_the_error_that_stopped_the_fit():
+    class FailsToEnd(Callback):
+        def after_fit(self):
+            raise RuntimeError("cannot clean up")
+
+    learn = make_learner()
+    with pytest.raises(ValueError, match="^the first failure\n") as info:
+        learn.fit(1, 1e-3, callbacks=[FailsToBegin(ValueError("the first failure")),
+                                      FailsToEnd()])
+    assert "FailsToEnd.after_fit also failed: RuntimeError: cannot clean up" in \
+        info.value.__notes__[0]
+    with pytest.raises(RuntimeError, match="cannot clean up"):  # alone, it is the error
+        learn.fit(1, 1e-3, callbacks=[FailsToEnd()])
+
+
+def test_split_none_trains_every_epoch_and_skips_validation(capsys):
+    """fastai's fit skips validation when the validation set is empty (``data.empty_val``)."""
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 1, 4, 4), np.uint8)
+    data = (ImageList.from_arrays(pixels).split_none()
+            .label_from_list([str(i % 4) for i in range(16)], []).databunch(bs=4))
+    learn = make_learner(data=data, silent=False)
+    learn.callbacks[2].show_bar = False
+    learn.fit(3, 1e-3)
+    assert learn.recorder.nb_batches == [4, 4, 4] and learn.recorder.val_losses == [None] * 3
+    rows = capsys.readouterr().out.splitlines()[-3:]
+    assert [row.split()[:1] + row.split()[2:4] for row in rows] == [
+        [str(epoch), "#na#", "#na#"] for epoch in range(3)]

@@ -60,6 +60,18 @@ def _is_int(value):
     return isinstance(value, (int, numpy.integer)) and not isinstance(value, (bool, numpy.bool_))
 
 
+def check_size(size, caller):
+    """Refuse a ``size`` that is not None, a positive int or (height, width) of positive ints,
+    when it is given rather than when the first batch is made."""
+    def positive(value):
+        return _is_int(value) and value > 0
+    if size is not None and not (positive(size) or (isinstance(size, (tuple, list))
+                                                    and len(size) == 2
+                                                    and all(map(positive, size)))):
+        raise ValueError(f"{caller}: size must be a positive int or (height, width) of positive "
+                         f"ints, got {size!r}")
+
+
 def host_array(t):
     """A Tensor, a backend array or a number as a NumPy array."""
     data = t.array if hasattr(t, "requires_grad") else t
@@ -557,6 +569,7 @@ class LabelLists:
         if not isinstance(tfms, (tuple, list)) or len(tfms) != 2:
             raise ValueError("transform: expected tfms = (train_tfms, valid_tfms), a pair of lists, "
                              f"got {tfms!r}")
+        check_size(size, "transform")
         train_tfms, valid_tfms = (list(tfm_list or []) for tfm_list in tfms)
         for tfm in train_tfms + valid_tfms:
             if not callable(tfm) and not hasattr(tfm, "draw"):

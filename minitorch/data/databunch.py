@@ -32,7 +32,7 @@ import numpy
 from minitorch import backend
 from minitorch.core import defaults
 from minitorch.data.items import ItemBase
-from minitorch.data.loader import DataLoader
+from minitorch.data.loader import DataLoader, check_batch_size
 from minitorch.data.transforms import Normalize, channel_stats
 from minitorch.tensor import Tensor, tensor
 
@@ -131,6 +131,7 @@ class DataBunch:
 
     @batch_size.setter
     def batch_size(self, size):
+        check_batch_size(size, "DataBunch")  # before any loader changes
         for dl in self.dls:
             dl.batch_size = size
 
@@ -155,6 +156,9 @@ class DataBunch:
                                f"{self.norm}); normalising twice would distort the inputs")
         if stats is None:
             stats = self.batch_stats()
+        if not (isinstance(stats, (tuple, list)) and len(stats) == 2):
+            raise ValueError(f"normalize: expected stats = (mean, std), two lists of one number "
+                             f"per channel such as imagenet_stats, got {stats!r}")
         norm = Normalize(*stats)
         for wanted, items, what in ((do_x, "x", "images"), (do_y, "y", "targets")):
             channels = numpy.shape(getattr(self.train_ds, items).get(0)) if wanted else None

@@ -17,6 +17,8 @@ import numpy
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
+from minitorch.files import atomic_write
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # The pillow modes an image can be converted to, and how many channels each gives.
 CONVERT_MODES = {"L": 1, "RGB": 3}
@@ -55,21 +57,62 @@ def _check_mode(convert_mode):
                          f"{sorted(CONVERT_MODES)} ('L' for grayscale, 'RGB' for colour)")
 
 
+# Pillow's modes of more than 8 bits per sample, which its convert() clips to 0-255 instead of
+# scaling (a 16-bit grey PNG opens as 'I;16' with values up to 65535: converted, almost white).
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+def to_8bit(image, name="image"):
+    """A PIL ``image`` of more than 8 bits per sample as an 8-bit grey ('L') one, scaled, not
+    clipped; other images as they are.  ``name`` (the file) goes into the error.
+
+    * 16-bit grey ('I;16…', and 'I', how older Pillow opens a 16-bit PNG): 0-65535 → 0-255,
+      ``round(v / 257)`` (65535 = 255 · 257, so white stays white);
+    * 32-bit float ('F', a float TIFF): taken as 0-1 (the range minitorch's float images have)
+      → ``round(255 · v)``.
+
+    Values that do not fit that range (a negative or huge 'I', a float image outside [0, 1] or
+    NaN) are refused by name rather than guessed at.  fastai and Pillow's ``convert`` clip
+    instead: a 16-bit photo opens almost white, a float one black.
+    """
+    if image.mode not in SIXTEEN_BIT_MODES + ("I", "F"):
+        return image
+    values = numpy.asarray(image)
+    if image.mode == "F":
+        low, high, scale = 0.0, 1.0, 255.0
+        what = "a 32-bit float image ('F'), read as values in [0, 1]"
+    else:
+        low, high, scale = 0, 65535, 1 / 257
+        what = f"a 16-bit image ({image.mode!r}), read as values in [0, 65535]"
+    if values.size and not (numpy.isfinite(values).all() and low <= values.min()
+                            and values.max() <= high):
+        raise ValueError(f"{name}: {what}, but its values span [{values.min()}, {values.max()}] "
+                         "(convert it to 8-bit RGB or L yourself, choosing how to scale it)")
+    return Image.fromarray(numpy.round(values.astype(numpy.float64) * scale).astype(numpy.uint8))
+
+
 def open_image(path, convert_mode="RGB", size=None):
     """The image at ``path`` as a uint8 array (C, H, W), converted to ``convert_mode``.
 
     ``size`` (an int or (height, width)) resizes it with bilinear interpolation; None keeps it.
     Pillow converts between modes the standard way (colour to grey by ITU-R 601 luma, grey to
-    colour by repeating the channel, transparency dropped).
+    colour by repeating the channel, transparency dropped); 16-bit and float images are scaled
+    to 8 bits first (:func:`to_8bit`).  An image larger than Pillow's limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``: a "decompression bomb", a small file that would expand to
+    gigabytes) raises Pillow's ``DecompressionBombError``, naming the file.
     """
     _check_mode(convert_mode)
     try:
         with Image.open(path) as image:
-            image = image.convert(convert_mode)
+            image = to_8bit(image, path).convert(convert_mode)
             if size is not None:
                 height, width = (size, size) if isinstance(size, int) else size
                 image = image.resize((width, height), Image.Resampling.BILINEAR)
             pixels = numpy.asarray(image, dtype=numpy.uint8)
+    except Image.DecompressionBombError as error:
+        raise Image.DecompressionBombError(
+            f"{path}: {error} Raise PIL.Image.MAX_IMAGE_PIXELS to open it if you trust the "
+            "file.") from error
     except UnidentifiedImageError as error:
         raise ValueError(f"{path}: not an image pillow can read (corrupt, or not an image "
                          f"format)") from error
@@ -124,11 +167,6 @@ def save_image(path, pixels):
     if image_format is None:
         raise ValueError(f"save_image: {path}: unknown image extension {path.suffix!r} "
                          "(expected e.g. .png or .jpg)")
-    temporary = path.with_name(path.name + ".part")
-    try:
-        Image.fromarray(pixels).save(temporary, format=image_format)
-        temporary.replace(path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as file:
+        Image.fromarray(pixels).save(file, format=image_format)
     return path

@@ -33,6 +33,13 @@ from minitorch import backend
 from minitorch.tensor import tensor
 
 
+def check_batch_size(size, caller):
+    """``size`` when it is a positive int; else a ValueError naming ``caller``."""
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"{caller}: batch_size must be a positive integer, got {size!r}")
+    return size
+
+
 def stack_samples(samples):
     """A list of samples (tuples of arrays or numbers) as one tuple of stacked arrays.
 
@@ -59,8 +66,6 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
                  device=None, batch_tfms=None, y_tfms=None):
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = bool(shuffle)
@@ -70,6 +75,15 @@ class DataLoader:
         self.device = backend.canonical_device(device)
         self.batch_tfms = list(batch_tfms or [])
         self.y_tfms = list(y_tfms or [])
+
+    @property
+    def batch_size(self):
+        return self._batch_size
+
+    @batch_size.setter
+    def batch_size(self, size):
+        """Checked whenever it is set (``data.batch_size = 0`` too), not at the first batch."""
+        self._batch_size = check_batch_size(size, "DataLoader")
 
     @property
     def rng(self):

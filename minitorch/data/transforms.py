@@ -154,12 +154,28 @@ class Normalize:
     on_device = True
 
     def __init__(self, mean, std):
-        self.mean = numpy.asarray(mean, dtype=numpy.float32).reshape(-1)
-        self.std = numpy.asarray(std, dtype=numpy.float32).reshape(-1)
+        self.mean, self.std = (self._stat(value, name) for value, name in ((mean, "mean"),
+                                                                           (std, "std")))
         if self.mean.shape != self.std.shape:
             raise ValueError(f"Normalize: mean has {self.mean.size} channels, std has {self.std.size}")
-        if not numpy.all(self.std > 0):
-            raise ValueError(f"Normalize: every std must be positive, got {self.std.tolist()}")
+        if not numpy.all(numpy.isfinite(self.mean)):
+            raise ValueError(f"Normalize: every mean must be finite, got {self.mean.tolist()}")
+        if not numpy.all((self.std > 0) & numpy.isfinite(self.std)):
+            raise ValueError(f"Normalize: every std must be positive and finite, got "
+                             f"{self.std.tolist()}")
+
+    @staticmethod
+    def _stat(value, name):
+        """One number per channel, as float32 (C,); a number or a (C, 1, 1) array is accepted."""
+        try:
+            array = numpy.asarray(value, dtype=numpy.float32)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"Normalize: {name} must be numbers, one per channel, got "
+                             f"{value!r}") from error
+        if sum(side != 1 for side in array.shape) > 1:  # (C,), (C, 1, 1), (1, C, 1, 1) pass
+            raise ValueError(f"Normalize: {name} must be one number per channel, got shape "
+                             f"{array.shape}")
+        return array.reshape(-1)
 
     def _check(self, x):
         if x.ndim != 4 or x.shape[1] != self.mean.size:

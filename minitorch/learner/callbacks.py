@@ -30,7 +30,9 @@ are never read per batch: they are summed on the device and read once per valida
 fastai's course-v3 learner: raise :class:`CancelBatchException` to skip the rest of a batch
 (then ``after_cancel_batch``, and ``after_batch`` still runs), :class:`CancelEpochException` to
 end the current pass (``after_cancel_epoch``), :class:`CancelFitException` to stop training
-(``after_cancel_fit``; ``after_fit`` always runs, even after an error).
+(``after_cancel_fit``; ``after_fit`` always runs, even after an error — also when the error came
+from an earlier callback's ``begin_fit``, so an ``after_fit`` must cope with a fit that never
+began; the error itself is what reaches the caller).
 
 This file also holds the three callbacks every Learner has: the :class:`Recorder` (losses,
 learning rates, momentums and per-epoch metrics, and the plots of them), the
@@ -323,6 +325,7 @@ class ProgressCallback(Callback):
     """
 
     order = 10  # after the Recorder: the row it prints is what the recorder just computed
+    bar = None  # (also when after_fit comes without a begin_fit: an earlier callback failed)
 
     def __init__(self, show_bar=None, print_table=True, write=tqdm.write):
         self.show_bar, self.print_table, self.write = show_bar, print_table, write

@@ -40,7 +40,8 @@ from minitorch.learner.activations import loss_func2activ
 from minitorch.learner.callbacks import (
     CancelBatchException, CancelEpochException, CancelFitException, ProgressCallback, Recorder,
     SmoothenValue, TerminateOnNaN, WeightedMeans, metric_name, metric_value, read_together)
-from minitorch.learner.optimizer import OptimWrapper, norm_layer_types
+from minitorch.learner.optimizer import (
+    OptimWrapper, check_lr, is_positive_number, norm_layer_types)
 from minitorch.learner.summary import flatten_model, layer_parameters, model_summary
 from minitorch.optim import Adam
 from minitorch.tensor import tensor
@@ -119,6 +120,10 @@ class Learner:
         b and the others b/10.  One layer group gives a number."""
         if not isinstance(lr, slice):
             return lr
+        if lr.step is not None or not is_positive_number(lr.stop) or not (
+                lr.start is None or is_positive_number(lr.start)):
+            raise ValueError(f"learning rates as a slice: slice(stop) or slice(start, stop) with "
+                             f"finite positive numbers (1e-3, or 1e-5 and 1e-3), got {lr!r}")
         n = len(self.layer_groups)
         if lr.start:
             step = (lr.stop / lr.start) ** (1 / (n - 1)) if n > 1 else 1
@@ -142,8 +147,8 @@ class Learner:
         if not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
         self.require_training_batches("fit")
-        lr = self.lr_range(self.default_lr if lr is None else lr)
-        wd = self.wd if wd is None else wd
+        lr = check_lr(self.lr_range(self.default_lr if lr is None else lr), "fit")
+        wd = check_lr(self.wd if wd is None else wd, "fit", "the weight decay")
         if self.opt is None:
             self.create_opt(lr, wd)
         else:
@@ -156,16 +161,37 @@ class Learner:
         self.smooth_loss = float("nan")
         self.stopped_on_nan = False
         try:
-            self("begin_fit")
-            for self.epoch in range(epochs):
-                self._one_epoch()
-        except CancelFitException:
-            self("after_cancel_fit")
-        finally:
-            self("after_fit")
-            self.training = False
-            self.model.zero_grad()
-            self.extra_callbacks = []
+            try:
+                self("begin_fit")
+                for self.epoch in range(epochs):
+                    self._one_epoch()
+            except CancelFitException:
+                self("after_cancel_fit")
+        except BaseException as error:  # Ctrl-C too: after_fit runs, then the error goes on
+            self._end_fit(error)
+            raise
+        self._end_fit()
+
+    def _end_fit(self, error=None):
+        """``after_fit`` on every callback, even when one of them fails (each must cope with a
+        fit that stopped anywhere, before its own ``begin_fit`` too).  When the fit is ending
+        because of ``error``, that error is what reaches the caller; a callback's failure to
+        clean up is added to it as a note, never put in its place."""
+        failures = []
+        for cb in sorted(self.callbacks + self.extra_callbacks, key=lambda c: c.order):
+            try:
+                if hasattr(cb, "after_fit"):
+                    cb.after_fit()
+            except Exception as failure:
+                failures.append((cb, failure))
+        self.training = False
+        self.model.zero_grad()
+        self.extra_callbacks = []
+        if failures and error is None:
+            raise failures[0][1]
+        for cb, failure in failures:
+            error.add_note(f"(while the fit stopped, {cb!r}.after_fit also failed: "
+                           f"{type(failure).__name__}: {failure})")
 
     def require_training_batches(self, caller):
         """Raise before anything changes when the training loader yields no batch at all (a
@@ -188,10 +214,13 @@ class Learner:
             self._all_batches()
         except CancelEpochException:
             self("after_cancel_epoch")
-        if not self.skip_validate and getattr(self.data, "valid_dl", None) is not None:
+        valid_dl = getattr(self.data, "valid_dl", None)
+        # An empty validation set (split_none): every epoch trains, none validates (fastai).
+        if not self.skip_validate and valid_dl is not None and (
+                not hasattr(valid_dl, "__len__") or len(valid_dl) > 0):
             self.model.eval()
             self.training = False
-            self.dl = self.data.valid_dl
+            self.dl = valid_dl
             with no_grad():
                 try:
                     self("begin_validate")
@@ -408,10 +437,30 @@ class Learner:
         file = self._file(name)
         file.parent.mkdir(parents=True, exist_ok=True)
         state = {"model": self.model.state_dict()}
-        if with_opt and self.opt is not None:
-            state["opt"] = self.opt.state_dict()
+        if with_opt:
+            state.update(self._opt_states())
         serialization.save(state, file)
         return file
+
+    def _opt_states(self):
+        """The optimizer states a checkpoint holds: ``{'opt': ...}``, or nothing before the
+        first fit (a GANLearner holds one per model)."""
+        return {} if self.opt is None else {"opt": self.opt.state_dict()}
+
+    def _load_opt_states(self, state):
+        """Load a checkpoint's optimizer state, making the optimizer first if there is none;
+        a state that does not fit raises and leaves the optimizer as it was."""
+        if "opt" not in state:
+            return
+        had_opt = self.opt is not None
+        if not had_opt:
+            self.create_opt(self.default_lr)
+        try:
+            self.opt.load_state_dict(state["opt"])
+        except Exception:
+            if not had_opt:
+                self.opt = None
+            raise
 
     def load(self, name, with_opt=True, strict=True):
         """Read what ``save(name)`` wrote back into the model (and the optimizer, when it
@@ -432,16 +481,8 @@ class Learner:
             raise ValueError(f"Learner.load: {file} holds no 'model' entry (was it written by "
                              "learn.save?)")
         self.model.check_state_dict(state["model"], strict=strict)
-        if with_opt and "opt" in state:
-            had_opt = self.opt is not None
-            if not had_opt:
-                self.create_opt(self.default_lr)
-            try:
-                self.opt.load_state_dict(state["opt"])
-            except Exception:
-                if not had_opt:
-                    self.opt = None
-                raise
+        if with_opt:
+            self._load_opt_states(state)
         self.model.load_state_dict(state["model"], strict=strict)
         return self
 

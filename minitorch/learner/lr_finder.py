@@ -52,6 +52,8 @@ class LRFinder(Callback):
             raise CancelFitException("the lr finder is done")
 
     def after_fit(self):
+        if not hasattr(self, "saved_model"):
+            return  # the fit stopped before this callback's begin_fit: nothing to restore
         learn = self.learn
         learn.skip_validate = False
         with no_grad():

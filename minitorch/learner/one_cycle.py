@@ -14,6 +14,7 @@ training batch the schedule advances one step, and the next batch uses the new v
 import math
 
 from minitorch.learner.callbacks import Callback, CancelFitException
+from minitorch.learner.optimizer import check_lr, is_positive_number
 
 
 def annealing_cos(start, end, pct):
@@ -71,11 +72,14 @@ class OneCycleScheduler(Callback):
     def __init__(self, max_lr, moms=(0.95, 0.85), div_factor=25., pct_start=0.3, final_div=None):
         if not 0 <= pct_start <= 1:
             raise ValueError(f"OneCycleScheduler: pct_start must be in [0, 1], got {pct_start}")
-        if div_factor <= 0:
-            raise ValueError(f"OneCycleScheduler: div_factor must be > 0, got {div_factor}")
-        self.max_lr, self.moms = max_lr, moms
-        self.div_factor, self.pct_start = div_factor, pct_start
-        self.final_div = div_factor * 1e4 if final_div is None else final_div
+        final_div = div_factor * 1e4 if final_div is None else final_div
+        for name, value in (("div_factor", div_factor), ("final_div", final_div)):
+            if not is_positive_number(value):
+                raise ValueError(f"OneCycleScheduler: {name} must be a finite number > 0 (the "
+                                 f"learning rate is divided by it), got {value!r}")
+        self.max_lr = check_lr(max_lr, "OneCycleScheduler", "max_lr")
+        self.moms = moms
+        self.div_factor, self.pct_start, self.final_div = div_factor, pct_start, final_div
 
     def begin_fit(self):
         n = len(self.learn.data.train_dl) * self.learn.n_epochs

@@ -29,9 +29,34 @@ makes another optimizer with the same recipe and the same current settings (lr, 
 for other parameters: a GAN trainer holds one for the generator and one for the critic and
 swaps ``learn.opt`` between them.
 """
+import math
+import numbers
+
 from minitorch.autograd import no_grad
 from minitorch.nn.hooks import flatten_model, layer_parameters
 from minitorch.optim.optimizer import check_grads
+
+
+def is_positive_number(value):
+    """Whether ``value`` is a finite real number > 0 (not a bool): a divisor, a clip, a slice's
+    ends."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)
+
+
+def check_lr(lr, caller, name="the learning rate"):
+    """``lr`` — a number, or a list of one per layer group — when every value is a finite
+    number ≥ 0; else a ValueError naming ``caller``.  Every fit, schedule and ``opt.lr = ...``
+    goes through it: a NaN or infinite rate turns every weight into NaN at the first step, and
+    a negative one climbs the loss instead of descending it (PyTorch's optimizers refuse a
+    negative rate when they are made, and so did the first fit; the later ones did not)."""
+    values = lr if isinstance(lr, (list, tuple)) else [lr]
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+                math.isfinite(value) and value >= 0):
+            raise ValueError(f"{caller}: {name} must be a finite number ≥ 0 (or one per layer "
+                             f"group), got {lr!r}")
+    return lr
 
 
 def norm_layer_types():
@@ -130,6 +155,7 @@ class OptimWrapper:
 
     @lr.setter
     def lr(self, value):
+        check_lr(value, "OptimWrapper.lr")
         for i, v in enumerate(self._per_group(value, "lr")):
             self.opt.param_groups[2 * i]["lr"] = self.opt.param_groups[2 * i + 1]["lr"] = v
 

@@ -305,6 +305,9 @@ class RNNBase(Module):
     # -- the whole stack ---------------------------------------------------------------------------
     def _run(self, input, h0, c0=None):
         x, batched = self._time_major(input)
+        if x.shape[0] == 0:  # no step to run: PyTorch refuses it too (same class, same words)
+            raise RuntimeError(f"{type(self).__name__}: Expected sequence length to be larger "
+                               f"than 0 in RNN, got an input of shape {tuple(input.shape)}")
         batch = x.shape[1]
         h0 = self._initial_state(h0, batch, batched, x, "h_0" if self.mode == "LSTM" else "hx")
         if self.mode == "LSTM":

@@ -18,9 +18,13 @@ Everything random comes from ``rng`` (a ``numpy.random.Generator``): the same se
 same bytes, which is what makes a fixed validation set possible.
 """
 import io
+import math
+import numbers
 
 import numpy  # host-side: random draws for the damage
 from PIL import Image, ImageDraw, ImageFont
+
+from minitorch.data.image_folder import to_8bit
 
 Q_RANGE = (10, 70)
 
@@ -34,10 +38,10 @@ def crappify(img, scale=2, rng=None, return_info=False):
     """
     if not isinstance(img, Image.Image):
         raise TypeError(f"crappify: expected a PIL image, got {type(img).__name__}")
-    if scale < 1:
-        raise ValueError(f"crappify: scale must be at least 1, got {scale}")
+    if not (isinstance(scale, numbers.Real) and math.isfinite(scale) and scale >= 1):
+        raise ValueError(f"crappify: scale must be a finite number of at least 1, got {scale!r}")
     rng = numpy.random.default_rng() if rng is None else rng
-    img = img.convert("RGB")
+    img = to_8bit(img, "crappify's image").convert("RGB")  # 16-bit and float photos scaled
     w, h = img.size
     small_w, small_h = max(1, round(w / scale)), max(1, round(h / scale))
     small = img.resize((small_w, small_h), Image.BILINEAR)
@@ -66,6 +70,12 @@ def paired_random_crop(pair, size, rng, box=None):
     ``box`` = (x0, y0, x1, y1), a crop that holds the whole box when one fits (so that the drawn
     number is in it and the network has to paint over it)."""
     w, h = pair[-1].size
+    if not (isinstance(size, numbers.Integral) and 1 <= size <= min(w, h)):
+        raise ValueError(f"paired_random_crop: size must be an integer from 1 to the images' "
+                         f"smaller side ({w}x{h} images), got {size!r}")
+    if any(im.size != (w, h) for im in pair):
+        raise ValueError(f"paired_random_crop: the images differ in size "
+                         f"({[im.size for im in pair]}); a paired crop needs one size")
     xs, ys = (0, w - size), (0, h - size)
     if box is not None and box[2] - box[0] <= size and box[3] - box[1] <= size:
         xs = (max(0, box[2] - size), min(box[0], w - size))

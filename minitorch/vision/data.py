@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy
 
 from minitorch import backend
-from minitorch.data.data_block import ItemList, host_array
 from minitorch.core import defaults
+from minitorch.data.data_block import ItemList, check_size, host_array
 from minitorch.data.image_folder import IMAGE_EXTENSIONS, image_files, load_images, open_image
 from minitorch.plot import plot_multi
 from minitorch.tensor import tensor
@@ -66,14 +66,21 @@ class ImageList(ItemList):
         if convert_mode not in ("L", "RGB"):
             raise ValueError(f"ImageList: unsupported image mode {convert_mode!r}: expected one of "
                              "['L', 'RGB'] ('L' for grayscale, 'RGB' for colour)")
+        check_size(open_size, type(self).__name__)
         self.convert_mode, self.open_size = convert_mode, open_size
         self._pixels = None if pixels is None else self._check_pixels(pixels)
 
     def _check_pixels(self, pixels):
-        if not isinstance(pixels, numpy.ndarray) or pixels.dtype.kind not in "uf":
+        if not isinstance(pixels, numpy.ndarray) or not (pixels.dtype == numpy.uint8
+                                                         or pixels.dtype.kind == "f"):
             got = pixels.dtype if isinstance(pixels, numpy.ndarray) else type(pixels).__name__
             raise TypeError(f"ImageList: expected pixels as a NumPy array (N, C, H, W) of uint8 "
                             f"(0-255) or floats (0-1), got {got}")
+        if pixels.dtype.kind == "f" and pixels.size and not (
+                numpy.isfinite(pixels).all() and pixels.min() >= 0 and pixels.max() <= 1):
+            raise ValueError(f"ImageList: float pixels must lie in [0, 1], got values in "
+                             f"[{pixels.min()}, {pixels.max()}] (for 0-255 values divide by 255 "
+                             "or pass uint8)")
         if pixels.ndim != 4 or pixels.shape[1] not in (1, 3):
             raise ValueError(f"ImageList: expected pixels of shape (N, C, H, W) with C = 1 (grey) "
                              f"or 3 (colour), got shape {pixels.shape}")
@@ -101,8 +108,10 @@ class ImageList(ItemList):
 
     @classmethod
     def from_arrays(cls, images, items=None, path=".", **kwargs):
-        """Images already in memory: (N, H, W) for grey, or (N, C, H, W); uint8 or floats in
-        [0, 1].  ``items`` names them (default '0', '1', ...)."""
+        """Images already in memory: (N, H, W) for grey, or (N, C, H, W); uint8 (0-255) or
+        floats in [0, 1] — any other dtype, and floats outside [0, 1] (0-255 stored as floats)
+        or NaN, are refused rather than guessed at.  ``items`` names them (default '0', '1',
+        ...)."""
         images = numpy.asarray(images)
         if images.ndim == 3:
             images = images[:, None]

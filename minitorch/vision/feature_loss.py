@@ -21,6 +21,7 @@ detached.  The target's features are computed without a graph.
 
 The pretrained VGG16 here expects its own input map (0–255, minus a mean): ``input_map`` (e.g.
 ``VGGInput(stats)``) runs before ``m_feat`` on both images; the pixel term sees them as given.
+``VGGInput`` takes RGB batches only: a grey batch is refused, not spread over three channels.
 Credit for the weights: ``minitorch.vision.models.CREDIT``.
 """
 from minitorch import nn
@@ -34,6 +35,10 @@ base_loss = F.l1_loss
 def gram_matrix(x):
     """``(n, c, h, w)`` → ``(n, c, c)``: the channels' inner products over all positions,
     divided by c·h·w."""
+    if x.ndim != 4:
+        raise ValueError(f"gram_matrix: expected a batch of activations (n, c, h, w), got shape "
+                         f"{tuple(x.shape)} (one image's (c, h, w)? add the batch dimension: "
+                         "x[None])")
     n, c, h, w = x.shape
     x = x.view(n, c, -1)
     return (x @ x.transpose(1, 2)) / (c * h * w)

@@ -43,6 +43,7 @@ from minitorch.vision.image import show_image
 from minitorch.learner import Learner
 from minitorch.core import requires_grad  # noqa: F401  (and exported, as fastai's)
 from minitorch.learner.callbacks import Callback, LearnerCallback, SmoothenValue
+from minitorch.learner.optimizer import is_positive_number
 from minitorch.nn.hooks import flatten_model
 from minitorch.tensor import full
 from minitorch.learner.metrics import accuracy_thresh_expand  # noqa: F401  (fastai exports it here)
@@ -182,10 +183,13 @@ class GANTrainer(Callback):
 
     ``switch_eval``: the model not being trained is put in eval mode (its batchnorm uses running
     statistics, its dropout is off).  ``clip``: before every training batch the critic's weights
-    are clamped to ``[−clip, clip]`` (WGAN).  ``beta``: smoothing of the two losses.
+    are clamped to ``[−clip, clip]`` (WGAN); a positive finite number, checked whenever it is
+    set.  ``beta``: smoothing of the two losses.
     ``gen_first``: start with the generator.  ``show_img``: at the end of each epoch, save a
     grid of the last generated batch to ``learn.path / 'gan_samples' / 'epoch_{n}.png'``
     (denormalised: fastai v1 showed the tanh output as it was, too dark, fastai#2524).
+    The first training batch of a fit checks that the generator's images fit the critic
+    (:meth:`check_shapes`).
     """
 
     order = -20  # before the recorder: the batch it records is the one this callback set up
@@ -197,6 +201,20 @@ class GANTrainer(Callback):
         self.gen_first, self.show_img, self.n_show = gen_first, show_img, n_show
         self.opt_gen = self.opt_critic = None
         self.gen_mode = gen_first
+        self.fitting = False  # between this callback's begin_fit and after_fit
+
+    @property
+    def clip(self):
+        return self._clip
+
+    @clip.setter
+    def clip(self, value):
+        # Checked when set: at every batch, clamp(-nan, nan) would make every critic weight NaN
+        # (before any NaN check can see a loss), and clip ≤ 0 would set every weight to -clip.
+        if value is not None and not is_positive_number(value):
+            raise ValueError(f"GANTrainer: clip must be None or a positive finite number (the "
+                             f"critic's weights are clamped to [-clip, clip]), got {value!r}")
+        self._clip = value
 
     @property
     def generator(self):
@@ -215,13 +233,21 @@ class GANTrainer(Callback):
             train_model.train()
             loss_model.eval()
 
+    def create_opts(self):
+        """One optimizer per model, made like the learner's own (same opt_func, wd, true_wd,
+        bn_wd), each over its model's layers as one layer group (the learner's is made first
+        when it has none: before a first fit, or when a checkpoint is loaded)."""
+        learn = self.learn
+        if learn.opt is None:
+            learn.create_opt(learn.default_lr)
+        self.opt_gen = learn.opt.new([flatten_model(self.generator)])
+        self.opt_critic = learn.opt.new([flatten_model(self.critic)])
+
     def begin_fit(self):
         learn = self.learn
-        # One optimizer per model, made like the learner's own (same opt_func, wd, true_wd,
-        # bn_wd), each over its model's layers as one layer group.
+        self.fitting = True
         if self.opt_gen is None:
-            self.opt_gen = learn.opt.new([flatten_model(self.generator)])
-            self.opt_critic = learn.opt.new([flatten_model(self.critic)])
+            self.create_opts()
         for opt in (self.opt_gen, self.opt_critic):
             opt.lr, opt.wd = learn.opt.lr, learn.opt.wd
         self.gen_mode = self.gen_first
@@ -232,6 +258,30 @@ class GANTrainer(Callback):
         learn.recorder.add_metric_names(["gen_loss", "disc_loss"])
         self.imgs, self.titles = [], []
         self.last_gen = None
+        self.shapes_checked = False
+
+    def check_shapes(self):
+        """At the first training batch, before anything changes: the generator's output must
+        have the shape of the real images (the critic scores both), and the critic must take
+        them.  One image each way, in eval mode and without a graph (nothing is updated);
+        without this, a mismatch surfaces deep inside the critic (a reshape, a kernel larger
+        than its input) naming neither model."""
+        noise, real = self.learn.xb, self.learn.yb  # before a critic batch swaps them
+        with _eval(self.learn.model), no_grad():
+            fake = self.generator(noise[:1])
+            if tuple(fake.shape[1:]) != tuple(real.shape[1:]):
+                raise ValueError(
+                    f"GANLearner: the generator makes images of shape {tuple(fake.shape[1:])} "
+                    f"from inputs of shape {tuple(noise.shape[1:])}, but the real images the "
+                    f"critic also scores have shape {tuple(real.shape[1:])}; build the "
+                    "generator for the data's image size (and channels)")
+            try:
+                self.critic(real[:1])
+            except Exception as error:
+                raise ValueError(f"GANLearner: the critic cannot score images of shape "
+                                 f"{tuple(real.shape[1:])} (the real images, and the "
+                                 f"generator's): {type(error).__name__}: {error}") from error
+        self.shapes_checked = True
 
     def begin_epoch(self):
         # fit put the whole model in training mode: apply the turn's modes again.
@@ -241,6 +291,8 @@ class GANTrainer(Callback):
         learn = self.learn
         if not learn.training:
             return
+        if not self.shapes_checked:
+            self.check_shapes()
         if self.clip is not None:
             with no_grad():
                 for p in self.critic.parameters():
@@ -280,6 +332,9 @@ class GANTrainer(Callback):
             image_grid(images, path=path, title=f"Epoch {learn.epoch}")
 
     def after_fit(self):
+        if not self.fitting:
+            return  # the fit stopped before this callback's begin_fit: nothing to undo
+        self.fitting = False
         self.switch(gen_mode=True)
 
     def switch(self, gen_mode=None):
@@ -291,6 +346,17 @@ class GANTrainer(Callback):
         self._set_trainable()
         self.learn.model.switch(self.gen_mode)
         self.learn.loss_func.switch(self.gen_mode)
+
+
+def gan_trainer_of(callback):
+    """The GANTrainer of ``callback``'s learner; a TypeError at ``begin_fit`` when it is not a
+    GANLearner (the switchers and GANDiscriminativeLR act on the turn it keeps)."""
+    trainer = getattr(callback.learn, "gan_trainer", None)
+    if trainer is None:
+        raise TypeError(f"{type(callback).__name__} acts on the turns of a GANLearner's generator "
+                        f"and critic; this {type(callback.learn).__name__} has no gan_trainer "
+                        "(train a GAN with GANLearner)")
+    return trainer
 
 
 class FixedGANSwitcher(LearnerCallback):
@@ -311,7 +377,21 @@ class FixedGANSwitcher(LearnerCallback):
                                  f"function, got {n!r}")
         self.n_crit, self.n_gen = n_crit, n_gen
 
+    @staticmethod
+    def _turn_length(name, n, n_other):
+        """``n``, or ``n(n_other)`` for a function, checked to be a positive integer."""
+        value = n(n_other) if callable(n) else n
+        if isinstance(value, bool) or not (isinstance(value, numbers.Integral) and value >= 1):
+            raise TypeError(f"FixedGANSwitcher: {name}({n_other}) returned {value!r}; expected "
+                            "a positive integer (the number of batches of that turn)")
+        return value
+
     def begin_fit(self):
+        gan_trainer_of(self)
+        # Functions are tried on the first count before any batch, so that one returning
+        # None or a float stops the fit before anything is trained.
+        self._turn_length("n_crit", self.n_crit, 0)
+        self._turn_length("n_gen", self.n_gen, 0)
         self.n_c = self.n_g = 0            # batches since the last switch
         self.total_c = self.total_g = 0    # batches in this fit
 
@@ -323,13 +403,12 @@ class FixedGANSwitcher(LearnerCallback):
         if trainer.gen_mode:
             self.n_g += 1
             self.total_g += 1
-            n_iter, n_other, n_done = self.n_gen, self.total_c, self.n_g
+            name, n_iter, n_other, n_done = "n_gen", self.n_gen, self.total_c, self.n_g
         else:
             self.n_c += 1
             self.total_c += 1
-            n_iter, n_other, n_done = self.n_crit, self.total_g, self.n_c
-        target = n_iter(n_other) if callable(n_iter) else n_iter
-        if n_done >= target:
+            name, n_iter, n_other, n_done = "n_crit", self.n_crit, self.total_g, self.n_c
+        if n_done >= self._turn_length(name, n_iter, n_other):
             trainer.switch()
             self.n_c = self.n_g = 0
 
@@ -342,6 +421,9 @@ class AdaptiveGANSwitcher(LearnerCallback):
     def __init__(self, learn=None, gen_thresh=None, critic_thresh=None):
         super().__init__(learn)
         self.gen_thresh, self.critic_thresh = gen_thresh, critic_thresh
+
+    def begin_fit(self):
+        gan_trainer_of(self)
 
     def after_batch(self):
         learn = self.learn
@@ -359,7 +441,14 @@ class GANDiscriminativeLR(LearnerCallback):
 
     def __init__(self, learn=None, mult_lr=5.):
         super().__init__(learn)
+        # (the rate is multiplied by it at each critic batch and divided by it after the step)
+        if not is_positive_number(mult_lr):
+            raise ValueError(f"GANDiscriminativeLR: mult_lr must be a finite number > 0, got "
+                             f"{mult_lr!r}")
         self.mult_lr = mult_lr
+
+    def begin_fit(self):
+        gan_trainer_of(self)
 
     def begin_batch(self):
         self.multiplied = self.learn.training and not self.learn.gan_trainer.gen_mode
@@ -385,7 +474,8 @@ class GANLearner(Learner):
     batches per generator batch).  ``switcher`` is a callback, or a function of the learner that
     makes one (fastai's ``partial(AdaptiveGANSwitcher, critic_thresh=0.65)``, then one of the
     learner's ``callback_fns``, made afresh at each fit).  The other keywords go to ``Learner``
-    (``opt_func``, ``wd``, ``path``, ``callback_fns``, ...)."""
+    (``opt_func``, ``wd``, ``path``, ``callback_fns``, ...).  ``save``/``load`` hold both models
+    and both optimizers (``Learner.save`` keeps ``learn.opt``: only the one whose turn it is)."""
 
     def __init__(self, data, generator, critic, gen_loss_func, crit_loss_func, switcher=None,
                  gen_first=False, switch_eval=True, show_img=True, clip=None, **learn_kwargs):
@@ -393,18 +483,66 @@ class GANLearner(Learner):
         loss_func = GANLoss(gen_loss_func, crit_loss_func, gan)
         if switcher is None:
             switcher = partial(FixedGANSwitcher, n_crit=5, n_gen=1)
+        elif not isinstance(switcher, Callback) and not callable(switcher):
+            raise TypeError(f"GANLearner: switcher must be a Callback (such as "
+                            f"FixedGANSwitcher(n_crit=5, n_gen=1)) or a function that makes one "
+                            f"(such as partial(AdaptiveGANSwitcher, critic_thresh=0.65)), got "
+                            f"{switcher!r}")
         callbacks = list(learn_kwargs.pop("callbacks", None) or [])
         callback_fns = learn_kwargs.pop("callback_fns", None) or []
-        callback_fns = list(callback_fns) if isinstance(callback_fns, (list, tuple)) else [callback_fns]
+        callback_fns = (list(callback_fns) if isinstance(callback_fns, (list, tuple))
+                        else [callback_fns])
         if isinstance(switcher, Callback):
             callbacks = [switcher] + callbacks
-        else:
+        else:  # made afresh at each fit, with the learner (fastai's callback_fns)
             callback_fns = [switcher] + callback_fns
         super().__init__(data, gan, loss_func=loss_func, callbacks=callbacks,
                          callback_fns=callback_fns, **learn_kwargs)
         self.gan_trainer = GANTrainer(self, clip=clip, switch_eval=switch_eval,
                                       show_img=show_img, gen_first=gen_first)
         self.callbacks.append(self.gan_trainer)
+
+    # ---- checkpoints: both models and both optimizers -------------------------------------------
+    def _opt_states(self):
+        """Both optimizers' states (``learn.opt`` is only the one whose turn it is), whichever
+        turn the checkpoint is saved in."""
+        trainer = self.gan_trainer
+        if trainer.opt_gen is None:
+            return {}
+        return {"opt_gen": trainer.opt_gen.state_dict(),
+                "opt_critic": trainer.opt_critic.state_dict()}
+
+    def _load_opt_states(self, state):
+        """Both optimizers' states, into optimizers made first when this learner has none (a
+        new session); all or nothing.  A checkpoint with one ``'opt'`` (written by
+        ``Learner.save`` before GAN checkpoints held both) goes to the optimizer it fits: the
+        generator's or the critic's, whichever turn it was saved in."""
+        trainer = self.gan_trainer
+        saved = [(key, state[key]) for key in ("opt_gen", "opt_critic") if key in state]
+        if not saved and "opt" not in state:
+            return
+        made = trainer.opt_gen is None
+        if made:
+            had_opt = self.opt is not None
+            trainer.create_opts()
+        opts = {"opt_gen": trainer.opt_gen, "opt_critic": trainer.opt_critic}
+        before = {key: (opt.opt.param_groups, opt.opt.state) for key, opt in opts.items()}
+        try:
+            if saved:
+                for key, opt_state in saved:
+                    opts[key].load_state_dict(opt_state)
+            else:
+                _load_into_either(opts, state["opt"])
+        except Exception:
+            if made:
+                trainer.opt_gen = trainer.opt_critic = None
+                if not had_opt:
+                    self.opt = None
+            else:  # a load replaces these two lists; the old ones are untouched
+                for key, (groups, opt_state) in before.items():
+                    opts[key].opt.param_groups, opts[key].opt.state = groups, opt_state
+            raise
+        self.opt = trainer.opt_gen if trainer.gen_mode else trainer.opt_critic
 
     @classmethod
     def from_learners(cls, learn_gen, learn_crit, switcher=None, weights_gen=None,
@@ -443,6 +581,20 @@ class GANLearner(Learner):
             fakes = self.model.generator(noise)
         return image_grid(denorm_images(self.data, fakes), rows=rows, figsize=figsize, path=path,
                           imgsize=imgsize)
+
+
+def _load_into_either(opts, opt_state):
+    """Load one optimizer's state into whichever of ``opts`` it fits (a failed load changes
+    nothing); a ValueError with both reasons when it fits neither."""
+    errors = []
+    for key, opt in opts.items():
+        try:
+            opt.load_state_dict(opt_state)
+            return
+        except ValueError as error:
+            errors.append(f"{key}: {error}")
+    raise ValueError("GANLearner.load: the checkpoint's optimizer state fits neither the "
+                     "generator's nor the critic's optimizer (" + "; ".join(errors) + ")")
 
 
 class _eval:

@@ -25,6 +25,7 @@ import re
 
 from minitorch import nn
 from minitorch.learner import Learner
+from minitorch.nn.hooks import in_channels
 from minitorch.vision.models.resnet import resnet18, resnet34, small_encoder
 from minitorch.vision.models.vgg import VGGInput, vgg16
 from minitorch.vision.models.unet import DynamicUnet
@@ -105,10 +106,6 @@ def create_body(arch, pretrained=False, cut=None):
 
 
 # ---- the U-Net learner ---------------------------------------------------------------------------
-def _image_size(data):
-    """The (height, width) of the training inputs (fastai: of the first training item)."""
-    xb = next(iter(data.train_dl))[0]
-    return tuple(xb.shape[-2:])
 
 
 def _n_outputs(data):
@@ -121,6 +118,20 @@ def _n_outputs(data):
         raise ValueError("unet_learner: the data has no `c` (number of output channels) and its "
                          f"targets are not images (shape {tuple(yb.shape)})")
     return yb.shape[1]
+
+
+def _image_size(xb, body, arch):
+    """The (height, width) of a training batch ``xb`` (fastai: of the first training item),
+    whose channels must be those the body's first convolution takes: refused here, by name,
+    rather than deep inside the decoder (a grey batch would go through VGG16's input map as
+    three channels, and only the concatenation of the input before the last block would find
+    two channels missing)."""
+    wanted = in_channels(body)
+    if len(xb.shape) != 4 or xb.shape[1] != wanted:
+        raise ValueError(f"unet_learner: {getattr(arch, '__name__', arch)}'s body takes images of "
+                         f"{wanted} channels, the data's batches have shape {tuple(xb.shape)}; "
+                         "open grey images with convert_mode='RGB' for a pretrained body")
+    return tuple(xb.shape[-2:])
 
 
 def unet_learner(data, arch, pretrained=True, blur_final=True, norm_type=None, split_on=None,
@@ -137,7 +148,8 @@ def unet_learner(data, arch, pretrained=True, blur_final=True, norm_type=None, s
     starts frozen (only the decoder, and the encoder's batchnorms, train)."""
     meta = cnn_config(arch)
     body = create_body(arch, pretrained, cut)
-    model = DynamicUnet(body, n_classes=_n_outputs(data), img_size=_image_size(data), blur=blur,
+    img_size = _image_size(next(iter(data.train_dl))[0], body, arch)
+    model = DynamicUnet(body, n_classes=_n_outputs(data), img_size=img_size, blur=blur,
                         blur_final=blur_final, self_attention=self_attention, y_range=y_range,
                         norm_type=norm_type, last_cross=last_cross, bottle=bottle,
                         residual=residual)

@@ -2,7 +2,9 @@
 lesson 7's "Image Restoration" and "Perceptual Loss" notes first.
 
 All of them take images as NumPy arrays ``(C, H, W)`` (C = 1 or 3) or ``(H, W)`` with values in
-[0, 1] (a model's output is clipped to that range first, as it would be when saved as a PNG):
+[0, 1] (a model's output is clipped to that range first, as it would be when saved as a PNG);
+``psnr`` and ``ssim`` also take uint8 images (0-255) and scale them, or any range given as
+``data_range``:
 
 * ``psnr`` — peak signal-to-noise ratio, ``10·log10(1 / MSE)`` dB over every pixel and channel.
   +1 dB is an MSE 21 % lower.  ``psnr_in_box`` / ``psnr_outside_box`` restrict it to a box (the
@@ -23,13 +25,39 @@ All of them take images as NumPy arrays ``(C, H, W)`` (C = 1 or 3) or ``(H, W)``
 These are host-side NumPy (evaluation, not training), except ``FeatureDistance``, which runs the
 network.
 """
+import math
+
 import numpy  # host-side: evaluation of finished images
 
 LUMA = (0.299, 0.587, 0.114)
 
 
-def _as_chw(image, name):
-    image = numpy.asarray(image, dtype=numpy.float64)
+# The range of an integer image's values, by dtype (as scikit-image's peak_signal_noise_ratio
+# takes it); floats are in [0, 1].
+INTEGER_RANGES = {"uint8": 255, "uint16": 65535}
+
+
+def _data_range(image, name, data_range):
+    """The range an image's values span: ``data_range`` when given, else by its dtype (1 for
+    floats, 255 for uint8, 65535 for uint16).  Other integer dtypes are refused."""
+    if data_range is not None:
+        if not (isinstance(data_range, (int, float)) and math.isfinite(data_range)
+                and data_range > 0):
+            raise ValueError(f"{name}: data_range must be a positive number, got {data_range!r}")
+        return float(data_range)
+    kind = image.dtype
+    if kind.kind == "f":
+        return 1.0
+    if kind.name in INTEGER_RANGES:
+        return float(INTEGER_RANGES[kind.name])
+    raise TypeError(f"{name}: images of dtype {kind} have no known range of values; pass "
+                    "floats in [0, 1], uint8 (0-255), uint16, or data_range=...")
+
+
+def _as_chw(image, name, data_range=None):
+    """``image`` as float64 (C, H, W) scaled to [0, 1] by its data range."""
+    image = numpy.asarray(image)
+    image = image.astype(numpy.float64) / _data_range(image, name, data_range)
     if image.ndim == 2:
         image = image[None]
     if image.ndim != 3 or image.shape[0] not in (1, 3):
@@ -38,8 +66,19 @@ def _as_chw(image, name):
     return image
 
 
-def _pair(pred, target, name):
-    pred, target = _as_chw(pred, name), _as_chw(target, name)
+def _pair(pred, target, name, data_range=None):
+    """Both images as float64 (C, H, W) in [0, 1]: an integer image is divided by its range
+    (255 for uint8), so that ``psnr`` of two uint8 images is that of the same images as floats.
+    Without ``data_range`` the two must have the same range (uint8 against floats is refused:
+    one of them is surely on another scale)."""
+    if data_range is None:
+        ranges = [_data_range(numpy.asarray(image), name, None) for image in (pred, target)]
+        if ranges[0] != ranges[1]:
+            raise ValueError(f"{name}: the prediction's values span [0, {ranges[0]:g}] and the "
+                             f"target's [0, {ranges[1]:g}] (by their dtypes "
+                             f"{numpy.asarray(pred).dtype} and {numpy.asarray(target).dtype}); "
+                             "give both the same scale, or data_range=...")
+    pred, target = _as_chw(pred, name, data_range), _as_chw(target, name, data_range)
     if pred.shape != target.shape:
         raise ValueError(f"{name}: prediction {pred.shape} and target {target.shape} differ")
     return pred, target
@@ -49,9 +88,10 @@ def _psnr_of_mse(mse):
     return float("inf") if mse == 0 else float(10 * numpy.log10(1.0 / mse))
 
 
-def psnr(pred, target):
-    """``10·log10(1 / mean((pred − target)²))`` in dB, images in [0, 1]."""
-    pred, target = _pair(pred, target, "psnr")
+def psnr(pred, target, data_range=None):
+    """``10·log10(R² / mean((pred − target)²))`` in dB, R the images' data range: 1 for floats
+    (images in [0, 1]), 255 for uint8, or ``data_range`` (scikit-image's convention)."""
+    pred, target = _pair(pred, target, "psnr", data_range)
     return _psnr_of_mse(numpy.mean((pred - target) ** 2))
 
 
@@ -65,16 +105,16 @@ def box_mask(shape_hw, box):
     return mask
 
 
-def psnr_in_box(pred, target, box):
+def psnr_in_box(pred, target, box, data_range=None):
     """PSNR over the pixels inside ``box = (x0, y0, x1, y1)`` only."""
-    pred, target = _pair(pred, target, "psnr_in_box")
+    pred, target = _pair(pred, target, "psnr_in_box", data_range)
     mask = box_mask(pred.shape[1:], box)
     return _psnr_of_mse(numpy.mean((pred - target)[:, mask] ** 2))
 
 
-def psnr_outside_box(pred, target, box):
+def psnr_outside_box(pred, target, box, data_range=None):
     """PSNR over the pixels outside ``box``."""
-    pred, target = _pair(pred, target, "psnr_outside_box")
+    pred, target = _pair(pred, target, "psnr_outside_box", data_range)
     mask = ~box_mask(pred.shape[1:], box)
     return _psnr_of_mse(numpy.mean((pred - target)[:, mask] ** 2))
 
@@ -102,9 +142,10 @@ def _filter_valid(image, g):
     return sum(g[j] * rows[:, j:image.shape[1] - k + 1 + j] for j in range(k))
 
 
-def ssim(pred, target, size=11, sigma=1.5, k1=0.01, k2=0.03):
-    """Wang et al.'s SSIM on the luminance, images in [0, 1] (data range 1)."""
-    pred, target = _pair(pred, target, "ssim")
+def ssim(pred, target, size=11, sigma=1.5, k1=0.01, k2=0.03, data_range=None):
+    """Wang et al.'s SSIM on the luminance, images scaled to [0, 1] by their data range (as
+    ``psnr``), so that C1 and C2 are those of data range 1."""
+    pred, target = _pair(pred, target, "ssim", data_range)
     x, y = luminance(pred), luminance(target)
     if min(x.shape) < size:
         raise ValueError(f"ssim: the image ({x.shape}) is smaller than the {size}×{size} window")
@@ -128,7 +169,7 @@ def laplacian(image):
 
 def sharpness_ratio(pred, target):
     """Σ laplacian(Y_pred)² / Σ laplacian(Y_target)²."""
-    pred, target = _pair(pred, target, "sharpness_ratio")
+    pred, target = _pair(pred, target, "sharpness_ratio")  # (a ratio: the scale cancels)
     energy_target = float(numpy.sum(laplacian(luminance(target)) ** 2))
     if energy_target == 0:
         raise ValueError("sharpness_ratio: the target is flat (its Laplacian is zero)")
@@ -167,6 +208,9 @@ class FeatureDistance:
     def per_layer(self, pred, target):
         """mean |f(pred) − f(target)| at each of the four layers, in ``layer_ids`` order."""
         pred, target = numpy.asarray(pred), numpy.asarray(target)
+        if pred.dtype.kind != "f" or target.dtype.kind != "f":
+            raise TypeError(f"FeatureDistance: expected float images in [0, 1], got "
+                            f"{pred.dtype} and {target.dtype} (divide uint8 images by 255)")
         if pred.shape != target.shape:
             raise ValueError(f"FeatureDistance: prediction {pred.shape} and target "
                              f"{target.shape} differ")

@@ -29,14 +29,29 @@ def _pixels(learn, preds):
     return (array * 255).round().astype(numpy.uint8)
 
 
+def _refuse_collisions(items, names):
+    """Refuse, before anything is written, items whose PNG names coincide: the same file name
+    in two folders, or names that differ only by their extension (``a.jpg`` and ``a.png``
+    both become ``a.png``; fastai keeps each source's name and extension, and so writes both
+    to one file only when the names are equal)."""
+    first = {}
+    for item, name in zip(items, names):
+        if name in first:
+            raise ValueError(f"save_preds: items {str(first[name])!r} and {str(item)!r} would both "
+                             f"be written to {name!r} (predictions are PNG files named like "
+                             "their sources), so one would overwrite the other; give the "
+                             "sources distinct names")
+        first[name] = item
+
+
 def save_preds(dl, learn, folder):
     """For every item of ``dl`` (in order: use an unshuffled loader such as ``data.fix_dl``),
-    write ``learn``'s prediction as a PNG in ``folder`` under the item's file name.  Each file is
-    written atomically (``atomic_write``).  Returns the paths written, in the loader's order."""
-    names = [Path(str(item)).name for item in dl.dataset.x.items]
-    if len(set(names)) != len(names):
-        raise ValueError("save_preds: two items of the loader share a file name, so their "
-                         "predictions would overwrite each other in one folder")
+    write ``learn``'s prediction as a PNG in ``folder`` under the item's file name with the
+    extension ``.png``.  Items whose names would collide (``a.jpg`` and ``a.png``, or the same
+    name in two folders) are refused before anything is written.  Each file is written
+    atomically (``atomic_write``).  Returns the paths written, in the loader's order."""
+    names = [Path(str(item)).with_suffix(".png").name for item in dl.dataset.x.items]
+    _refuse_collisions(dl.dataset.x.items, names)
     folder = Path(folder)
     written = []
     for batch in dl:
@@ -44,7 +59,7 @@ def save_preds(dl, learn, folder):
             if len(written) == len(names):
                 raise ValueError(f"save_preds: the loader gave more images than its {len(names)} "
                                  "items (a loader that repeats or drops nothing is expected)")
-            path = (folder / names[len(written)]).with_suffix(".png")
+            path = folder / names[len(written)]
             pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
             with atomic_write(path) as file:
                 pil.save(file, format="PNG")

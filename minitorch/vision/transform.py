@@ -33,12 +33,25 @@ How one image goes through the list (:func:`apply_tfms`), for an output of ``siz
    ``contrast`` multiplies them by ``scale``.
 """
 import math
+import numbers
 
 import numpy
 
 from minitorch.vision.image import (
     affine_coords, find_perspective_coeffs, grid_sample, logit, normalised_grid,
     perspective_coords, sigmoid)
+
+
+def _check_range(caller, name, value, low, high, high_open=False):
+    """Refuse ``value`` unless it is a finite real number in [low, high] (or [low, high))."""
+    inside = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+              and math.isfinite(value) and low <= value and (value < high if high_open
+                                                             else value <= high))
+    if not inside:
+        bounds = ("any finite number" if low == -math.inf else
+                  f"a finite number ≥ {low}" if high == math.inf else
+                  f"a number in [{low}, {high}{')' if high_open else ']'}")
+        raise ValueError(f"{caller}: {name} must be {bounds}, got {value!r}")
 
 
 class RandTransform:
@@ -52,8 +65,7 @@ class RandTransform:
     integer_params = ()  # parameters drawn as integers in [low, high] (dihedral's k)
 
     def __init__(self, p=1.0, **params):
-        if not 0 <= p <= 1:
-            raise ValueError(f"{type(self).__name__}: p must be a probability in [0, 1], got {p}")
+        _check_range(type(self).__name__, "p", p, 0, 1)
         self.p, self.params = float(p), params
 
     def draw(self, n, rng):
@@ -219,7 +231,17 @@ def get_transforms(do_flip=True, flip_vert=False, max_rotate=10., max_zoom=1.1, 
                    max_warp=0.2, p_affine=0.75, p_lighting=0.75, xtra_tfms=None):
     """fastai's ``get_transforms``: ``(train_tfms, valid_tfms)`` — random crop, flip (every
     dihedral symmetry with ``flip_vert``), warp, rotation, zoom and lighting for training; the
-    centre crop for validation."""
+    centre crop for validation.
+
+    The arguments are checked here, not at the first batch: ``max_lighting`` in [0, 1) (the
+    contrast range is ``1 − max_lighting`` to its inverse), ``max_rotate`` (degrees) and
+    ``max_warp`` finite and ≥ 0 (0 turns the transform off), ``max_zoom`` finite (≤ 1 means
+    no zoom, as in fastai), the probabilities in [0, 1]."""
+    for name, value, low, high in (("max_lighting", max_lighting, 0, 1),
+                                   ("max_rotate", max_rotate, 0, math.inf),
+                                   ("max_warp", max_warp, 0, math.inf),
+                                   ("max_zoom", max_zoom, -math.inf, math.inf)):
+        _check_range("get_transforms", name, value, low, high, high_open=name == "max_lighting")
     train = [rand_crop()]
     if do_flip:
         train.append(dihedral() if flip_vert else flip_lr(p=0.5))

