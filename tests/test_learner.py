@@ -211,8 +211,12 @@ def test_recorder_plots_are_written_as_png(tmp_path):
     learn.show_results(rows=2, path=tmp_path / "results.png")
     for name in ("lr", "losses", "lr_moms", "metrics", "results"):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
-    with pytest.raises(ValueError, match="skip_start"):
-        learn.recorder.plot(skip_start=10, skip_end=5)  # only 8 batches recorded
+    short = learn.recorder.plot(skip_start=10, skip_end=5)  # only 8 batches recorded: all drawn
+    assert len(short.axes[0].lines[0].get_xdata()) == 8
+    assert short.axes[0].get_title() == "all 8 batches (no more than skip_start + skip_end = 15)"
+    fresh = make_learner()
+    with pytest.raises(ValueError, match="no batches were recorded"):
+        fresh.recorder.plot()
 
 
 # ---- true weight decay -----------------------------------------------------------------------------

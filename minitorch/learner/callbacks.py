@@ -189,15 +189,22 @@ class Recorder(Callback):
         """Smoothed loss against learning rate, log-scaled lr axis: the lr finder's curve.
 
         The first ``skip_start`` points (still at the debiased start of the average) and the last
-        ``skip_end`` (where the loss explodes) are left out, as fastai does.
+        ``skip_end`` (where the loss explodes) are left out, as fastai does.  When the finder
+        stopped too early to leave any (it stops when the loss diverges), every point is drawn,
+        and the title says so (fastai drew an empty plot).
         """
+        if not getattr(self, "losses", None):
+            raise ValueError("Recorder.plot: no batches were recorded; run learn.lr_find() first")
         lrs = _trim(self.lrs, skip_start, skip_end)
         losses = _trim(self.losses, skip_start, skip_end)
+        title = None
         if not losses:
-            raise ValueError(f"Recorder.plot: only {len(self.losses)} batches were recorded, "
-                             f"fewer than skip_start + skip_end = {skip_start + skip_end}; "
-                             "lower them or run more batches")
+            lrs, losses = self.lrs, self.losses
+            title = (f"all {len(losses)} batches (no more than skip_start + skip_end = "
+                     f"{skip_start + skip_end})")
         fig, ax = plt.subplots(1, 1, figsize=(6, 4))
+        if title is not None:
+            ax.set_title(title)
         ax.plot([_last_group(lr) for lr in lrs], losses)
         ax.set_xscale("log")
         ax.set_xlabel("Learning Rate")
