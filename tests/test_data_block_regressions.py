@@ -39,9 +39,9 @@ def test_rand_pad_runs_on_images_opened_from_files_as_on_images_in_memory(tmp_pa
     images, names = _write_digits(tmp_path)
     tfms = ([*rand_pad(padding=3, size=8, mode="zeros")], [])
 
-    def bunch(il):
+    def bunch(il):  # on the host: in memory on a GPU the shifts would come from its generator
         return (il.split_by_folder().label_from_folder().transform(tfms)
-                .databunch(bs=4, seed=0).normalize())
+                .databunch(bs=4, seed=0, device="cpu").normalize())
     from_files = bunch(ImageList.from_folder(tmp_path, convert_mode="L"))
     in_memory = bunch(ImageList.from_arrays(images, names))
     batches = 0

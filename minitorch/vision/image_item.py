@@ -83,8 +83,7 @@ class Image(ItemBase):
     def __repr__(self):
         return f"Image {self.shape}"
 
-    def __str__(self):
-        return ""  # as a title (show_batch of a GAN's targets), an image says nothing
+    __str__ = __repr__  # (ItemBase prints its obj, which for an image is itself)
 
     # ---- changing it ---------------------------------------------------------------------------
     def apply_tfms(self, tfms, size=None, padding_mode="reflection", rng=None, is_y=False,
