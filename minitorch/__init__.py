@@ -3,7 +3,7 @@
 Read the package in the order its data flows (README.md has the tour):
 
 1. ``backend.py``   — NumPy or CuPy: the one file that knows the difference.
-2. ``autograd.py``  — Function, the graph, and backward.
+2. ``autograd.py``  — Function, the graph, backward and grad (``autograd_functional.py``: hvp).
 3. ``tensor.py``    — Tensor and the functions that create tensors.
 4. ``ops/``         — every op, one class each, forward beside backward.
 5. ``gradcheck.py`` — checking a backward against finite differences.
@@ -16,11 +16,13 @@ from minitorch.tensor import (  # noqa: F401
     Tensor, arange, as_tensor, bool_, empty, float16, float32, float64, from_numpy, full,
     full_like, get_default_dtype, int32, int64, ones, ones_like, rand, randint, randn, randperm,
     tensor, uint8, zeros, zeros_like)
-from minitorch.gradcheck import gradcheck  # noqa: F401
+from minitorch.gradcheck import gradcheck, gradgradcheck  # noqa: F401
 from minitorch.serialization import load, save  # noqa: F401
 from minitorch.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from minitorch.ops import *  # noqa: F401,F403  (minitorch.exp, minitorch.cat, ...)
 from minitorch.ops import abs, max, min, pow, sum  # noqa: F401  (shadow builtins, as torch does)
+# torch.autograd.functional (hvp) is autograd_functional.py here; torch's path reaches it too.
+from minitorch import autograd, autograd_functional
 
 float = float32  # noqa: A001  (torch.float, torch.long, ... are dtype aliases)
 double = float64
@@ -28,6 +30,7 @@ half = float16
 long = int64
 int = int32  # noqa: A001
 bool = bool_  # noqa: A001
+autograd.functional = autograd_functional  # minitorch.autograd.functional.hvp, as in torch
 
 # Last, as in torch: ``minitorch.nn`` and ``minitorch.optim`` after the core they build on.
 from minitorch import nn, optim  # noqa: E402,F401

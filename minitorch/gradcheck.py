@@ -8,11 +8,15 @@ nudging each input element by ±eps:
 
 Using a random v, rather than summing the output, catches a backward that ignores its upstream
 gradient.  Everything runs in float64 so that eps = 1e-6 leaves ~10 good digits.
+
+:func:`gradgradcheck` checks the second derivatives (``create_graph=True``) the same way: the
+first derivatives are themselves a function — of x and of the upstream gradient u — whose
+backward gives the second derivatives, so ``gradcheck`` of that function checks them.
 """
 import numpy
 
 from minitorch import backend
-from minitorch.autograd import no_grad
+from minitorch.autograd import enable_grad, grad, no_grad
 from minitorch.tensor import Tensor, float64
 
 
@@ -85,3 +89,34 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
                                  ":\n" + "\n".join(failures))
         return False
     return True
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0,
+                  raise_exception=True):
+    """True when the second derivatives of ``fn`` match central differences of its first ones.
+
+    The function checked is first(x, u) = ∂(Σ u · fn(x))/∂x, computed with
+    ``grad(..., create_graph=True)``; ``gradcheck`` compares its backward with finite
+    differences in both x and u.  ``grad_outputs`` (u, one per float output) are random
+    float64 tensors unless given.  As ``torch.autograd.gradgradcheck``.
+    """
+    inputs = list(inputs)
+    if grad_outputs is None:
+        generator = numpy.random.default_rng(seed + 1)
+        grad_outputs = [Tensor(backend.to_device(generator.standard_normal(o.shape), o.device),
+                               requires_grad=True) for o in _outputs(fn(*inputs))]
+    differentiated = [k for k, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+
+    def first_derivatives(*args):
+        xs, us = args[:len(inputs)], args[len(inputs):]
+        with enable_grad():  # gradcheck evaluates under no_grad; this function needs a graph
+            pairs = [(o, u) for o, u in zip(_outputs(fn(*xs)), us) if o.requires_grad]
+            if not pairs:
+                return ()
+            grads = grad([o for o, _ in pairs], [xs[k] for k in differentiated],
+                         [u for _, u in pairs], create_graph=True, allow_unused=True)
+        return tuple(g for g in grads if g is not None)
+
+    first_derivatives.__name__ = f"the first derivatives of {getattr(fn, '__name__', 'fn')}"
+    return gradcheck(first_derivatives, inputs + list(grad_outputs), eps, atol, rtol, seed,
+                     raise_exception)

@@ -116,9 +116,13 @@ class Tensor:
         return "tensor(" + ", ".join([values] + extras) + ")"
 
     # ---- autograd --------------------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph=False):
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``autograd.backward``)."""
-        autograd.backward(self, gradient, retain_graph)
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``autograd.backward``).
+
+        ``create_graph=True`` makes the gradients Tensors in a graph, differentiable again;
+        ``retain_graph`` defaults to ``create_graph``; ``inputs`` limits which ``.grad`` change.
+        """
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.dtype.kind not in "fc":

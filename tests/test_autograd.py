@@ -4,7 +4,10 @@
 with them: a tensor used twice gets the sum of both gradients, leaves accumulate across calls,
 intermediate gradients are dropped, the graph is freed after backward, in-place changes to saved
 tensors are caught, deep graphs do not hit Python's recursion limit, and every mistake a learner
-is likely to make ends in an error that says what went wrong.
+is likely to make ends in an error that says what went wrong.  Then gradients of gradients
+(``create_graph=True``, ``autograd.grad``, ``backward(inputs=)``) against torch: ``.grad`` that
+accumulates with its graph, ``retain_graph``'s default, ``allow_unused``, create_graph under
+no_grad, the version check, and torch's errors word for word.
 """
 import numpy as np
 import pytest
@@ -352,6 +355,16 @@ def test_gradients_flow_back_across_devices():
     np.testing.assert_allclose(grad_of(x), [3.0, 3.0])
 
 
+@pytest.mark.cuda
+@pytest.mark.skipif(not minitorch.cuda_is_available(), reason="needs a GPU (CuPy)")
+def test_second_derivatives_flow_back_across_devices():
+    x = minitorch.tensor([1.0, 2.0], dtype=minitorch.float64, device="cpu", requires_grad=True)
+    g, = minitorch.autograd.grad((x.to("cuda") ** 3).sum(), x, create_graph=True)
+    second, = minitorch.autograd.grad(g.sum(), x)
+    assert g.device == "cpu" and second.device == "cpu"
+    np.testing.assert_allclose(minitorch.backend.to_numpy(second.array), [6.0, 12.0])
+
+
 # ---- gradcheck can fail: a wrong backward is caught, including one that ignores its upstream -------
 class _ForgetsUpstream(minitorch.autograd.Function):
     """y = x², with a backward that returns 2x instead of dL/dy · 2x."""
@@ -401,3 +414,235 @@ def test_reshape_shares_the_version_counter_only_when_it_is_a_view():
     as_copy.add_(1)
     assert x._version == 1 and as_copy._version == 1
     assert as_copy.tolist() == [2.0] * 6 and x.tolist() == [[2.0] * 3] * 2
+
+
+# ---- gradients of gradients: create_graph, autograd.grad, backward(inputs=) ---------------------
+def _cube_sin(lib):
+    return lambda x: (x ** 3 * x.sin()).sum()
+
+
+def both_leaves(values):
+    return leaf(values), torch_leaf(values)
+
+
+def test_grad_with_create_graph_to_third_order_of_a_leaf_used_twice():
+    """x appears in two factors (and twice inside x³): every order adds the uses up."""
+    values = [0.3, -1.2, 2.0]
+    for lib, x in zip((minitorch, torch), both_leaves(values)):
+        first, = lib.autograd.grad(_cube_sin(lib)(x), x, create_graph=True)
+        second, = lib.autograd.grad(first.sum(), x, create_graph=True)
+        third, = lib.autograd.grad(second.sum(), x)
+        if lib is minitorch:
+            ours = (first, second, third)
+        else:
+            for k, (m, t) in enumerate(zip(ours, (first, second, third))):
+                assert_close(m, t, what=f"derivative {k + 1}", **tolerance(np.float64))
+
+
+def test_dot_grad_accumulates_with_its_graph_under_create_graph():
+    x, tx = both_leaves([0.5, 1.5])
+    for _ in range(2):
+        (x ** 3).sum().backward(create_graph=True)
+        (tx ** 3).sum().backward(create_graph=True)
+    assert x.grad.grad_fn is not None and x.grad.requires_grad  # .grad is in the graph
+    assert_close(x.grad, tx.grad, what=".grad after two backwards", **tolerance(np.float64))
+    ours, = minitorch.autograd.grad(x.grad.sum(), x)
+    theirs, = torch.autograd.grad(tx.grad.sum(), tx)
+    assert_close(ours, theirs, what="d(.grad)/dx", **tolerance(np.float64))
+    # a plain backward afterwards adds into that same .grad, as torch does
+    kept = x.grad
+    (x * 2).sum().backward()
+    assert x.grad is kept
+    np.testing.assert_allclose(grad_of(x), 2 * 3 * np.array([0.25, 2.25]) + 2)
+
+
+def test_dot_grad_of_a_constant_gradient_is_outside_the_graph():
+    x = leaf([1.0, 2.0])
+    (x * 3).sum().backward(create_graph=True)  # d/dx = 3: depends on nothing that needs grad
+    assert not x.grad.requires_grad and x.grad.grad_fn is None
+    np.testing.assert_allclose(grad_of(x), [3.0, 3.0])
+
+
+def test_grad_leaves_every_dot_grad_alone():
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    x.grad = minitorch.tensor([7.0, 7.0], dtype=minitorch.float64, device=DEVICE)
+    g, = minitorch.autograd.grad((x * w).sum(), x)
+    np.testing.assert_allclose(minitorch.backend.to_numpy(g.array), [3.0, 4.0])
+    np.testing.assert_allclose(grad_of(x), [7.0, 7.0])
+    assert w.grad is None
+
+
+def test_retain_graph_defaults_to_create_graph():
+    x = leaf([1.0, 2.0])
+    y = (x.exp() * x).sum()
+    minitorch.autograd.grad(y, x, create_graph=True)
+    minitorch.autograd.grad(y, x)  # kept by the create_graph call ...
+    with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
+        minitorch.autograd.grad(y, x)  # ... and freed by the plain one
+    z = (x.exp() * x).sum()
+    z.backward(create_graph=True)
+    z.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        z.backward()
+
+
+def test_a_gradient_of_a_freed_graph_cannot_be_differentiated():
+    """create_graph with retain_graph=False frees the first graph, which the gradient's graph
+    reaches into (through the non-leaf h): differentiating it again is an error, as in torch."""
+    for lib, x in zip((minitorch, torch), both_leaves([1.0, 2.0])):
+        h = x * 2
+        g, = lib.autograd.grad((h.sin() * h).sum(), x, create_graph=True, retain_graph=False)
+        with pytest.raises(RuntimeError, match="second time"):
+            lib.autograd.grad(g.sum(), x)
+
+
+def test_create_graph_under_no_grad_still_records_the_gradient():
+    """The backward's own mode is create_graph, whatever the surrounding mode (as torch)."""
+    for lib, x in zip((minitorch, torch), both_leaves([0.5, -1.0])):
+        y = (x ** 3).sum()
+        with lib.no_grad():
+            g, = lib.autograd.grad(y, x, create_graph=True)
+            assert not lib.is_grad_enabled()
+        assert g.requires_grad
+        second, = lib.autograd.grad(g.sum(), x)
+        np.testing.assert_allclose(to_np(second), 6 * np.array([0.5, -1.0]))
+
+
+def to_np(t):
+    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else \
+        minitorch.backend.to_numpy(t.array)
+
+
+def test_allow_unused_gives_none():
+    for lib, (x, unused) in ((minitorch, (leaf([1.0]), leaf([2.0]))),
+                             (torch, (torch_leaf([1.0]), torch_leaf([2.0])))):
+        gx, gu = lib.autograd.grad((x * 3).sum(), [x, unused], allow_unused=True)
+        assert gu is None and to_np(gx).tolist() == [3.0]
+
+
+def test_grad_with_respect_to_a_non_leaf_and_with_several_outputs():
+    values = np.random.default_rng(0).standard_normal(4)
+    found = []
+    for lib, x in zip((minitorch, torch), both_leaves(values)):
+        h = x.tanh()
+        y1, y2 = (h * h).sum(), h.exp()
+        u = [None, lib.ones(4, dtype=y2.dtype) * 0.5]
+        found.append(lib.autograd.grad([y1, y2], [h, x], u, create_graph=True))
+    for k, (m, t) in enumerate(zip(*found)):
+        assert_close(m, t, what=f"gradient {k}", **tolerance(np.float64))
+
+
+def test_backward_inputs_accumulates_only_into_those():
+    for lib, x in zip((minitorch, torch), both_leaves([1.0, 2.0])):
+        w = x * 3
+        h = w * 2
+        w.retain_grad()
+        (h * h).sum().backward(inputs=[h])
+        assert x.grad is None and to_np(h.grad).tolist() == [12.0, 24.0]
+
+
+def test_grad_computes_only_the_gradients_it_needs_and_keeps_the_graph_whole():
+    """grad(y, x) asks the ops for x's gradients only; the graph it retains still gives every
+    gradient to a later backward."""
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    product = x * w
+    y = (product * product).sum()
+    g, = minitorch.autograd.grad(y, x, retain_graph=True)
+    assert product.grad_fn.needs_input_grad == (True, True)
+    y.backward()
+    np.testing.assert_allclose(grad_of(w), 2 * np.array([3.0, 8.0]) * np.array([1.0, 2.0]))
+    np.testing.assert_allclose(minitorch.backend.to_numpy(g.array), grad_of(x))
+
+
+def test_changing_an_input_in_place_is_caught_under_create_graph_too():
+    """exp's plain backward reads its saved output, so changing its input is harmless there;
+    its graph backward recomputes from the input, so the change would make it wrong: caught."""
+    x = leaf([1.0, 2.0])
+    h = x * 1.0
+    y = h.exp().sum()
+    with minitorch.no_grad():
+        h.add_(1)  # (a non-leaf changed outside the graph's view)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation.*Exp.*create_graph"):
+        minitorch.autograd.grad(y, x, create_graph=True)
+    w = leaf([1.0, 2.0])
+    saved = minitorch.tensor([3.0, 4.0], dtype=minitorch.float64, device=DEVICE)
+    z = (w * saved).sum()
+    saved.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation.*Mul"):
+        minitorch.autograd.grad(z, w, create_graph=True)
+
+
+def test_an_op_without_a_graph_backward_names_itself():
+    x = minitorch.tensor(np.random.default_rng(0).standard_normal((1, 1, 4, 4)), device=DEVICE,
+                         requires_grad=True)
+    y = minitorch.nn.functional.max_pool2d(x, 2).sum()
+    with pytest.raises(NotImplementedError, match="MaxPool2d has no backward_graph yet"):
+        minitorch.autograd.grad(y, x, create_graph=True)
+
+
+def test_a_graph_backward_must_return_tensors():
+    class Leaky(minitorch.autograd.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward_graph(self, grad):
+            return grad.array * 2  # an array: the second derivative would silently be lost
+
+    x = leaf([1.0])
+    with pytest.raises(TypeError, match="Leaky.backward_graph returned a ndarray, not a Tensor"):
+        minitorch.autograd.grad(Leaky()(x).sum(), x, create_graph=True)
+
+
+def test_first_order_grad_returns_its_own_memory():
+    x = leaf([1.0, 2.0])
+    upstream = minitorch.tensor([1.0, 1.0], dtype=minitorch.float64, device=DEVICE)
+    g, = minitorch.autograd.grad(x * 1.0, x, upstream)
+    g.add_(5)
+    assert upstream.tolist() == [1.0, 1.0]
+
+
+def _leaf_pair(make):
+    return make([1.0, 2.0])
+
+
+def _twice(lib, x):
+    y = (x.exp() * x).sum()
+    lib.autograd.grad(y, x)
+    lib.autograd.grad(y, x)
+
+
+# (name, call(lib, make_leaf), message): each raises the same RuntimeError in both libraries
+GRAPH_ERRORS = [
+    ("output_without_grad", lambda lib, mk: lib.autograd.grad(
+        lib.ones(2, dtype=lib.float64).sum(), mk([1.0])),
+     r"element 0 of tensors does not require grad and does not have a grad_fn"),
+    ("input_without_grad", lambda lib, mk: lib.autograd.grad(
+        (mk([1.0]) * 2).sum(), lib.ones(1, dtype=lib.float64)),
+     r"One of the differentiated Tensors does not require grad"),
+    ("unused_input", lambda lib, mk: lib.autograd.grad(
+        (mk([1.0]) * 2).sum(), [mk([1.0]), mk([2.0])]),
+     r"The differentiated Tensor at index 0 appears to not have been used in the graph\. "
+     r"Set allow_unused=True"),
+    ("non_scalar", lambda lib, mk: (lambda x: lib.autograd.grad(x * 2, x))(_leaf_pair(mk)),
+     r"grad can be implicitly created only for scalar outputs"),
+    ("grad_output_shape", lambda lib, mk: (lambda x: lib.autograd.grad(
+        x * 2, x, lib.ones(3, dtype=lib.float64)))(_leaf_pair(mk)),
+     r"Mismatch in shape: grad_output\[0\] has a shape of .*3.* and output\[0\] has a shape "
+     r"of .*2"),
+    ("grad_output_count", lambda lib, mk: (lambda x: lib.autograd.grad(
+        [x * 2, x * 3], x, [lib.ones(2, dtype=lib.float64)]))(_leaf_pair(mk)),
+     r"got 2 tensors and 1 gradients"),
+    ("no_inputs", lambda lib, mk: lib.autograd.grad((_leaf_pair(mk) * 2).sum(), []),
+     r"`inputs` argument to `grad\(\)` cannot be empty\."),
+    ("backward_no_inputs", lambda lib, mk: (_leaf_pair(mk) * 2).sum().backward(inputs=[]),
+     r"`inputs` argument to `backward\(\)` cannot be empty\."),
+    ("second_time", lambda lib, mk: _twice(lib, _leaf_pair(mk)),
+     r"Trying to backward through the graph a second time"),
+]
+
+
+@pytest.mark.parametrize("name, call, message", GRAPH_ERRORS, ids=[e[0] for e in GRAPH_ERRORS])
+def test_grad_errors_are_torchs(name, call, message):
+    for lib, make in ((minitorch, leaf), (torch, torch_leaf)):
+        with pytest.raises(RuntimeError, match=message):
+            call(lib, make)

@@ -8,7 +8,12 @@ code.  From every row the factories make:
   input (image, weight, bias) under a random upstream gradient, against torch;
 * ``test_layouts[row-...]``: the same in float64 with the image given as a strided slice
   (non-contiguous) and batch-innermost ((C, H, W, N) in memory, as minitorch's conv leaves it);
-* ``test_gradcheck[row]`` (tiny shapes): backward against finite differences, float64.
+* ``test_gradcheck[row]`` (tiny shapes): backward against finite differences, float64;
+* for the ops that can be differentiated twice (``create_graph=True``: conv2d, unfold, fold,
+  pixel_shuffle): ``test_second_order[row-layout]`` against torch's second derivatives in
+  float64, ``test_gradgradcheck[row]`` against finite differences of the first derivatives,
+  ``test_third_order[row]`` on a few rows; every other op here raises a clear error naming
+  itself under ``create_graph`` (``test_no_backward_graph_yet_names_the_op``).
 
 Then: the readable ``conv2d_simple`` / ``im2col_simple`` against the fast ops, the running
 statistics of batch_norm, the max-pool tie rule, a small conv → batchnorm → ReLU → pool chain,
@@ -25,7 +30,8 @@ import torch.nn.functional as TF
 
 import minitorch
 from minitorch.ops import conv, norm, pool, resample
-from torch_compare import DEVICE, assert_close, check, noncontiguous, tolerance
+from torch_compare import (
+    DEVICE, assert_close, check, check_higher_order, noncontiguous, tolerance)
 
 MT = types.SimpleNamespace(
     conv2d=conv.conv2d, conv_transpose2d=conv.conv_transpose2d, unfold=conv.unfold,
@@ -308,6 +314,61 @@ def test_gradcheck(row):
     inputs = [minitorch.tensor(a, device=DEVICE, requires_grad=True)
               for a in row.arrays(np.float64, seed=3)]
     assert minitorch.gradcheck(lambda *xs: row.fn(MT, *xs), inputs)
+
+
+# ---- derivatives of derivatives (create_graph=True) ----------------------------------------------
+TWICE_DIFFERENTIABLE = ("conv2d-", "unfold", "fold", "pixel_shuffle")
+SECOND_ORDER_ROWS = [row for row in ROWS if row.name.startswith(TWICE_DIFFERENTIABLE)]
+NOT_YET_ROWS = [row for row in ROWS if not row.name.startswith(TWICE_DIFFERENTIABLE)]
+
+
+def run_higher_order(row, arrays, order=2, keep_layout=False):
+    check_higher_order(lambda *inputs: row.fn(MT, *inputs),
+                       lambda *inputs: row.fn(TORCH, *inputs), arrays, order=order,
+                       keep_layout=keep_layout)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "noncontiguous", "batch-innermost"])
+@pytest.mark.parametrize("row", SECOND_ORDER_ROWS, ids=[row.name for row in SECOND_ORDER_ROWS])
+def test_second_order(row, layout):
+    """Second derivatives against torch's (float64), with the image in each layout."""
+    arrays = row.arrays(np.float64)
+    if layout != "contiguous" and arrays[0].ndim == 4:
+        arrays[0] = (noncontiguous if layout == "noncontiguous" else batch_innermost)(arrays[0])
+    run_higher_order(row, arrays, keep_layout=layout != "contiguous")
+
+
+@pytest.mark.parametrize("row", [r for r in GRADCHECK_ROWS
+                                 if r.name.startswith(TWICE_DIFFERENTIABLE)],
+                         ids=lambda row: row.name)
+def test_gradgradcheck(row):
+    inputs = [minitorch.tensor(a, device=DEVICE, requires_grad=True)
+              for a in row.arrays(np.float64, seed=3)]
+    assert minitorch.gradgradcheck(lambda *xs: row.fn(MT, *xs), inputs)
+
+
+THIRD_ORDER_ROWS = [row for row in SECOND_ORDER_ROWS if row.name in (
+    "conv2d-k3-s2-p1", "conv2d-same-k4", "conv2d-groups2", "conv2d-dilation12", "unfold-k3-p1",
+    "fold-k2-s2")]
+
+
+@pytest.mark.parametrize("row", THIRD_ORDER_ROWS, ids=[row.name for row in THIRD_ORDER_ROWS])
+def test_third_order(row):
+    run_higher_order(row, row.arrays(np.float64), order=3)
+
+
+@pytest.mark.parametrize("row", NOT_YET_ROWS, ids=[row.name for row in NOT_YET_ROWS])
+def test_no_backward_graph_yet_names_the_op(row):
+    """An op without a backward_graph refuses create_graph with its name, rather than hand out
+    a gradient that is silently a constant; plain backward still works."""
+    inputs = [minitorch.tensor(a, device=DEVICE, requires_grad=True)
+              for a in row.arrays(np.float64)]
+    outputs = [o for o in (lambda r: r if isinstance(r, tuple) else (r,))(row.fn(MT, *inputs))
+               if o.dtype.kind == "f"]
+    total = sum((o * o).sum() for o in outputs)
+    with pytest.raises(NotImplementedError, match=r"(\w+) has no backward_graph yet.*create_graph"):
+        minitorch.autograd.grad(total, inputs, create_graph=True, retain_graph=True)
+    assert all(g is not None for g in minitorch.autograd.grad(total, inputs))
 
 
 # ---- the readable im2col against the fast one ----------------------------------------------------

@@ -109,6 +109,38 @@ def test_grad_hook_stores_the_gradient_of_the_output():
         np.testing.assert_array_equal(to_numpy(p.grad), to_numpy(q.grad), err_msg=name)
 
 
+def test_grad_hook_under_create_graph_sees_a_detached_gradient():
+    """A gradient penalty through a hooked layer: the hook stores the gradient outside the
+    graph, and the second derivatives are those of the unhooked model."""
+    def penalty_grads(model, x, hooked):
+        x = minitorch.tensor(x, requires_grad=True)
+        stored = None
+        if hooked:
+            with hook_output(model[2], grad=True) as hook:
+                g, = minitorch.autograd.grad(model(x).sum(), x, create_graph=True)
+                stored = hook.stored
+        else:
+            g, = minitorch.autograd.grad(model(x).sum(), x, create_graph=True)
+        ((g * g).sum()).backward()
+        # (the biases of the last conv and the linear layer do not change g: no gradient)
+        return [None if p.grad is None else to_numpy(p.grad) for p in model.parameters()], stored
+
+    layers = [nn.Conv2d(2, 3, 3, padding=1), nn.Tanh(), nn.Conv2d(3, 2, 3, stride=2), nn.Flatten(),
+              nn.Linear(8, 1)]
+    model = nn.Sequential(*layers).to(dtype="float64")
+    x = np.random.default_rng(5).standard_normal((2, 2, 5, 5))
+    hooked, (stored,) = penalty_grads(model, x, hooked=True)
+    assert stored is not None and not stored.requires_grad and no_hooks_left(model)
+    for p in model.parameters():
+        p.grad = None
+    plain, _ = penalty_grads(model, x, hooked=False)
+    assert [a is None for a in hooked] == [b is None for b in plain] == [
+        False, False, False, True, False, True]
+    for a, b in zip(hooked, plain):
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
 def test_hooks_are_removed_by_remove_by_with_and_when_dropped():
     model, _, x = twins()
     # remove(), twice is harmless

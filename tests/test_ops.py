@@ -3,12 +3,18 @@
 A row names the op, says how to call it (one function that takes the library, ``minitorch`` or
 ``torch``, so both run literally the same code), which shapes and settings to try, and which
 values its inputs may take (``log`` wants positive numbers, ``abs`` wants none near its kink).
-From each row the factory below makes four tests:
+From each row the factory below makes these tests:
 
 * ``test_against_torch[row-float64]`` and ``[row-float32]``: forward, then backward with a random
   upstream gradient, compared with torch (float64 to ~1e-10, float32 to torch's defaults);
 * ``test_noncontiguous[row]``: the same with inputs that are strided views, not fresh arrays;
-* ``test_gradcheck[row]``: backward against central finite differences, in float64.
+* ``test_gradcheck[row]``: backward against central finite differences, in float64;
+* ``test_second_order[row-contiguous]`` and ``[row-noncontiguous]``: the derivatives of the
+  derivatives (``create_graph=True``) against torch's, in float64: the first gradients under a
+  random upstream gradient that requires grad, then the gradient of their random weighted sum
+  with respect to the inputs and that upstream gradient;
+* ``test_gradgradcheck[row]``: those second derivatives against finite differences of the
+  first ones; and ``test_third_order[row]`` for a few rows.
 
 Shapes for elementwise, broadcasting and reduction ops come from hypothesis strategies (with
 size-1 and zero-size dims, and negative ``dim`` values); the rest use small fixed lists that
@@ -25,7 +31,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minitorch
-from torch_compare import DEVICE, assert_close, check, noncontiguous
+from torch_compare import DEVICE, assert_close, check, check_higher_order, noncontiguous
 
 # Few examples per test (there are hundreds of tests); derandomized so a failure repeats.
 EXAMPLES = settings(max_examples=10, deadline=None, derandomize=True, database=None,
@@ -376,6 +382,47 @@ def test_gradcheck(row, data):
         inputs = [minitorch.tensor(a, device=DEVICE, requires_grad=i < n_floats)
                   for i, a in enumerate(arrays)]
         assert minitorch.gradcheck(lambda *xs: row.fn(minitorch, *xs, **case.kwargs), inputs)
+
+
+SECOND_ORDER_ROWS = [pytest.param(row, id=row.name) for row in ROWS if row.grad]
+THIRD_ORDER_ROWS = [pytest.param(row, id=row.name) for row in ROWS if row.name in (
+    "mul", "div", "tanh", "sigmoid", "exp", "log", "pow", "matmul", "softmax", "log_softmax",
+    "var", "getitem")]
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "noncontiguous"])
+@pytest.mark.parametrize("row", SECOND_ORDER_ROWS)
+@EXAMPLES
+@given(data=st.data())
+def test_second_order(row, layout, data):
+    """Second derivatives (create_graph=True) match torch's, in float64."""
+    for case in row.draw(data):
+        arrays = row.arrays(case, np.float64)
+        if layout == "noncontiguous":
+            arrays = [noncontiguous(a) for a in arrays]
+        check_higher_order(*_calls(row, case), arrays, keep_layout=layout == "noncontiguous")
+
+
+@pytest.mark.parametrize("row", GRAD_ROWS)
+@EXAMPLES
+@given(data=st.data())
+def test_gradgradcheck(row, data):
+    """Second derivatives agree with finite differences of the first (float64)."""
+    for case in row.draw(data):
+        arrays = row.arrays(case, np.float64)
+        n_floats = len(case.shapes)
+        inputs = [minitorch.tensor(a, device=DEVICE, requires_grad=i < n_floats)
+                  for i, a in enumerate(arrays)]
+        assert minitorch.gradgradcheck(lambda *xs: row.fn(minitorch, *xs, **case.kwargs), inputs)
+
+
+@pytest.mark.parametrize("row", THIRD_ORDER_ROWS)
+@EXAMPLES
+@given(data=st.data())
+def test_third_order(row, data):
+    """Third derivatives (a gradient of a gradient of a gradient) match torch's."""
+    for case in row.draw(data):
+        check_higher_order(*_calls(row, case), row.arrays(case, np.float64), order=3)
 
 
 def test_every_row_has_a_unique_name():

@@ -5,6 +5,11 @@ compares the outputs (dtype and values), then back-propagates the *same random u
 gradient* through both and compares the gradient of every input (and of every parameter pair
 given).  On a mismatch the assertion lists the worst elements, not just "not close".
 
+``check_higher_order(...)`` does the same for the derivatives of the derivatives
+(``create_graph=True``): the first gradients, under a random upstream gradient that itself
+requires grad, then the gradient of Σ first_gradient · v (v random) with respect to the inputs
+*and* the upstream gradient, in both frameworks — and, with ``order=3``, once more.
+
 Tolerances: float64 is held to ~1e-10; float32 to ``torch.testing.assert_close``'s defaults
 (rtol 1.3e-6, atol 1e-5), which a test may loosen only with a comment saying why.
 """
@@ -37,8 +42,8 @@ def to_numpy(x):
         return minitorch.backend.to_numpy(x.array)
     if minitorch.backend.is_array(x):  # a CuPy array (or the stand-in's) leaves the device
         return minitorch.backend.to_numpy(x)
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
+    if isinstance(x, torch.Tensor):  # (force: a second derivative may be torch's ZeroTensor)
+        return x.detach().cpu().numpy(force=True)
     return np.asarray(x)
 
 
@@ -162,3 +167,84 @@ def check(mt_fn, torch_fn, arrays, requires_grad=True, rtol=None, atol=None, see
         if t.grad is not None:
             assert_close(m.grad, t.grad, what=f"gradient of {name}", **tol)
     return mt_out
+
+
+
+def _gradients(lib, outputs, wrt, grad_outputs=None, create_graph=False):
+    """``lib.autograd.grad`` of the outputs that require grad (None: no output), with None for
+    every tensor of ``wrt`` they do not use."""
+    keep = [k for k, o in enumerate(outputs) if o is not None and o.requires_grad]
+    if not keep:
+        return [None] * len(wrt)
+    grad_outputs = None if grad_outputs is None else [grad_outputs[k] for k in keep]
+    return list(lib.autograd.grad([outputs[k] for k in keep], wrt, grad_outputs,
+                                  create_graph=create_graph, allow_unused=True))
+
+
+def _sum_of_products(lib, tensors, directions):
+    """Σ (t · v).sum() over the tensors that are not None, as one tensor (None if all are)."""
+    device = DEVICE if lib is minitorch else TORCH_DEVICE
+    total = None
+    for t, v in zip(tensors, directions):
+        if t is not None:
+            term = (t * lib.tensor(v, dtype=t.dtype, device=device)).sum()
+            total = term if total is None else total + term
+    return total
+
+
+def _compare_gradients(mt_grads, torch_grads, names, tol, order):
+    """Gradients agree; None (a tensor the graph does not use) counts as zeros."""
+    for m, t, name in zip(mt_grads, torch_grads, names):
+        what = f"order-{order} derivative with respect to {name}"
+        if m is None or t is None:
+            given = t if m is None else m
+            assert given is None or not to_numpy(given).any(), \
+                f"{what}: {'minitorch' if m is None else 'torch'} has none, the other is not 0"
+            continue
+        assert_same_dtype(m, t, what=what)
+        assert_close(m, t, what=what, **tol)
+
+
+def check_higher_order(mt_fn, torch_fn, arrays, order=2, requires_grad=True, rtol=None,
+                       atol=None, seed=0, keep_layout=False):
+    """Derivatives up to ``order`` (2 or 3) of ``mt_fn`` against ``torch_fn``, in float64.
+
+    First the gradients g₁ of the outputs with respect to the float inputs x, under random
+    upstream gradients u that require grad themselves (``grad(outputs, x, u,
+    create_graph=True)``); then g₂ = ∂(Σ g₁ · v)/∂(x, u) for a random v, and for order 3
+    g₃ = ∂(Σ g₂ · w)/∂(x, u).  Each step is compared with torch's.
+    """
+    tol = tolerance(np.float64)
+    if rtol is not None:
+        tol["rtol"] = rtol
+    if atol is not None:
+        tol["atol"] = atol
+    generator = np.random.default_rng(seed + 2)
+    mt_inputs, torch_inputs = as_inputs(arrays, requires_grad, keep_layout)
+    variables = [k for k, t in enumerate(torch_inputs)
+                 if isinstance(t, torch.Tensor) and t.requires_grad]
+    mt_x, torch_x = [mt_inputs[k] for k in variables], [torch_inputs[k] for k in variables]
+    mt_out = [o for o in _float_outputs(mt_fn(*mt_inputs))
+              if isinstance(o, minitorch.Tensor) and o.dtype.kind == "f"]
+    torch_out = [o for o in _float_outputs(torch_fn(*torch_inputs))
+                 if isinstance(o, torch.Tensor) and o.is_floating_point()]
+    assert len(mt_out) == len(torch_out), f"{len(mt_out)} outputs vs torch's {len(torch_out)}"
+    upstream = [np.asarray(generator.standard_normal(tuple(o.shape)), dtype=to_numpy(o).dtype)
+                for o in torch_out]
+    mt_u = [minitorch.tensor(u, device=DEVICE, requires_grad=True) for u in upstream]
+    torch_u = [torch.tensor(u, device=TORCH_DEVICE, requires_grad=True) for u in upstream]
+    names = [f"input {k}" for k in variables]
+    mt_grads = _gradients(minitorch, mt_out, mt_x, mt_u, create_graph=True)
+    torch_grads = _gradients(torch, torch_out, torch_x, torch_u, create_graph=True)
+    _compare_gradients(mt_grads, torch_grads, names, tol, order=1)
+    names += [f"the upstream gradient of output {k}" for k in range(len(torch_u))]
+    shapes = [tuple(t.shape) for t in torch_x]
+    for step in range(2, order + 1):
+        directions = [generator.standard_normal(shape) for shape in shapes]
+        mt_total = _sum_of_products(minitorch, mt_grads, directions)
+        torch_total = _sum_of_products(torch, torch_grads, directions)
+        mt_grads = _gradients(minitorch, [mt_total], mt_x + mt_u, create_graph=step < order)
+        torch_grads = _gradients(torch, [torch_total], torch_x + torch_u,
+                                 create_graph=step < order)
+        _compare_gradients(mt_grads, torch_grads, names, tol, order=step)
+        shapes = [tuple(t.shape) for t in torch_x + torch_u]

@@ -88,6 +88,10 @@ class GradTap(Function):
         self.callback(Tensor(grad_y))
         return grad_y
 
+    def backward_graph(self, grad_y):  # under create_graph: the callback sees it detached
+        self.callback(grad_y.detach())
+        return grad_y
+
 
 def _call_weakly(hook, method):
     """A forward hook that calls ``hook.<method>`` while ``hook`` is alive."""

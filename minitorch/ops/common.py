@@ -17,6 +17,8 @@
 """
 import numbers
 
+from minitorch.tensor import Tensor
+
 
 def broadcast_shape(op, *shapes):
     """The shape that ``shapes`` broadcast to: align them at the right; in each dim the sizes
@@ -53,14 +55,19 @@ def require_floating(op, tensor, what="input"):
 
 
 def sum_to_shape(grad, shape):
-    """Sum ``grad`` over the axes that broadcasting added or stretched, to get ``shape`` back."""
+    """Sum ``grad`` over the axes that broadcasting added or stretched, to get ``shape`` back.
+
+    ``grad`` is an array (in ``backward``) or a Tensor (in ``backward_graph``, where the sum and
+    the reshape are ops, recorded: the sum's own derivative is a broadcast back)."""
     if grad.shape == tuple(shape):
         return grad
     extra = grad.ndim - len(shape)
     # axes that broadcasting prepended, plus the axes that were size 1 and got stretched
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
-    grad = grad.sum(axis=axes, keepdims=True) if axes else grad
+    if axes:
+        grad = (grad.sum(dim=axes, keepdim=True) if isinstance(grad, Tensor)
+                else grad.sum(axis=axes, keepdims=True))
     return grad.reshape(shape)
 
 

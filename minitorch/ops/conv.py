@@ -48,11 +48,17 @@ The file has two versions:
 conv_transpose2d is conv2d run backwards: its forward is exactly conv2d's input gradient
 (:func:`input_gradient`), and its backward needs conv2d's forward.  unfold is im2col, fold is
 col2im, and pooling (pool.py) reduces the same window view with max or mean.
+
+For ``create_graph=True`` (``autograd.py``), conv2d's ``backward_graph`` writes the same three
+formulas with ops on Tensors — ``unfold`` for cols(X), ``fold`` for col2im, ``matmul`` for the
+products — each of them differentiable again (unfold and fold are each other's backward), so
+gradients of any order go through a convolution.
 """
 from minitorch import backend
 from minitorch.autograd import Function
 from minitorch.ops.blas import row_sums
 from minitorch.ops.common import pair, positive_pair, require_floating
+from minitorch.ops.shape import pad
 from minitorch.ops.windows import (
     batch_first, batch_last, col2im, conv_output_size, im2col, pad_batch_last, same_padding,
     window_view)
@@ -347,6 +353,37 @@ class Conv2d(Function):
             grad_b = row_sums(xp, grad)
         return (grad_x, grad_w) if len(self.needs_input_grad) == 2 else (grad_x, grad_w, grad_b)
 
+    def backward_graph(self, grad):
+        """The three formulas above with ops on Tensors: cols(X) is ``unfold`` of the padded
+        input, col2im is ``fold`` (then the padding is cut off) and the products are ``matmul``,
+        in the fast version's layout: dL/dY as (OC, OH·OW·N), the batch innermost, and with G
+        groups a stack of G blocks.  Everything here is linear in dL/dY and in each of x and W,
+        so the second derivatives are these products again with the roles swapped.
+        """
+        x, weight = self.inputs[:2]
+        kernel, stride, padding, dilation, (oh, ow) = self.geometry
+        (top, bottom, left, right), (c, h, w, n) = padding, self.image_shape
+        groups, out_channels = self.groups, weight.shape[0]
+        positions, rows = oh * ow * n, c * kernel[0] * kernel[1]
+        grad_y = grad.permute(1, 2, 3, 0).reshape(groups, out_channels // groups, positions)
+        grad_x = grad_w = grad_b = None
+        if self.needs_input_grad[0]:                                  # col2im(Wᵀ · dL/dY)
+            weights = weight.reshape(groups, out_channels // groups, rows // groups)
+            cols = (weights.transpose(1, 2) @ grad_y).reshape(rows, oh * ow, n).permute(2, 0, 1)
+            grad_x = fold(cols, (top + h + bottom, left + w + right), kernel, dilation, 0, stride)
+            if any(padding):
+                grad_x = pad(grad_x, (-left, -right, -top, -bottom))   # cut the padding off
+        if self.needs_input_grad[1]:                                  # dL/dY · cols(X)ᵀ
+            padded = pad(x, (left, right, top, bottom)) if any(padding) else x
+            cols = unfold(padded, kernel, dilation, 0, stride)        # (N, C·kh·kw, OH·OW)
+            cols = cols.permute(1, 2, 0).reshape(groups, rows // groups, positions)
+            grad_w = (grad_y @ cols.transpose(1, 2)).reshape(weight.shape)
+        if len(self.inputs) == 2:
+            return grad_x, grad_w
+        if self.needs_input_grad[2]:
+            grad_b = grad.sum(dim=(0, 2, 3))
+        return grad_x, grad_w, grad_b
+
     def stride1_backward(self, grad, x, weight):
         """dL/dx and dL/dW of a stride-1 conv from dL/dy (OC, OH, OW, N) and x (N, C, H, W).
 
@@ -455,6 +492,10 @@ class Unfold(Function):
         cols = grad.transpose(1, 2, 0).reshape(grad.shape[1], -1)
         return batch_first(col2im(self.xp, cols, self.image_shape, *self.geometry))
 
+    def backward_graph(self, grad):
+        (c, h, w, n), (ph, _, pw, _) = self.image_shape, self.geometry[2]
+        return fold(grad, (h, w), self.kernel, self.dilation, (ph, pw), self.stride)
+
 
 class Fold(Function):
     """F.fold, the adjoint of unfold: sum each column entry into its pixel of the output image.
@@ -488,8 +529,11 @@ class Fold(Function):
 
     def backward(self, grad):
         cols = im2col(self.xp, batch_last(grad), *self.geometry)
-        rows = cols.shape[0]
-        return cols.reshape(rows, -1, grad.shape[0]).transpose(2, 0, 1)
+        (oh, ow), rows = self.geometry[4], cols.shape[0]
+        return cols.reshape(rows, oh * ow, grad.shape[0]).transpose(2, 0, 1)  # (an empty batch too)
+
+    def backward_graph(self, grad):
+        return unfold(grad, self.kernel, self.dilation, self.padding, self.stride)
 
 
 # ---- the functions users call (torch.nn.functional's signatures) ----------------------------------

@@ -4,6 +4,12 @@ Read after ``ops/common.py``.  Each class is one op: ``forward`` computes y from
 ``backward`` gets dL/dy and returns dL/dx by the chain rule, dL/dx = dL/dy · dy/dx.  The
 docstring of each op gives its derivative as you would write it on paper.
 
+``backward_graph`` is the same derivative written with these ops on Tensors, for
+``create_graph=True`` (``autograd.py`` explains it): it recomputes from the inputs
+(``self.inputs``) what ``backward`` read from saved arrays, so that the gradient it returns is
+itself differentiable; a mask (ReLU's, clamp's) is a constant there, read from the saved
+arrays.  Where the derivative of the derivative is not obvious, the docstring gives it.
+
 Binary ops broadcast their inputs as NumPy does; their backward sums the gradient back to each
 input's shape (``sum_to_shape``).  Their dtypes combine as in PyTorch: float32 with float64 gives
 float64, a float with an integer gives the float, a Python number takes the tensor's dtype, and a
@@ -72,6 +78,9 @@ class Add(Function):
     def backward(self, grad):
         return sum_to_shape(grad, self.a_shape), sum_to_shape(grad, self.b_shape)
 
+    def backward_graph(self, grad):  # linear in grad: the same code, on Tensors
+        return sum_to_shape(grad, self.a_shape), sum_to_shape(grad, self.b_shape)
+
 
 class Sub(Function):
     """y = a − b;   dL/da = dL/dy,  dL/db = −dL/dy."""
@@ -81,6 +90,9 @@ class Sub(Function):
         return a - b
 
     def backward(self, grad):
+        return sum_to_shape(grad, self.a_shape), sum_to_shape(-grad, self.b_shape)
+
+    def backward_graph(self, grad):
         return sum_to_shape(grad, self.a_shape), sum_to_shape(-grad, self.b_shape)
 
 
@@ -97,9 +109,19 @@ class Mul(Function):
         grad_b = sum_to_shape(grad * a, b.shape) if self.needs_input_grad[1] else None
         return grad_a, grad_b
 
+    def backward_graph(self, grad):
+        a, b = self.inputs
+        grad_a = sum_to_shape(grad * b, a.shape) if self.needs_input_grad[0] else None
+        grad_b = sum_to_shape(grad * a, b.shape) if self.needs_input_grad[1] else None
+        return grad_a, grad_b
+
 
 class Div(Function):
-    """y = a / b;   dL/da = dL/dy / b,  dL/db = −dL/dy · a / b²."""
+    """y = a / b;   dL/da = dL/dy / b,  dL/db = −dL/dy · a / b².
+
+    Second derivatives (what differentiating ``backward_graph`` gives): ∂²y/∂a² = 0,
+    ∂²y/∂a∂b = −1/b², ∂²y/∂b² = 2a/b³.
+    """
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -111,6 +133,13 @@ class Div(Function):
         # b is constant along the dims that sum_to_shape sums (those it was broadcast over), so
         # −Σ grad·a/b² = −(Σ grad·a)/b²: dividing after the sum reads the gradient twice, not
         # four times (weight / σ in spectral norm divides a whole weight by one number).
+        grad_b = (-sum_to_shape(grad * a, b.shape) / (b * b)
+                  if self.needs_input_grad[1] else None)
+        return grad_a, grad_b
+
+    def backward_graph(self, grad):
+        a, b = self.inputs
+        grad_a = sum_to_shape(grad / b, a.shape) if self.needs_input_grad[0] else None
         grad_b = (-sum_to_shape(grad * a, b.shape) / (b * b)
                   if self.needs_input_grad[1] else None)
         return grad_a, grad_b
@@ -130,6 +159,12 @@ class PowScalar(Function):
         x, = self.saved_tensors
         if self.exponent == 0:
             return self.xp.zeros_like(x)
+        return grad * self.exponent * x ** (self.exponent - 1)
+
+    def backward_graph(self, grad):  # xᵖ⁻¹ is this op again: every order comes out by itself
+        x, = self.inputs
+        if self.exponent == 0:
+            return self.constant(self.xp.zeros_like(x.array))
         return grad * self.exponent * x ** (self.exponent - 1)
 
 
@@ -155,6 +190,17 @@ class Pow(Function):
             grad_b = sum_to_shape(xp.where((a == 0) & (b >= 0), zero, grad_b), b.shape)
         return grad_a, grad_b
 
+    def backward_graph(self, grad):  # the same formulas (as PyTorch's), y recomputed as aᵇ
+        a, b = self.inputs
+        grad_a = grad_b = None
+        with numpy.errstate(divide="ignore", invalid="ignore"):
+            if self.needs_input_grad[0]:
+                grad_a = sum_to_shape(where(b == 0, 0.0, grad * b * a ** (b - 1)), a.shape)
+            if self.needs_input_grad[1]:
+                grad_b = grad * a ** b * log(a)
+                grad_b = sum_to_shape(where((a == 0) & (b >= 0), 0.0, grad_b), b.shape)
+        return grad_a, grad_b
+
 
 class Neg(Function):
     """y = −x;   dL/dx = −dL/dy."""
@@ -165,9 +211,12 @@ class Neg(Function):
     def backward(self, grad):
         return -grad
 
+    def backward_graph(self, grad):
+        return -grad
+
 
 class Abs(Function):
-    """y = |x|;   dL/dx = dL/dy · sign(x)   (sign(0) = 0)."""
+    """y = |x|;   dL/dx = dL/dy · sign(x)   (sign(0) = 0; a constant: ∂²y/∂x² = 0)."""
 
     def forward(self, x):
         self.save_for_backward(x)
@@ -176,6 +225,10 @@ class Abs(Function):
     def backward(self, grad):
         x, = self.saved_tensors
         return grad * self.xp.sign(x)
+
+    def backward_graph(self, grad):
+        x, = self.saved_tensors
+        return grad * self.constant(self.xp.sign(x))
 
 
 # ---- smooth functions ------------------------------------------------------------------------------
@@ -191,6 +244,10 @@ class Exp(Function):
         y, = self.saved_tensors
         return grad * y
 
+    def backward_graph(self, grad):
+        x, = self.inputs
+        return grad * exp(x)
+
 
 class Log(Function):
     """y = ln x;   dL/dx = dL/dy / x."""
@@ -201,6 +258,10 @@ class Log(Function):
 
     def backward(self, grad):
         x, = self.saved_tensors
+        return grad / x
+
+    def backward_graph(self, grad):
+        x, = self.inputs
         return grad / x
 
 
@@ -216,6 +277,10 @@ class Sqrt(Function):
         y, = self.saved_tensors
         return grad / (2 * y)
 
+    def backward_graph(self, grad):
+        x, = self.inputs
+        return grad / (2 * sqrt(x))
+
 
 class Sin(Function):
     """y = sin x;   dL/dx = dL/dy · cos x."""
@@ -227,6 +292,10 @@ class Sin(Function):
     def backward(self, grad):
         x, = self.saved_tensors
         return grad * self.xp.cos(x)
+
+    def backward_graph(self, grad):
+        x, = self.inputs
+        return grad * cos(x)
 
 
 class Cos(Function):
@@ -240,9 +309,13 @@ class Cos(Function):
         x, = self.saved_tensors
         return -grad * self.xp.sin(x)
 
+    def backward_graph(self, grad):
+        x, = self.inputs
+        return -grad * sin(x)
+
 
 class Tanh(Function):
-    """y = tanh x;   dL/dx = dL/dy · (1 − y²)."""
+    """y = tanh x;   dL/dx = dL/dy · (1 − y²);   ∂²y/∂x² = −2y(1 − y²)."""
 
     def forward(self, x):
         y = self.xp.tanh(x)
@@ -253,9 +326,13 @@ class Tanh(Function):
         y, = self.saved_tensors
         return grad * (1 - y * y)
 
+    def backward_graph(self, grad):
+        y = tanh(self.inputs[0])
+        return grad * (1 - y * y)
+
 
 class Sigmoid(Function):
-    """y = σ(x) = 1 / (1 + e⁻ˣ);   dL/dx = dL/dy · y · (1 − y).
+    """y = σ(x) = 1 / (1 + e⁻ˣ);   dL/dx = dL/dy · y · (1 − y);   ∂²y/∂x² = y(1 − y)(1 − 2y).
 
     e⁻ˣ overflows for x ≪ 0, so with e = e^{−|x|} (always in (0, 1]) we use the two equal forms
     σ(x) = 1 / (1 + e) for x ≥ 0 and σ(x) = e / (1 + e) for x < 0.  (The shortcut
@@ -272,10 +349,14 @@ class Sigmoid(Function):
         y, = self.saved_tensors
         return grad * y * (1 - y)
 
+    def backward_graph(self, grad):
+        y = sigmoid(self.inputs[0])
+        return grad * y * (1 - y)
+
 
 # ---- activations -------------------------------------------------------------------------------------
 class ReLU(Function):
-    """y = max(x, 0);   dL/dx = dL/dy where x > 0, else 0."""
+    """y = max(x, 0);   dL/dx = dL/dy where x > 0, else 0   (a constant mask: ∂²y/∂x² = 0)."""
 
     def forward(self, x):
         y = self.xp.maximum(x, 0)
@@ -285,6 +366,10 @@ class ReLU(Function):
     def backward(self, grad):
         y, = self.saved_tensors
         return grad * (y > 0)
+
+    def backward_graph(self, grad):
+        y, = self.saved_tensors
+        return grad * self.constant(y > 0)
 
 
 class LeakyReLU(Function):
@@ -303,6 +388,10 @@ class LeakyReLU(Function):
         x, = self.saved_tensors
         return self.xp.where(x > 0, grad, grad * self.negative_slope)
 
+    def backward_graph(self, grad):
+        x, = self.saved_tensors
+        return where(self.constant(x > 0), grad, grad * self.negative_slope)
+
 
 class Clamp(Function):
     """y = min(max(x, lo), hi);   dL/dx = dL/dy where lo ≤ x ≤ hi, else 0."""
@@ -315,17 +404,25 @@ class Clamp(Function):
         return self.xp.clip(x, self.lo, self.hi)
 
     def backward(self, grad):
+        return grad * self.inside()
+
+    def backward_graph(self, grad):
+        return grad * self.constant(self.inside())
+
+    def inside(self):
+        """Where lo ≤ x ≤ hi: the mask that passes the gradient (a constant)."""
         x, = self.saved_tensors
         inside = self.xp.ones(x.shape, dtype=bool)
         if self.lo is not None:
             inside &= x >= self.lo
         if self.hi is not None:
             inside &= x <= self.hi
-        return grad * inside
+        return inside
 
 
 class Maximum(Function):
-    """y = max(a, b);   the gradient goes to the larger input; on a tie each gets half."""
+    """y = max(a, b);   the gradient goes to the larger input; on a tie each gets half (the
+    shares are constants: all second derivatives are 0)."""
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -337,9 +434,15 @@ class Maximum(Function):
         share_a = (a > b) + half * (a == b)
         return sum_to_shape(grad * share_a, a.shape), sum_to_shape(grad * (1 - share_a), b.shape)
 
+    def backward_graph(self, grad):
+        a, b = self.saved_tensors
+        share_a = self.constant((a > b) + grad.dtype.type(0.5) * (a == b))
+        return sum_to_shape(grad * share_a, a.shape), sum_to_shape(grad * (1 - share_a), b.shape)
+
 
 class Minimum(Function):
-    """y = min(a, b);   the gradient goes to the smaller input; on a tie each gets half."""
+    """y = min(a, b);   the gradient goes to the smaller input; on a tie each gets half (the
+    shares are constants: all second derivatives are 0)."""
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -349,6 +452,11 @@ class Minimum(Function):
         a, b = self.saved_tensors
         half = grad.dtype.type(0.5)
         share_a = (a < b) + half * (a == b)
+        return sum_to_shape(grad * share_a, a.shape), sum_to_shape(grad * (1 - share_a), b.shape)
+
+    def backward_graph(self, grad):
+        a, b = self.saved_tensors
+        share_a = self.constant((a < b) + grad.dtype.type(0.5) * (a == b))
         return sum_to_shape(grad * share_a, a.shape), sum_to_shape(grad * (1 - share_a), b.shape)
 
 
@@ -366,6 +474,11 @@ class Where(Function):
         return (None, sum_to_shape(self.xp.where(cond, grad, zero), self.a_shape),
                 sum_to_shape(self.xp.where(cond, zero, grad), self.b_shape))
 
+    def backward_graph(self, grad):
+        cond = self.inputs[0]
+        return (None, sum_to_shape(where(cond, grad, 0.0), self.a_shape),
+                sum_to_shape(where(cond, 0.0, grad), self.b_shape))
+
 
 # ---- dtype and device ------------------------------------------------------------------------------
 class Cast(Function):
@@ -381,6 +494,9 @@ class Cast(Function):
     def backward(self, grad):
         return grad.astype(self.x_dtype)
 
+    def backward_graph(self, grad):
+        return cast(grad, self.x_dtype)
+
 
 class ToDevice(Function):
     """y = x copied to another device;   dL/dx = dL/dy copied back."""
@@ -395,6 +511,9 @@ class ToDevice(Function):
     def backward(self, grad):
         return backend.to_device(grad, self.x_device)
 
+    def backward_graph(self, grad):
+        return to_device(grad, self.x_device)
+
 
 class Clone(Function):
     """y = a copy of x;   dL/dx = dL/dy."""
@@ -403,6 +522,9 @@ class Clone(Function):
         return x.copy()
 
     def backward(self, grad):
+        return grad
+
+    def backward_graph(self, grad):
         return grad
 
 

@@ -5,6 +5,10 @@ element's gradient back where it came from and leaves zeros elsewhere.  One subt
 may pick the same element twice (``x[[0, 0]]``); that element was used twice, so it must get
 both gradients.  ``grad_x[idx] += g`` would keep only one of them; the backend's
 ``scatter_add`` adds every one.
+
+For ``create_graph=True`` (``autograd.py``) that backward is an op of its own,
+:class:`ScatterIntoZeros`, whose backward is indexing again: x[key] and "put at key" are each
+other's adjoints, so gradients of every order alternate between the two.
 """
 from minitorch import backend
 from minitorch.autograd import Function
@@ -47,12 +51,41 @@ class GetItem(Function):
         return x[key]
 
     def backward(self, grad):
-        grad_x = self.xp.zeros(self.x_shape, dtype=grad.dtype)
-        if self.basic:  # a slice picks each element at most once: plain assignment is enough
-            grad_x[self.key] = grad
-        else:
-            backend.scatter_add(grad_x, self.key, grad)
-        return grad_x
+        return scatter_into_zeros(self.xp, self.x_shape, self.key, grad, self.basic)
+
+    def backward_graph(self, grad):
+        return ScatterIntoZeros(self.key, self.x_shape)(grad)
+
+
+def scatter_into_zeros(xp, shape, key, values, basic):
+    """zeros(shape) with ``values`` added at [key]; a repeated index adds up."""
+    out = xp.zeros(shape, dtype=values.dtype)
+    if basic:  # a slice picks each element at most once: plain assignment is enough
+        out[key] = values
+    else:
+        backend.scatter_add(out, key, values)
+    return out
+
+
+class ScatterIntoZeros(Function):
+    """y = zeros(shape) with x added at [key] (repeats add up);   dL/dx = dL/dy[key].
+
+    The backward of indexing (GetItem, Gather) as an op, so that it can be differentiated: its
+    own backward is indexing, and indexing's is this.  ``key`` is an index GetItem has already
+    moved to the device.
+    """
+
+    def __init__(self, key, shape):
+        self.key, self.shape, self.basic = key, tuple(shape), _is_basic(key)
+
+    def forward(self, x):
+        return scatter_into_zeros(self.xp, self.shape, self.key, x, self.basic)
+
+    def backward(self, grad):
+        return grad[self.key]
+
+    def backward_graph(self, grad):
+        return GetItem(self.key)(grad)
 
 
 class MaskedFill(Function):
@@ -68,6 +101,9 @@ class MaskedFill(Function):
     def backward(self, grad):
         mask, = self.saved_tensors
         return self.xp.where(mask, grad.dtype.type(0), grad), None
+
+    def backward_graph(self, grad):
+        return masked_fill(grad, self.inputs[1], 0.0), None
 
 
 class Gather(Function):
@@ -102,9 +138,12 @@ class Gather(Function):
 
     def backward(self, grad):
         index, = self.saved_tensors
-        grad_x = self.xp.zeros(self.x_shape, dtype=grad.dtype)
-        backend.scatter_add(grad_x, self._full_index(index), grad)
-        return grad_x, None
+        return scatter_into_zeros(self.xp, self.x_shape, self._full_index(index), grad,
+                                  basic=False), None
+
+    def backward_graph(self, grad):
+        index, = self.saved_tensors
+        return ScatterIntoZeros(self._full_index(index), self.x_shape)(grad), None
 
 
 class OneHot(Function):

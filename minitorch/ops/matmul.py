@@ -59,6 +59,24 @@ class MatMul(Function):
             grad_b = sum_to_shape(_swap_last(a2) @ g2, b2.shape).reshape(b.shape)
         return grad_a, grad_b
 
+    def backward_graph(self, grad):
+        """The same products on Tensors.  Both are linear in (a, b, dL/dy), so the second
+        derivatives are matrix products again: ∂(dL/da)/∂b is dL/dy @ (·)ᵀ, and so on."""
+        a, b = self.inputs
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a
+        b2 = b.unsqueeze(1) if b.ndim == 1 else b
+        g2 = grad
+        if b.ndim == 1:
+            g2 = g2.unsqueeze(-1)
+        if a.ndim == 1:
+            g2 = g2.unsqueeze(-2)
+        grad_a = grad_b = None
+        if self.needs_input_grad[0]:
+            grad_a = sum_to_shape(g2 @ b2.transpose(-1, -2), a2.shape).reshape(a.shape)
+        if self.needs_input_grad[1]:
+            grad_b = sum_to_shape(a2.transpose(-1, -2) @ g2, b2.shape).reshape(b.shape)
+        return grad_a, grad_b
+
 
 def matmul(a, b):
     """``a @ b``.  Unlike elementwise ops it does not promote: both must have one dtype, as in

@@ -9,12 +9,16 @@ each output's gradient back over the inputs that made it:
 
 ``dim`` and ``keepdim`` follow PyTorch.  With ``keepdim=False`` the reduced axes disappear, so
 backward first puts them back (size 1) and then broadcasts.
+
+``backward_graph`` (for ``create_graph=True``, see ``autograd.py``) writes the same with ops on
+Tensors: the broadcast is ``expand``, a max's winner is a constant mask, and var and the
+softmaxes recompute from their input what ``backward`` saved.
 """
 import collections
 
 from minitorch.autograd import Function
 from minitorch.ops.common import normalize_dim, normalize_dims, require_floating
-from minitorch.ops.elementwise import maximum, minimum
+from minitorch.ops.elementwise import maximum, minimum, where
 from minitorch.tensor import Tensor
 
 # torch.max(x, dim) returns a (values, indices) pair whose fields have these names.
@@ -45,6 +49,9 @@ class Sum(Function):
     def backward(self, grad):
         return self.xp.broadcast_to(_restore_dims(grad, self.axes, self.keepdim), self.x_shape)
 
+    def backward_graph(self, grad):
+        return _restore_dims(grad, self.axes, self.keepdim).expand(self.x_shape)
+
 
 class Mean(Function):
     """y = (1/N) Σᵢ xᵢ;   dL/dxᵢ = dL/dy / N."""
@@ -64,10 +71,15 @@ class Mean(Function):
         grad = _restore_dims(grad, self.axes, self.keepdim) / self.count
         return self.xp.broadcast_to(grad, self.x_shape)
 
+    def backward_graph(self, grad):
+        return (_restore_dims(grad, self.axes, self.keepdim) / self.count).expand(self.x_shape)
+
 
 class Var(Function):
     """y = Σᵢ (xᵢ − x̄)² / (N − c)   (c = 1: unbiased, PyTorch's default);
-    dL/dxᵢ = dL/dy · 2 (xᵢ − x̄) / (N − c)   (the x̄ terms cancel because Σᵢ (xᵢ − x̄) = 0)."""
+    dL/dxᵢ = dL/dy · 2 (xᵢ − x̄) / (N − c)   (the x̄ terms cancel because Σᵢ (xᵢ − x̄) = 0);
+    ∂²y/∂xᵢ∂xⱼ = 2 (δᵢⱼ − 1/N) / (N − c): centring's own derivative, which backward_graph
+    keeps by recomputing x − x̄ with ops."""
 
     def __init__(self, dim, correction, keepdim):
         self.dim, self.correction, self.keepdim = dim, correction, keepdim
@@ -85,6 +97,11 @@ class Var(Function):
 
     def backward(self, grad):
         centered, = self.saved_tensors
+        return _restore_dims(grad, self.axes, self.keepdim) * 2 * centered / self.denominator
+
+    def backward_graph(self, grad):
+        x, = self.inputs
+        centered = x - x.mean(dim=self.axes, keepdim=True)
         return _restore_dims(grad, self.axes, self.keepdim) * 2 * centered / self.denominator
 
 
@@ -106,6 +123,11 @@ class MaxAll(Function):
         x, y = self.saved_tensors
         winners = x == y
         return winners * (grad / winners.sum())
+
+    def backward_graph(self, grad):
+        x, y = self.saved_tensors
+        winners = x == y
+        return self.constant((winners / winners.sum()).astype(x.dtype)) * grad  # 1/count at each winner
 
 
 class MaxDim(Function):
@@ -137,6 +159,16 @@ class MaxDim(Function):
         g = grad_values if self.keepdim else self.xp.expand_dims(grad_values, self.axis)
         self.xp.put_along_axis(grad, indices, g, axis=self.axis)  # indices are unique per row
         return grad
+
+    def backward_graph(self, grad_values, grad_indices):
+        if len(self.x_shape) == 0:
+            return grad_values
+        indices, = self.saved_tensors
+        positions = [1] * len(self.x_shape)
+        positions[self.axis] = -1
+        won = self.xp.arange(self.x_shape[self.axis]).reshape(positions) == indices  # constant
+        g = grad_values if self.keepdim else grad_values.unsqueeze(self.axis)
+        return where(self.constant(won), g, 0.0)
 
 
 class ArgMax(Function):
@@ -186,6 +218,9 @@ class Softmax(Function):
     """yᵢ = e^{xᵢ} / Σⱼ e^{xⱼ};   dL/dxᵢ = yᵢ (dL/dyᵢ − Σⱼ dL/dyⱼ · yⱼ).
 
     Subtracting max x first changes nothing (the factor e^{−max} cancels) and keeps e^x finite.
+    The second derivative is the same rule applied to the first: with gᵢ = dL/dyᵢ and
+    ∂yᵢ/∂xₖ = yᵢ (δᵢₖ − yₖ),  ∂(dL/dxᵢ)/∂xₖ = ∂yᵢ/∂xₖ · (gᵢ − Σⱼ gⱼyⱼ) − yᵢ Σⱼ gⱼ ∂yⱼ/∂xₖ;
+    backward_graph gets it by recomputing y from x with this op.
     """
 
     def __init__(self, dim):
@@ -202,11 +237,17 @@ class Softmax(Function):
         y, = self.saved_tensors
         return y * (grad - (grad * y).sum(axis=self.axis, keepdims=True))
 
+    def backward_graph(self, grad):
+        y = self.inputs[0].softmax(self.axis)
+        return y * (grad - (grad * y).sum(dim=self.axis, keepdim=True))
+
 
 class LogSoftmax(Function):
     """yᵢ = xᵢ − log Σⱼ e^{xⱼ};   dL/dxᵢ = dL/dyᵢ − softmax(x)ᵢ · Σⱼ dL/dyⱼ.
 
     Stable the same way as softmax: log Σ e^{x} = m + log Σ e^{x − m} with m = max x.
+    Second derivative: with p = softmax(x), ∂(dL/dxᵢ)/∂xₖ = −pᵢ (δᵢₖ − pₖ) · Σⱼ dL/dyⱼ
+    (softmax's Jacobian; backward_graph gets it from the Softmax op).
     """
 
     def __init__(self, dim):
@@ -225,6 +266,9 @@ class LogSoftmax(Function):
     def backward(self, grad):
         y, = self.saved_tensors
         return grad - self.xp.exp(y) * grad.sum(axis=self.axis, keepdims=True)
+
+    def backward_graph(self, grad):
+        return grad - self.inputs[0].softmax(self.axis) * grad.sum(dim=self.axis, keepdim=True)
 
 
 # ---- the functions users call ---------------------------------------------------------------------

@@ -6,6 +6,10 @@ So every backward moves the gradient back the opposite way:
 * reshape ↔ reshape back;  permute ↔ the inverse permutation;
 * expand (one value used many times) ↔ sum (gradients of the uses add up);
 * cat ↔ split the gradient;  split ↔ concatenate the gradients;  pad ↔ crop.
+
+Each backward is linear in the gradient and uses nothing of the input but its shape, so
+``backward_graph`` (for ``create_graph=True``) is the same move done with these ops on Tensors
+(the gradient's own derivative with respect to the input is zero).
 """
 from minitorch.autograd import Function
 from minitorch.ops.common import normalize_dim, sum_to_shape
@@ -39,6 +43,9 @@ class Reshape(Function):
         return y
 
     def backward(self, grad):
+        return grad.reshape(self.x_shape)
+
+    def backward_graph(self, grad):
         return grad.reshape(self.x_shape)
 
 
@@ -78,10 +85,17 @@ class Permute(Function):
         return x.transpose(self.axes)
 
     def backward(self, grad):
+        return grad.transpose(self.inverse())
+
+    def backward_graph(self, grad):
+        return grad.permute(*self.inverse())
+
+    def inverse(self):
+        """The permutation that undoes ours."""
         inverse = [0] * len(self.axes)
         for i, axis in enumerate(self.axes):
             inverse[axis] = i
-        return grad.transpose(inverse)
+        return inverse
 
 
 class Expand(Function):
@@ -112,6 +126,9 @@ class Expand(Function):
     def backward(self, grad):
         return sum_to_shape(grad, self.x_shape)
 
+    def backward_graph(self, grad):
+        return sum_to_shape(grad, self.x_shape)
+
 
 class Repeat(Function):
     """y = x tiled ``repeats`` times along each dim;   dL/dx = Σ of dL/dy over the tiles."""
@@ -129,11 +146,21 @@ class Repeat(Function):
 
     def backward(self, grad):
         # View each axis of length r·n as (r, n): the tiles lie along the r axes; sum them.
+        split_shape = self.tiles_apart()
+        grad = grad.reshape(split_shape).sum(axis=tuple(range(0, len(split_shape), 2)))
+        return grad.reshape(self.input_shape)
+
+    def backward_graph(self, grad):
+        split_shape = self.tiles_apart()
+        grad = grad.reshape(split_shape).sum(dim=tuple(range(0, len(split_shape), 2)))
+        return grad.reshape(self.input_shape)
+
+    def tiles_apart(self):
+        """The output's shape with each axis of length r·n written as (r, n)."""
         split_shape = []
         for r, n in zip(self.repeats, self.x_shape):
             split_shape += [r, n]
-        grad = grad.reshape(split_shape).sum(axis=tuple(range(0, len(split_shape), 2)))
-        return grad.reshape(self.input_shape)
+        return split_shape
 
 
 class Cat(Function):
@@ -160,6 +187,9 @@ class Cat(Function):
             edges.append(total)
         return tuple(self.xp.split(grad, edges, axis=self.axis))
 
+    def backward_graph(self, grad):
+        return tuple(grad.split(self.sizes, dim=self.axis))
+
 
 class Stack(Function):
     """y = the inputs stacked along a new ``dim``;   input i's gradient is dL/dy[..., i, ...]."""
@@ -177,6 +207,10 @@ class Stack(Function):
 
     def backward(self, grad):
         return tuple(grad.take(i, axis=self.axis) for i in range(grad.shape[self.axis]))
+
+    def backward_graph(self, grad):
+        before = (slice(None),) * self.axis
+        return tuple(grad[before + (i,)] for i in range(grad.shape[self.axis]))
 
 
 class Split(Function):
@@ -201,6 +235,9 @@ class Split(Function):
 
     def backward(self, *grads):
         return self.xp.concatenate(grads, axis=self.axis)
+
+    def backward_graph(self, *grads):
+        return cat(grads, dim=self.axis)
 
 
 class Pad(Function):
@@ -239,6 +276,16 @@ class Pad(Function):
         grad_x = self.xp.zeros(self.x_shape, dtype=grad.dtype)
         grad_x[self.kept] = grad[self.crop]
         return grad_x
+
+    def backward_graph(self, grad):
+        cropped = grad[self.crop]
+        if all(k.start == 0 and k.stop == n for k, n in zip(self.kept, self.x_shape)):
+            return cropped
+        # zeros where the negative amounts cut the input off: pad them back (last dim first)
+        amounts = []
+        for k, n in zip(reversed(self.kept), reversed(self.x_shape)):
+            amounts += [k.start, n - k.stop]
+        return pad(cropped, amounts)
 
 
 # ---- the functions users call ---------------------------------------------------------------------
