@@ -84,6 +84,15 @@ LAYERS = [
     row("leaky_relu", lambda nn: nn.LeakyReLU(0.2), (3, 4)),
     row("sigmoid", lambda nn: nn.Sigmoid(), (3, 4)),
     row("tanh", lambda nn: nn.Tanh(), (3, 4)),
+    row("gelu", lambda nn: nn.GELU(), (3, 4)),
+    row("gelu_tanh", lambda nn: nn.GELU(approximate="tanh"), (3, 4)),
+    row("layernorm", lambda nn: nn.LayerNorm(5), (4, 5)),
+    row("layernorm_2d_shape", lambda nn: nn.LayerNorm((3, 4), eps=1e-3), (2, 5, 3, 4)),
+    row("layernorm_no_bias", lambda nn: nn.LayerNorm([6], bias=False), (2, 3, 6)),
+    row("layernorm_no_affine", lambda nn: nn.LayerNorm(6, elementwise_affine=False), (4, 6)),
+    row("transformer_mlp", lambda nn: nn.Sequential(
+        nn.LayerNorm(8), nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 8), nn.Dropout(0.0)),
+        (2, 3, 8)),
     row("softmax", lambda nn: nn.Softmax(dim=1), (3, 4, 2)),
     row("log_softmax", lambda nn: nn.LogSoftmax(dim=-1), (3, 4)),
     row("embedding", lambda nn: nn.Embedding(10, 4), (3, 5), integer_input=10),
@@ -187,7 +196,8 @@ def test_layer_repr_and_state_dict_keys_match_torch(factory, shape, integer_inpu
 
 @pytest.mark.parametrize("factory,shape,integer_input",
                          [p for p in LAYERS if p.id in ("conv", "linear", "conv_transpose",
-                                                        "batchnorm2d", "embedding")])
+                                                        "batchnorm2d", "embedding",
+                                                        "layernorm_2d_shape", "gelu")])
 def test_layer_gradcheck(factory, shape, integer_input):
     mt_layer, _ = twins(factory, np.float64)
     x = minitorch.tensor(make_input(shape, np.float64, integer_input),

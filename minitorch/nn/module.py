@@ -235,10 +235,14 @@ class Module:
                     if t.grad is not None:
                         t.grad.array = convert(t.grad.array)
 
-    def to(self, *args, device=None, dtype=None):
-        """Move (``'cuda'``/``'cpu'``) and/or cast (a float dtype) every parameter and buffer."""
+    def to(self, *args, device=None, dtype=None, non_blocking=False):
+        """Move (``'cuda'``, ``'cpu'`` or a ``minitorch.device``) and/or cast (a float dtype)
+        every parameter and buffer, in place; returns the module.  ``model.to(tensor)`` takes
+        the tensor's device and dtype."""
         for a in args:
-            if isinstance(a, str):
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, str):
                 device = a
             else:
                 dtype = a
@@ -252,14 +256,18 @@ class Module:
     def cpu(self):
         return self.to("cpu")
 
-    def cuda(self):
-        return self.to("cuda")
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else backend.device(
+            device if isinstance(device, str) else f"cuda:{device}"))
 
     def double(self):
         return self.to(dtype="float64")
 
     def float(self):
         return self.to(dtype="float32")
+
+    def half(self):
+        return self.to(dtype="float16")
 
     # ---- running ----------------------------------------------------------------------------------
     def forward(self, *args, **kwargs):

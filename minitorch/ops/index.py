@@ -1,4 +1,4 @@
-"""Indexing ops: ``x[...]``, masked_fill, gather and one_hot.
+"""Indexing ops: ``x[...]``, masked_fill, gather, one_hot, and tril/triu (a triangle kept).
 
 Read after ``ops/shape.py``.  Indexing *picks* elements, so backward puts each picked
 element's gradient back where it came from and leaves zeros elsewhere.  One subtlety: an index
@@ -168,6 +168,35 @@ class OneHot(Function):
         return (x[..., None] == self.xp.arange(n)).astype("int64")
 
 
+class Triangle(Function):
+    """``tril``/``triu``: y = x on and below (``lower``) or on and above the ``diagonal``-th
+    diagonal of the last two dims, 0 elsewhere;   dL/dx = dL/dy in the same triangle, 0 elsewhere.
+
+    The diagonal k counts from the main one: k > 0 is above it, k < 0 below.  Element (i, j)
+    is in the lower triangle when j − i ≤ k, in the upper one when j − i ≥ k.
+    """
+
+    def __init__(self, lower, diagonal):
+        self.lower, self.diagonal = lower, diagonal
+
+    def forward(self, x):
+        name = "tril" if self.lower else "triu"
+        if x.ndim < 2:
+            raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions, got "
+                               f"shape {tuple(x.shape)}")
+        rows, cols = x.shape[-2:]
+        below = self.xp.tri(rows, cols, k=self.diagonal if self.lower else self.diagonal - 1,
+                            dtype=bool)  # True where j − i ≤ k (tril) or ≤ k − 1 (not triu)
+        self.keep = below if self.lower else ~below
+        return self.xp.where(self.keep, x, x.dtype.type(0))
+
+    def backward(self, grad):
+        return self.xp.where(self.keep, grad, grad.dtype.type(0))
+
+    def backward_graph(self, grad):  # linear: the gradient is the same triangle of dL/dy
+        return Triangle(self.lower, self.diagonal)(grad)
+
+
 def _first_outside(x, n):
     values = backend.to_numpy(x).reshape(-1)
     return int(values[(values < 0) | (values >= n)][0])
@@ -196,3 +225,13 @@ def gather(x, dim, index):
 
 def one_hot(x, num_classes=-1):
     return OneHot(num_classes)(x)
+
+
+def tril(input, diagonal=0):
+    """The lower triangle of the last two dims (on and below the ``diagonal``), zeros above."""
+    return Triangle(True, int(diagonal))(input)
+
+
+def triu(input, diagonal=0):
+    """The upper triangle of the last two dims (on and above the ``diagonal``), zeros below."""
+    return Triangle(False, int(diagonal))(input)
