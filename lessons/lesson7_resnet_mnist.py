@@ -25,9 +25,9 @@ from pathlib import Path
 import minitorch
 from minitorch import nn
 from minitorch.core import defaults
-from minitorch.data import mnist_databunch
 from minitorch.files import atomic_write
 from minitorch.learner import Learner, accuracy
+from minitorch.vision import mnist_databunch
 
 parser = argparse.ArgumentParser(description="Lesson 7: ResNets on MNIST")
 parser.add_argument("--quick", action="store_true",

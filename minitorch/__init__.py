@@ -9,7 +9,11 @@ Read the package in the order its data flows (README.md has the tour):
 5. ``gradcheck.py`` — checking a backward against finite differences.
 6. ``nn/``, ``optim/`` — layers, losses, optimizers.
 7. ``data/``, ``learner/``, ``vision/``, ``text/`` — the fastai-style training library.
+
+``speed/`` holds what made it fast (a second reading); importing it first tells glibc's
+allocator to keep freed memory for reuse (``speed/cpu.py``, ``keep_freed_memory``).
 """
+from minitorch.speed import cpu as _cpu  # noqa: F401  (first: the allocator setting, see above)
 from minitorch.backend import cuda_is_available, device, manual_seed  # noqa: F401
 # tensor.py first: it imports autograd.py, and then ops/, which need both to be complete.
 from minitorch.tensor import (  # noqa: F401

@@ -123,7 +123,7 @@ def test_what_is_not_a_resnet18_state_dict_is_refused_before_writing(tmp_path):
         convert_torchvision.convert(save_pth(state, tmp_path / "b"), out=tmp_path / "models")
     pickled = tmp_path / "c" / "resnet18.pth"
     pickled.parent.mkdir()
-    pickled.write_bytes(pickle.dumps({"conv1.weight": NotATensor()}))
+    pickled.write_bytes(pickle.dumps({"conv1.weight": NotATensor()}, protocol=2))
     with pytest.raises(WeightsError, match="weights_only=True"):  # never unpickled
         convert_torchvision.convert(pickled, out=tmp_path / "models")
     assert not (tmp_path / "models").exists()

@@ -23,7 +23,7 @@ import torch
 import minitorch
 from minitorch import nn
 from minitorch.nn import functional as F
-from minitorch.nn import init
+from minitorch.nn import clip_grad, init
 from torch_compare import DEVICE, TORCH_DEVICE, assert_close, check, tolerance
 
 
@@ -339,6 +339,39 @@ def test_module_tree_walking():
     assert len(list(shared.parameters())) == 2
 
 
+def _mixed_modes():
+    """A model whose modules are not all in one mode: the top trains, its batchnorm is in eval
+    mode (frozen statistics), an inner block is in eval mode but one layer of it trains."""
+    model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6),
+                          nn.Sequential(nn.Dropout(0.5), nn.Linear(6, 3)))
+    model[1].eval()
+    model[2].eval()
+    model[2][1].train()
+    return model
+
+
+@pytest.mark.parametrize("raises", [False, True], ids=["block ends", "block raises"])
+def test_eval_mode_gives_every_module_its_own_mode_back(raises):
+    model = _mixed_modes()
+    before = [m.training for m in model.modules()]
+    assert len(set(before)) == 2  # mixed indeed
+    x = minitorch.randn(5, 4)
+
+    def block():
+        with nn.eval_mode(model) as inside:
+            assert inside is model and not any(m.training for m in model.modules())
+            # inside, dropout is off: the same input gives the same output twice
+            np.testing.assert_array_equal(model(x).detach().numpy(), model(x).detach().numpy())
+            if raises:
+                raise KeyError("in the block")
+    if raises:
+        with pytest.raises(KeyError, match="in the block"):
+            block()
+    else:
+        block()
+    assert [m.training for m in model.modules()] == before
+
+
 def test_train_eval_zero_grad_requires_grad_apply():
     model = TwoBranch()
     assert all(m.training for m in model.modules())
@@ -645,6 +678,5 @@ def test_spectral_norm_bounds_the_largest_singular_value():
 
 
 def test_clip_grad_is_reexported_from_utils():
-    from minitorch.nn import clip_grad
     assert nn.utils.clip_grad_norm_ is clip_grad.clip_grad_norm_
     assert nn.utils.clip_grad_value_ is clip_grad.clip_grad_value_

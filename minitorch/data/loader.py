@@ -13,11 +13,11 @@ One epoch of a DataLoader is:
    ``y_tfms`` to the targets ``y`` (normalising image targets);
 5. every array turned into a Tensor on ``device`` (``minitorch.tensor(array, device=...)``).
 
-On the GPU, when the dataset can live there (``LabelList.on_device``: MNIST's uint8 images and
-labels, uploaded once at the first batch) and every transform runs there (``rand_pad``,
-``Normalize``), steps 3-5 happen on the device instead (:meth:`DataLoader.device_batch`): the
-batch's indices are the one host→device copy, and the pixels never cross the bus again.  Other
-datasets (files, image targets) are made on the host and uploaded as one packed copy.
+On the GPU, when the dataset can live there (MNIST's uint8 images and labels, uploaded once at
+the first batch) and every transform runs there (``rand_pad``, ``Normalize``), steps 3-5 happen
+on the device instead (``on_device.py``): the batch's indices are the one host→device copy, and
+the pixels never cross the bus again.  Other datasets (files, image targets) are made on the
+host and uploaded as one packed copy (``speed/gpu.py``, ``to_device_together``).
 
 The training loop runs hundreds of batches an epoch, so each step is a few whole-array NumPy
 operations: no per-sample Python work on the fast path.
@@ -42,6 +42,8 @@ import numbers
 import numpy
 
 from minitorch import backend
+from minitorch.data.on_device import device_batch, makes_batches_on_device
+from minitorch.speed.gpu import to_device_together
 from minitorch.tensor import Tensor, tensor
 
 
@@ -121,7 +123,7 @@ def as_tensors(batch, device):
     host→device copy together; arrays already there (stacked device Tensors) stay."""
     def upload(arrays):
         elsewhere = [a for a in arrays if backend.device_of(a) != device]
-        moved = iter(backend.to_device_together(elsewhere, device))
+        moved = iter(to_device_together(elsewhere, device))
         return [tensor(a if backend.device_of(a) == device else next(moved), device=device)
                 for a in arrays]
     return _map_arrays(batch, upload)
@@ -234,34 +236,18 @@ class DataLoader:
             arrays = type(arrays)([*arrays[:field], value, *arrays[field + 1:]])
         return arrays
 
-    def _on_device(self):
-        """Whether batches are made on the device: the dataset keeps its arrays there
-        (``LabelList.on_device``: MNIST's images and labels) and every batch transform runs
-        there (``Normalize``); else they are made on the host and uploaded."""
-        on_device = getattr(self.dataset, "on_device", None)
-        return (on_device is not None and not self.y_tfms
-                and all(getattr(tfm, "on_device", False) for tfm in self.batch_tfms)
-                and on_device(self.device) is not None)
-
-    def device_batch(self, indices):
-        """The batch at ``indices`` made on the device: the indices go up (the batch's one
-        small copy), the dataset is gathered, augmented and normalised there."""
-        x, y = self.dataset.device_batch(backend.to_device(indices, self.device), self.device)
-        for tfm in self.batch_tfms:
-            x = tfm(x)
-        return x, y
-
     def make_batch(self, indices, on_device=False):
         """The batch of the samples at ``indices``, ready to yield."""
         if self.collate_fn is not None:
             return self.collate_fn([self.dataset[int(i)] for i in indices])
         if on_device:
-            arrays = self.device_batch(indices)  # 1 copy: the indices
+            arrays = device_batch(self, indices)  # 1 copy: the indices
             return tuple(tensor(array, device=self.device) for array in arrays)
         return as_tensors(self.host_batch(indices), self.device)  # 1 copy
 
     def __iter__(self):
-        on_device = self.collate_fn is None and self._on_device()
+        # on the GPU, MNIST's batches are made there (on_device.py)
+        on_device = self.collate_fn is None and makes_batches_on_device(self)
         for indices in self.batch_indices():
             yield self.make_batch(indices, on_device)
 

@@ -13,6 +13,7 @@ other's adjoints, so gradients of every order alternate between the two.
 from minitorch import backend
 from minitorch.autograd import Function
 from minitorch.ops.common import broadcast_shape, normalize_dim
+from minitorch.speed.gpu import check_index_arrays, check_later
 from minitorch.tensor import Tensor, as_tensor
 
 
@@ -47,7 +48,7 @@ class GetItem(Function):
             parts = tuple(backend.to_device(self.xp.asarray(k), backend.device_of(x))
                           if isinstance(k, list) or backend.is_array(k) else k for k in parts)
             key = self.key = parts if isinstance(self.key, tuple) else parts[0]
-            backend.check_index_arrays(key, x.shape, "index")  # CuPy would wrap around
+            check_index_arrays(key, x.shape, "index")  # CuPy would wrap around
         return x[key]
 
     def backward(self, grad):
@@ -120,8 +121,8 @@ class Gather(Function):
         if index.dtype.kind not in "iu":
             raise RuntimeError(f"gather: index must be an integer tensor, got {index.dtype}")
         n = x.shape[self.axis]
-        if index.size:  # checked on the device, read with the next value (backend.check_later)
-            backend.check_later(((index < -n) | (index >= n)).any(), lambda: (
+        if index.size:  # checked on the device, read with the next value (speed/gpu.py: check_later)
+            check_later(((index < -n) | (index >= n)).any(), lambda: (
                 f"gather: index out of range for dim {self.dim} of size {n}"))
         self.x_shape = x.shape
         self.save_for_backward(index)
@@ -160,7 +161,7 @@ class OneHot(Function):
                                f"{x.dtype} (convert with .long())")
         n = self.num_classes if self.num_classes >= 0 else (int(x.max()) + 1 if x.size else 0)
         if x.size and self.num_classes >= 0:
-            backend.check_later(((x < 0) | (x >= n)).any(), lambda: (
+            check_later(((x < 0) | (x >= n)).any(), lambda: (
                 f"one_hot: class value {_first_outside(x, n)} is out of range [0, {n})"),
                 RuntimeError)
         elif x.size and int(x.min()) < 0:  # the size read from the values: a sync already

@@ -2,8 +2,9 @@
 MergeLayer, Flatten, SigmoidRange, SelfAttention, PixelShuffle_ICNR), the model architectures
 (``models/``), image data (``image.py``: sampling and lighting; ``transform.py``:
 ``get_transforms`` and its transforms; ``image_item.py``: fastai's ``Image``, ``open_image``;
-``data.py``: ``ImageList``, ``ImageImageList``, ``imagenet_stats``) and GAN training
-(``gan.py``: GANLearner, GANTrainer, the switchers, the losses, GANItemList).
+``data.py``: ``ImageList``, ``ImageImageList``, ``imagenet_stats``; ``mnist.py``: MNIST as the
+lesson's image folders and its DataBunch) and GAN training (``gan.py``: GANLearner, GANTrainer,
+the switchers, the losses, GANItemList).
 
 ``from minitorch.vision import *`` gives what ``from fastai.vision import *`` gives a notebook:
 the names of this package, ``models``, and the training library under it — the Learner and its
@@ -23,6 +24,7 @@ from minitorch.vision import models  # noqa: F401,E402  (after layers: the model
 from minitorch.vision.image_item import Image, open_image, show_image  # noqa: F401
 from minitorch.vision.data import (  # noqa: F401
     ImageImageList, ImageItemList, ImageList, imagenet_stats, resize_to)
+from minitorch.vision.mnist import mnist_databunch, mnist_image_list  # noqa: F401
 from minitorch.vision.transform import (  # noqa: F401
     RandTransform, brightness, contrast, crop_pad, dihedral, flip_lr, get_transforms, rand_crop,
     rand_zoom, rotate, symmetric_warp, zoom)
@@ -36,7 +38,8 @@ from minitorch.vision.learner import cnn_config, create_body, model_meta, unet_l
 _OWN = ["Flatten", "MergeLayer", "NormType", "PixelShuffle_ICNR", "SelfAttention",
         "SequentialEx", "SigmoidRange", "conv_layer", "icnr", "init_default", "relu", "res_block",
         "sigmoid_range", "models", "Image", "open_image", "show_image", "ImageImageList",
-        "ImageItemList", "ImageList", "imagenet_stats", "resize_to", "RandTransform",
+        "ImageItemList", "ImageList", "imagenet_stats", "resize_to", "mnist_databunch",
+        "mnist_image_list", "RandTransform",
         "brightness", "contrast", "crop_pad", "dihedral", "flip_lr", "get_transforms",
         "rand_crop", "rand_zoom", "rotate", "symmetric_warp", "zoom", "batchnorm_2d",
         "DynamicUnet", "UnetBlock", "resnet18", "resnet34", "small_encoder", "cnn_config",

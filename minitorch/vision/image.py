@@ -24,6 +24,7 @@ Everything here is NumPy on the host: it runs in the data loader, on one image a
 import numpy
 
 from minitorch import backend
+from minitorch.plot import finish_figure, subplots
 
 PADDING_MODES = ("reflection", "border", "zeros")
 
@@ -145,7 +146,6 @@ def show_image(image, ax=None, figsize=(3, 3), hide_axis=True, cmap=None, alpha=
     pixels = image_array(image)
     figure = None
     if ax is None:  # a figure of its own: shown in a notebook (and closed) once drawn
-        from minitorch.plot import subplots
         figure, axes = subplots(1, 1, figsize)
         ax = axes[0, 0]
     if alpha is not None:
@@ -159,6 +159,5 @@ def show_image(image, ax=None, figsize=(3, 3), hide_axis=True, cmap=None, alpha=
     if title is not None:
         ax.set_title(str(title), **({} if title_color is None else {"color": title_color}))
     if figure is not None:
-        from minitorch.plot import finish_figure
         finish_figure(figure)
     return ax

@@ -14,6 +14,7 @@ path), and wrap a single image as an ``Image`` only when someone looks at one.
 import io
 
 import numpy
+from PIL import Image as PILImage
 
 from minitorch import backend
 from minitorch.core import defaults
@@ -151,7 +152,6 @@ class Image(ItemBase):
 
     def _repr_png_(self):
         """What a notebook shows for an Image at the end of a cell: the picture."""
-        from PIL import Image as PILImage
         pixels = numpy.round(image_array(self._px) * 255).astype(numpy.uint8)
         pixels = pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0)
         buffer = io.BytesIO()

@@ -32,13 +32,10 @@ import numpy
 from minitorch.files import atomic_write
 from minitorch.vision.models.pretrained import (
     RESNET_NAMES, WeightsError, models_dir, resnet_file, sha256_of, write_npz)
+from minitorch.vision.models.resnet import resnet18, resnet34
 
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.")
-
-
-def _architectures():
-    from minitorch.vision.models import resnet
-    return {"resnet18": resnet.resnet18, "resnet34": resnet.resnet34}
+_ARCHITECTURES = {"resnet18": resnet18, "resnet34": resnet34}
 
 
 def read_torchvision_file(path):
@@ -84,7 +81,7 @@ def guess_arch(path, state):
 def check_against(arch, state):
     """The state_dict for minitorch's ``arch``: same keys, same shapes, float32; missing
     ``num_batches_tracked`` filled with 0.  Raises naming every difference."""
-    model = _architectures()[arch]()
+    model = _ARCHITECTURES[arch]()
     expected = {k: v.shape for k, v in model.state_dict().items()}
     state = dict(state)
     for key in expected:

@@ -26,6 +26,7 @@ from minitorch import nn
 from minitorch.autograd import no_grad
 from minitorch.nn import init as nn_init
 from minitorch.vision.layers import conv_layer, res_block
+from minitorch.vision.models.pretrained import load_resnet_state
 
 
 def conv3x3(in_planes, out_planes, stride=1):
@@ -124,7 +125,6 @@ def _pretrained(name, model):
     """``model`` with torchvision's ImageNet weights for ``name``, converted once by
     ``python -m minitorch.vision.models.convert_torchvision`` (``pretrained.py`` says where the
     file goes and how it is checked); a clear error naming that command when it is missing."""
-    from minitorch.vision.models.pretrained import load_resnet_state
     model.load_state_dict(load_resnet_state(name))
     return model
 
