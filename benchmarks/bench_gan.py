@@ -18,7 +18,7 @@ into torch).  Each framework runs in a process of its own and the processes alte
 (``alternating.py``); the table gives medians over all timed steps, the ratio minitorch / torch,
 and the lowest and highest ratio of one round.  The steps are ``gan_step.py``'s and, in torch,
 ``tests/torch_twins_gan.py``'s (the references of ``tests/test_gan.py``, with the models).
-Target (issue 14): within 1.3×.
+Target: within 1.3×.
 """
 import argparse
 import sys
