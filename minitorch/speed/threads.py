@@ -42,15 +42,18 @@ first how many cores are idle right now (:func:`threads_free`, from Linux's coun
 threads) and cuts for those only; on the busy machine the step then took 0.9–1.07× its uncut
 time (six alternating rounds).  And the pieces of a job are not assigned: every thread, the
 caller included, takes the next piece not yet taken, so a helper that wakes late costs a wake
-(about 50 µs), not a wait.  Only work of about 0.1 ms and more is cut.
+(about 50 µs), not a wait.  Only work of about 0.1 ms and more is cut.  Not yet measured: a
+whole step on an idle machine — while this was written the shared machine never had a core
+idle for long (``benchmarks/README.md``, "Threads", has the commands that record it).  The
+pool's threads share one malloc arena (:func:`one_malloc_arena` says why).
 
 **The numbers are the same.**  A copy cut in pieces is the copy.  A piece of a product
 computes whole entries of the result, each the same sum of the same terms; in float32 the cut
 products were bit for bit those of one call in all 225 random shapes tried above the size
 threshold (OpenBLAS 0.3.31, AVX-512), and the lesson's models train to the same bits with the
 threads on and off (``tests/test_threads.py``).  In float64 every cut product tried differed in
-the last bits (OpenBLAS's double-precision kernels add in an order that depends on where the
-piece starts), so float64 products are not cut.
+the last bits (the cause, somewhere in OpenBLAS's double-precision kernels, was not pinned
+down), so float64 products are not cut.
 
 ``MINITORCH_THREADS`` sets how many threads work (default: the cores this process may use);
 ``MINITORCH_THREADS=1`` turns all of it off, leaving OpenBLAS alone.  Setting
