@@ -1,6 +1,8 @@
 """GAN training (``minitorch/vision/gan.py``): the losses, the turn-taking of GANTrainer and the
 switchers over short fits, clipping, requires_grad and train/eval, the epoch table and sample
-grids, and one critic step and one generator step of a WGAN against a PyTorch twin (float64)."""
+grids, one critic step and one generator step of a WGAN against a PyTorch twin (float64), and
+WGAN-GP's gradient penalty (its value and gradient, and a step of GANLearner.wgan_gp) against
+PyTorch's."""
 from functools import partial
 
 import numpy as np
@@ -14,12 +16,14 @@ from minitorch.nn import functional as F
 from minitorch.optim import Adam
 from minitorch.vision import (
     AdaptiveGANSwitcher, AdaptiveLoss, FixedGANSwitcher, GANDiscriminativeLR, GANItemList,
-    GANLearner, NoisyItem, NoopLoss, WassersteinLoss, gan_loss_from_func, noop)
+    GANLearner, GANTrainer, GradientPenalty, NoisyItem, NoopLoss, WassersteinLoss,
+    gan_loss_from_func, noop)
 from minitorch.vision.models import basic_critic, basic_generator
 
+from tests.torch_compare import assert_close, tolerance
 from tests.torch_twins_gan import (
     copy_weights, torch_basic_critic, torch_basic_generator, torch_critic_step,
-    torch_generator_step)
+    torch_generator_step, torch_gradient_penalty)
 
 NOISE, SIZE = 4, 8
 
@@ -347,3 +351,74 @@ def test_from_learners_combines_the_two_losses(tmp_path):
     assert len(switchers) == 1 and switchers[0].critic_thresh == 0.65
     learn.fit(1, 1e-3)  # it trains: the critic's turn first, kept while its loss is ≥ 0.65
     assert len(learn.gan_trainer.closses) >= 1
+
+
+# ---- WGAN-GP: the gradient penalty --------------------------------------------------------------
+def gp_critics(per_image, dtype):
+    """basic_critic(16, 1, n_features=4, norm_type=None) and its torch twin with the same weights;
+    ``per_image``: the scores of the images (Flatten) instead of their mean (AvgFlatten)."""
+    minitorch.manual_seed(2)
+    mt = basic_critic(16, 1, n_features=4, norm_type=None)
+    th = torch_basic_critic(16, 1, n_features=4, norm=False)
+    mt, th = (mt.double(), th.double()) if dtype == "float64" else (mt, th)
+    copy_weights(mt, th)
+    if per_image:
+        mt[-1], th[-1] = minitorch.nn.Flatten(), torch.nn.Flatten()
+    return mt, th
+
+
+@pytest.mark.parametrize("per_image", [False, True], ids=["batch-mean critic", "per-image critic"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_gradient_penalty_and_its_gradient_match_torch(per_image, dtype):
+    """The penalty's value, and its gradient with respect to every weight of the critic (mixed
+    second derivatives ∂²C/∂x∂θ, through autograd.grad(..., create_graph=True)), as torch's."""
+    mt_critic, torch_critic = gp_critics(per_image, dtype)
+    rng = np.random.default_rng(5)
+    real, fake = rng.uniform(-1, 1, (2, 6, 1, 16, 16)).astype(dtype)
+    eps = rng.random(6).astype(dtype)
+    penalty = GradientPenalty(10.)(mt_critic, minitorch.tensor(real), minitorch.tensor(fake),
+                                   eps=minitorch.tensor(eps))
+    expected = torch_gradient_penalty(torch_critic, torch.tensor(real), torch.tensor(fake),
+                                      torch.tensor(eps))
+    tol = tolerance(dtype)
+    assert penalty.dtype == getattr(minitorch, dtype)
+    assert_close(penalty, expected, what="penalty", **tol)
+    assert expected.item() > 1e-3  # the norms are not all 1: the penalty has a gradient
+    penalty.backward()
+    expected.backward()
+    theirs = dict(torch_critic.named_parameters())
+    for name, p in mt_critic.named_parameters():
+        # A bias before a leaky ReLU moves no gradient ∇ₓC (the slopes are piecewise constant):
+        # torch gives it a zero gradient, minitorch none.
+        if p.grad is None:
+            assert not theirs[name].grad.any(), f"{name}: minitorch has no gradient"
+            continue
+        assert float(abs(theirs[name].grad).max()) > 0
+        assert_close(p.grad, theirs[name].grad, what=f"gradient of {name}", **tol)
+
+
+def test_gradient_penalty_draws_one_eps_per_image_from_the_seeded_generator():
+    mt_critic, _ = gp_critics(False, "float64")
+    rng = np.random.default_rng(6)
+    real, fake = (minitorch.tensor(a) for a in rng.uniform(-1, 1, (2, 5, 1, 16, 16)))
+    penalty = GradientPenalty(2.5)
+    minitorch.manual_seed(9)
+    drawn = penalty(mt_critic, real, fake).item()
+    minitorch.manual_seed(9)
+    eps = minitorch.rand(5, dtype=minitorch.float64)
+    assert 0 <= float(eps.min()) and float(eps.max()) < 1 and float(eps.std()) > 0
+    assert drawn == pytest.approx(penalty(mt_critic, real, fake, eps=eps).item(), rel=1e-12)
+
+
+def test_gradient_penalty_refuses_what_it_cannot_do():
+    real = minitorch.zeros(2, 1, 16, 16)
+    with pytest.raises(ValueError, match="BatchNorm2d in training mode"):
+        GradientPenalty()(basic_critic(16, 1, n_features=4), real, real)
+    with pytest.raises(ValueError, match="one shape"):
+        GradientPenalty()(basic_critic(16, 1, n_features=4, norm_type=None), real,
+                          minitorch.zeros(3, 1, 16, 16))
+    for bad in (0, -1., float("nan"), float("inf"), True, "10"):
+        with pytest.raises(ValueError, match="weight must be a positive"):
+            GradientPenalty(bad)
+        with pytest.raises(ValueError, match="gp must be None or a positive"):
+            GANTrainer(gp=bad)

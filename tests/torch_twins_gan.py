@@ -33,13 +33,15 @@ class TorchAvgFlatten(torch.nn.Module):
         return x.mean(0).view(1)
 
 
-def torch_basic_critic(in_size, n_channels, n_features=64, n_extra_layers=0):
+def torch_basic_critic(in_size, n_channels, n_features=64, n_extra_layers=0, norm=True):
+    """``norm=False``: ``basic_critic(..., norm_type=None)``, WGAN-GP's critic."""
     layers = [_torch_conv_layer(n_channels, n_features, 4, 2, 1, leaky=0.2, norm=False)]
     cur_size, cur_ftrs = in_size // 2, n_features
-    layers.append(torch.nn.Sequential(*[_torch_conv_layer(cur_ftrs, cur_ftrs, 3, 1, 1, leaky=0.2)
+    layers.append(torch.nn.Sequential(*[_torch_conv_layer(cur_ftrs, cur_ftrs, 3, 1, 1, leaky=0.2,
+                                                          norm=norm)
                                         for _ in range(n_extra_layers)]))
     while cur_size > 4:
-        layers.append(_torch_conv_layer(cur_ftrs, cur_ftrs * 2, 4, 2, 1, leaky=0.2))
+        layers.append(_torch_conv_layer(cur_ftrs, cur_ftrs * 2, 4, 2, 1, leaky=0.2, norm=norm))
         cur_ftrs *= 2
         cur_size //= 2
     layers += [torch.nn.Conv2d(cur_ftrs, 1, 4, padding=0, bias=False), TorchAvgFlatten()]
@@ -67,6 +69,16 @@ def torch_basic_generator(in_size, n_channels, noise_sz=100, n_features=64, n_ex
 def copy_weights(mt_model, torch_model):
     torch_model.load_state_dict({k: torch.tensor(v.numpy()) for k, v in
                                  mt_model.state_dict().items()})
+
+
+def torch_gradient_penalty(critic, real, fake, eps, weight=10.):
+    """WGAN-GP's penalty (``GradientPenalty``), the way PyTorch users write it: λ · mean over
+    the images of (‖∇ₓ C(x̂)‖₂ − 1)² at x̂ = ε·real + (1 − ε)·fake, the critic's output times N
+    differentiated (its batch mean: the sum of the images' scores)."""
+    eps = eps.reshape(-1, *[1] * (real.ndim - 1))
+    x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
+    grad, = torch.autograd.grad(critic(x_hat).mean() * len(real), x_hat, create_graph=True)
+    return weight * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
 # ---- one step each -------------------------------------------------------------------------------

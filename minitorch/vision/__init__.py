@@ -14,8 +14,8 @@ from minitorch.vision.transform import (  # noqa: F401
     rand_zoom, rotate, symmetric_warp, zoom)
 from minitorch.vision.gan import (  # noqa: F401,E402
     AdaptiveGANSwitcher, AdaptiveLoss, FixedGANSwitcher, GANDiscriminativeLR, GANItemList,
-    GANLearner, GANLoss, GANModule, GANTrainer, NoisyItem, NoopLoss, WassersteinLoss,
-    gan_loss_from_func, noop)
+    GANLearner, GANLoss, GANModule, GANTrainer, GradientPenalty, NoisyItem, NoopLoss,
+    WassersteinLoss, gan_loss_from_func, noop)
 from minitorch.learner.metrics import accuracy_thresh_expand  # noqa: F401,E402
 from minitorch.vision.layers import batchnorm_2d  # noqa: F401
 from minitorch.vision.models import (  # noqa: F401
