@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import minitorch
+
 LESSON = Path(__file__).resolve().parents[1] / "lessons" / "lesson7_resnet_mnist.py"
 MODELS = [("A: basic CNN", "12,126", "0.9886"), ("B: conv_layer refactor", "12,044", "0.9916"),
           ("C: ResNet-ish", "41,132", "0.9952"), ("D: DenseNet variant", "52,940", "—")]
@@ -79,9 +81,9 @@ def test_quick_wgan_lesson_prints_the_table_and_writes_the_figures(tmp_path, dat
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
 
 
-def markdown_tables(text, header):
+def markdown_tables(text, header, count=3):
     """The rows (lists of cells, header included) of the markdown table starting at ``header``
-    and of the table right after it (the layer-by-layer feature distances)."""
+    and of the tables right after it (up to ``count`` in all)."""
     lines = text[text.index(header):].splitlines()
     tables, rows = [], []
     for line in lines:
@@ -91,7 +93,7 @@ def markdown_tables(text, header):
         elif rows and not line.strip():
             tables.append(rows)
             rows = []
-            if len(tables) == 2:
+            if len(tables) == count:
                 break
         elif rows:
             break
@@ -100,15 +102,36 @@ def markdown_tables(text, header):
     return tables
 
 
-def check_layer_table(rows, layer_rows):
-    """The feature distance layer by layer: the same models, four positive distances (relu2_2 …
-    relu5_3) whose mean is the main table's feature distance."""
-    assert layer_rows[0] == ["model", "relu2_2", "relu3_3", "relu4_3", "relu5_3"]
-    assert [r[0] for r in layer_rows[1:]] == [r[0] for r in rows]
-    for row, layer_row in zip(rows, layer_rows[1:]):
-        layers = [float(v) for v in layer_row[1:]]
-        assert all(v > 0 for v in layers)
-        assert abs(sum(layers) / 4 - float(row[3])) < 1e-3
+MAIN_HEADER = ("| model | PSNR outside the box | vs bicubic | SSIM outside the box | PSNR in the "
+               "box | SSIM in the box | PSNR whole crop | SSIM whole crop | box − outside dB |")
+
+
+def check_superres_tables(out, names):
+    """The super-resolution lessons' three tables: quality (outside the box first: PSNR, its gain
+    over bicubic, SSIM; then in the box, the whole crop, the gap), artefacts (sharpness,
+    checkerboard, colour added to grey, feature distance) and the feature distance layer by
+    layer (four positive distances whose mean is the artefact table's), for ``names``."""
+    main, artefacts, layers = markdown_tables(out, MAIN_HEADER)
+    assert [row[0] for row in main[1:]] == names
+    assert [row[0] for row in artefacts[1:]] == names and [row[0] for row in layers[1:]] == names
+    bicubic_out = float(main[1][1])
+    for row in main[1:]:
+        psnr_out, gain, ssim_out, psnr_box, ssim_box, psnr, ssim, gap = map(float, row[1:])
+        assert 15 < psnr_out < 40 and 5 < psnr_box < 40 and 10 < psnr < 40
+        assert gain == pytest.approx(psnr_out - bicubic_out, abs=0.011)
+        assert gap == pytest.approx(psnr_box - psnr_out, abs=0.011)
+        assert psnr_box < psnr < psnr_out  # the whole crop mixes the two
+        assert all(0 < v <= 1 for v in (ssim_out, ssim_box, ssim))
+    assert main[1][2] == "+0.00"
+    for row in artefacts[1:]:
+        sharpness, checkerboard, grey, distance = map(float, row[1:])
+        assert sharpness > 0 and checkerboard > 0 and grey >= 0 and distance > 0
+    assert float(artefacts[1][3]) < 0.05  # JPEG keeps a grey photo grey: bicubic adds nothing
+    assert layers[0] == ["model", "relu2_2", "relu3_3", "relu4_3", "relu5_3"]
+    for row, layer_row in zip(artefacts[1:], layers[1:]):
+        values = [float(v) for v in layer_row[1:]]
+        assert all(v > 0 for v in values)
+        assert abs(sum(values) / 4 - float(row[4])) < 1e-3
 
 
 SUPERRES = Path(__file__).resolve().parents[1] / "lessons" / "lesson7_superres.py"
@@ -117,7 +140,7 @@ SUPERRES_FIGURES = ["batch", "mse_losses", "mse_results", "feat_results_64", "fe
 
 
 @pytest.mark.slow
-def test_quick_superres_lesson_prints_the_table_and_writes_the_figures(tmp_path, data_dir):
+def test_quick_superres_lesson_prints_the_tables_and_writes_the_figures(tmp_path, data_dir):
     models = Path(os.environ.get("MINITORCH_MODELS") or
                   Path(__file__).resolve().parents[1].parent / "shared" / "models")
     result = subprocess.run([sys.executable, str(SUPERRES), "--quick", "--out", str(tmp_path)],
@@ -127,20 +150,18 @@ def test_quick_superres_lesson_prints_the_table_and_writes_the_figures(tmp_path,
                                  "MINITORCH_MODELS": str(models)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
-    assert "VGG16 (Simonyan & Zisserman, CC BY) fine-tuned as HED" in out  # the credit line
+    assert "VGG16 (Simonyan & Zisserman, CC BY) fine-tuned as HED" in out  # the credit lines
+    assert "CC BY 2.0: china.png by danielbuechele" in out
     assert ("epoch     train_loss  valid_loss  pixel     feat_0    feat_1    feat_2    gram_0    "
             "gram_1    gram_2    time") in out
-    main, layers = markdown_tables(out, "| model | PSNR dB | SSIM | feature distance |")
-    rows = main[1:]
-    assert [row[0] for row in rows] == ["bicubic", "U-Net, MSE", "U-Net, feature loss"]
-    for row in rows:
-        psnr, ssim, distance = float(row[1]), float(row[2]), float(row[3])
-        assert 15 < psnr < 40 and 0 < ssim <= 1 and distance > 0
-    check_layer_table(rows, layers)
-    written = (tmp_path / "results.md").read_text().splitlines()
-    assert sum(line.startswith("| ") for line in written) == 8  # two tables: header, 3 models
+    check_superres_tables(out, ["bicubic", "U-Net, MSE", "U-Net, feature loss"])
+    written = (tmp_path / "results.md").read_text()
+    assert written.startswith(MAIN_HEADER) and sum(line.startswith("| ")
+                                                   for line in written.splitlines()) == 12
     for name in SUPERRES_FIGURES:
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
+    for name in ["unet_mse", "unet_feature_loss"]:  # both U-Nets, for evaluate_superres
+        assert "generator" in minitorch.load(tmp_path / "models" / f"{name}.npz"), name
 
 
 SUPERRES_GAN = Path(__file__).resolve().parents[1] / "lessons" / "lesson7_superres_gan.py"
@@ -165,19 +186,15 @@ def test_quick_superres_gan_lesson_prints_the_tables_and_writes_the_figures(tmp_
     assert "epoch     train_loss  gen_loss  disc_loss  time" in out  # the GAN
     accuracy = float(out.split("critic accuracy after pretraining: ")[1].split()[0])
     assert 0 <= accuracy <= 1
-    main, layers = markdown_tables(
-        out, "| model | PSNR dB | SSIM | feature distance | sharpness ratio |")
-    rows = main[1:]
-    assert [row[0] for row in rows] == ["bicubic", "generator, MSE", "generator, GAN"]
-    for row in rows:
-        psnr, ssim, distance, sharpness = map(float, row[1:])
-        assert 10 < psnr < 40 and 0 < ssim <= 1 and distance > 0 and sharpness > 0
-    check_layer_table(rows, layers)
-    written = (tmp_path / "results.md").read_text().splitlines()
-    assert sum(line.startswith("| ") for line in written) == 8  # two tables: header, 3 models
+    check_superres_tables(out, ["bicubic", "generator, MSE", "generator, GAN"])
+    written = (tmp_path / "results.md").read_text()
+    assert written.startswith(MAIN_HEADER) and sum(line.startswith("| ")
+                                                   for line in written.splitlines()) == 12
     n_gen = len(list((tmp_path / "critic_data" / "image_gen").iterdir()))
-    assert n_gen == len(list((tmp_path / "data" / "hr" / "train").iterdir())) > 0
+    assert n_gen == len(list((tmp_path / "data" / "s64" / "hr" / "train").iterdir())) > 0
     for name in ["gen-pre2", "critic-pre2", "gan-1c"]:
         assert (tmp_path / "models" / f"{name}.npz").stat().st_size > 0, name
+    for name in ["generator_mse", "generator_gan"]:  # for evaluate_superres
+        assert "generator" in minitorch.load(tmp_path / "models" / f"{name}.npz"), name
     for name in SUPERRES_GAN_FIGURES:
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name

@@ -26,7 +26,7 @@ import re
 from minitorch import nn
 from minitorch.learner import Learner
 from minitorch.nn.hooks import in_channels
-from minitorch.vision.models.resnet import resnet18, resnet34, small_encoder
+from minitorch.vision.models.resnet import resnet18, resnet34, small16, small_encoder
 from minitorch.vision.models.vgg import VGGInput, vgg16
 from minitorch.vision.models.unet import DynamicUnet
 
@@ -72,6 +72,7 @@ def model_meta():
     has (fastai's ``model_meta``)."""
     return {resnet18: dict(_resnet_meta), resnet34: dict(_resnet_meta),
             small_encoder: {"cut": _whole, "split": _small_split},
+            small16: {"cut": _whole, "split": _small_split},
             vgg16: {"cut": _vgg16_body, "split": _vgg16_split}}
 
 

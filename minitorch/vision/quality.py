@@ -14,13 +14,19 @@ All of them take images as NumPy arrays ``(C, H, W)`` (C = 1 or 3) or ``(H, W)``
   (σ = 1.5), ``(2μxμy + C1)(2σxy + C2) / ((μx² + μy² + C1)(σx² + σy² + C2))`` with
   C1 = (0.01)², C2 = (0.03)², averaged over the windows that fit inside the image ("valid").
   Computed on the luminance Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601), as super-resolution
-  papers report it.
+  papers report it.  ``ssim_map`` keeps every window's value; ``ssim_outside_box`` averages the
+  windows that hold no pixel of a box, ``ssim_in_box`` the others.
 * ``FeatureDistance`` — what the feature loss minimises, as a measure: the mean absolute
   difference of VGG16's relu2_2, relu3_3, relu4_3 and relu5_3 activations, averaged over the four
   layers.  Lower means "looks more alike" to the network.
 * ``sharpness_ratio`` — the energy (sum of squares) of the Laplacian of the prediction's
-  luminance divided by the target's: below 1 is blurrier than the target, above 1 has more
-  edges (or noise) than it.
+  luminance divided by the target's (outside a box, when given): below 1 is blurrier than the
+  target, above 1 has more edges (or noise) than it.
+* ``checkerboard_ratio`` — the power of the luminance's spectrum around the period-2
+  frequencies (``period2_energy``), the prediction's over the target's: a 2× pixel shuffle
+  that gives each 2×2 block the same sub-pixel pattern puts its artefact exactly there.
+* ``colour_spread`` — mean max(R, G, B) − min(R, G, B) in grey levels: on the prediction for a
+  grey input, the colour a model made up.
 
 These are host-side NumPy (evaluation, not training), except ``FeatureDistance``, which runs the
 network.
@@ -142,9 +148,10 @@ def _filter_valid(image, g):
     return sum(g[j] * rows[:, j:image.shape[1] - k + 1 + j] for j in range(k))
 
 
-def ssim(pred, target, size=11, sigma=1.5, k1=0.01, k2=0.03, data_range=None):
-    """Wang et al.'s SSIM on the luminance, images scaled to [0, 1] by their data range (as
-    ``psnr``), so that C1 and C2 are those of data range 1."""
+def ssim_map(pred, target, size=11, sigma=1.5, k1=0.01, k2=0.03, data_range=None):
+    """The SSIM of every ``size``×``size`` window that fits, on the luminance of the images
+    scaled to [0, 1] by their data range (as ``psnr``): an array (H − size + 1, W − size + 1)
+    whose entry (i, j) is the window with top-left pixel (i, j)."""
     pred, target = _pair(pred, target, "ssim", data_range)
     x, y = luminance(pred), luminance(target)
     if min(x.shape) < size:
@@ -155,9 +162,43 @@ def ssim(pred, target, size=11, sigma=1.5, k1=0.01, k2=0.03, data_range=None):
     var_x = _filter_valid(x * x, g) - mu_x ** 2
     var_y = _filter_valid(y * y, g) - mu_y ** 2
     cov = _filter_valid(x * y, g) - mu_x * mu_y
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)
-                / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2)))
-    return float(ssim_map.mean())
+    return ((2 * mu_x * mu_y + c1) * (2 * cov + c2)
+            / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2)))
+
+
+def ssim(pred, target, size=11, sigma=1.5, k1=0.01, k2=0.03, data_range=None):
+    """Wang et al.'s SSIM on the luminance, images scaled to [0, 1] by their data range (as
+    ``psnr``), so that C1 and C2 are those of data range 1."""
+    return float(ssim_map(pred, target, size, sigma, k1, k2, data_range).mean())
+
+
+def _windows_touching(box, map_shape, size):
+    """(map) True for the windows of :func:`ssim_map` that hold at least one pixel of ``box``:
+    window (i, j) covers rows i … i + size − 1 and columns j … j + size − 1."""
+    x0, y0, x1, y1 = box
+    touching = numpy.zeros(map_shape, dtype=bool)
+    touching[max(0, y0 - size + 1):max(0, y1), max(0, x0 - size + 1):max(0, x1)] = True
+    return touching
+
+
+def ssim_in_box(pred, target, box, size=11, data_range=None):
+    """The mean SSIM of the windows that hold at least one pixel of ``box = (x0, y0, x1, y1)``
+    (with :func:`ssim_outside_box`, every window is counted once)."""
+    values = ssim_map(pred, target, size, data_range=data_range)
+    touching = _windows_touching(box, values.shape, size)
+    if not touching.any():
+        raise ValueError(f"ssim_in_box: no {size}×{size} window touches box {box}")
+    return float(values[touching].mean())
+
+
+def ssim_outside_box(pred, target, box, size=11, data_range=None):
+    """The mean SSIM of the windows that hold no pixel of ``box``: outside the number's box
+    means untouched by it (a window half over the number would count the number's damage)."""
+    values = ssim_map(pred, target, size, data_range=data_range)
+    away = ~_windows_touching(box, values.shape, size)
+    if not away.any():
+        raise ValueError(f"ssim_outside_box: every {size}×{size} window touches box {box}")
+    return float(values[away].mean())
 
 
 def laplacian(image):
@@ -167,13 +208,68 @@ def laplacian(image):
             - 4 * image[1:-1, 1:-1])
 
 
-def sharpness_ratio(pred, target):
-    """Σ laplacian(Y_pred)² / Σ laplacian(Y_target)²."""
+def sharpness_ratio(pred, target, box=None):
+    """Σ laplacian(Y_pred)² / Σ laplacian(Y_target)²; with ``box``, over the pixels outside it
+    only (the drawn number's edges are not detail)."""
     pred, target = _pair(pred, target, "sharpness_ratio")  # (a ratio: the scale cancels)
-    energy_target = float(numpy.sum(laplacian(luminance(target)) ** 2))
+    lap_pred, lap_target = laplacian(luminance(pred)), laplacian(luminance(target))
+    if box is not None:  # the Laplacian's pixel (i, j) is the image's (i + 1, j + 1)
+        keep = ~box_mask(pred.shape[1:], box)[1:-1, 1:-1]
+        lap_pred, lap_target = lap_pred[keep], lap_target[keep]
+    energy_target = float(numpy.sum(lap_target ** 2))
     if energy_target == 0:
         raise ValueError("sharpness_ratio: the target is flat (its Laplacian is zero)")
-    return float(numpy.sum(laplacian(luminance(pred)) ** 2)) / energy_target
+    return float(numpy.sum(lap_pred ** 2)) / energy_target
+
+
+def period2_energy(image, halfwidth=None):
+    """How much of the image's luminance varies with a period of two pixels: the power of its
+    spectrum at and around the three period-2 frequencies (½ cycle per pixel down, across,
+    and both — the frequencies of a 2× pixel shuffle's checkerboard).
+
+    The luminance, minus its mean, is multiplied by a 2-D Hann window (so that the jump between
+    opposite edges of the image, which the FFT sees as joined, adds no power there), then
+    ``P = |FFT2|²``; the sum of P over the square of ±``halfwidth`` frequency steps (default
+    max(1, n // 16) for a side of n pixels) around (H/2, 0), (0, W/2) and (H/2, W/2).
+    An odd side loses its last row or column."""
+    y = luminance(image)
+    y = y[:y.shape[0] // 2 * 2, :y.shape[1] // 2 * 2]
+    h, w = y.shape
+    if min(h, w) < 4:
+        raise ValueError(f"period2_energy: the image ({h}×{w}) is too small")
+    window = numpy.outer(numpy.hanning(h), numpy.hanning(w))
+    power = numpy.abs(numpy.fft.fft2((y - y.mean()) * window)) ** 2
+    ry = max(1, h // 16) if halfwidth is None else halfwidth
+    rx = max(1, w // 16) if halfwidth is None else halfwidth
+    rows, cols = numpy.arange(h), numpy.arange(w)
+    # distance of each frequency index from 0 and from the middle, on the circle of indices
+    near_zero_r = numpy.minimum(rows, h - rows) <= ry
+    near_half_r = numpy.abs(rows - h // 2) <= ry
+    near_zero_c = numpy.minimum(cols, w - cols) <= rx
+    near_half_c = numpy.abs(cols - w // 2) <= rx
+    region = ((near_half_r[:, None] & near_zero_c[None, :])
+              | (near_zero_r[:, None] & near_half_c[None, :])
+              | (near_half_r[:, None] & near_half_c[None, :]))
+    return float(power[region].sum())
+
+
+def checkerboard_ratio(pred, target):
+    """``period2_energy(pred) / period2_energy(target)``: above 1, the prediction has more of a
+    2-pixel checkerboard than the original photo; a pixel shuffle's artefact shows here."""
+    pred, target = _pair(pred, target, "checkerboard_ratio")
+    energy_target = period2_energy(target)
+    if energy_target == 0:
+        raise ValueError("checkerboard_ratio: the target has no period-2 energy")
+    return period2_energy(pred) / energy_target
+
+
+def colour_spread(image):
+    """The mean over the pixels of max(R, G, B) − min(R, G, B), in grey levels (0–255): 0 for a
+    grey image; on a prediction for a grey input, the colour a model made up."""
+    image = _as_chw(image, "colour_spread")
+    if image.shape[0] != 3:
+        raise ValueError(f"colour_spread: expected an RGB image (3, H, W), got {image.shape}")
+    return float(255 * (image.max(axis=0) - image.min(axis=0)).mean())
 
 
 class FeatureDistance:

@@ -15,5 +15,5 @@ from minitorch.vision.models.gan import (  # noqa: F401
 from minitorch.vision.models.vgg import (  # noqa: F401
     CREDIT, IMAGENET_STATS, RELU_IDS, VGG, VGG_MEAN, VGGInput, vgg16, vgg16_features)
 from minitorch.vision.models.resnet import (  # noqa: F401
-    BasicBlock, ResNet, resnet18, resnet34, small_encoder)
+    BasicBlock, ResNet, resnet18, resnet34, small16, small_encoder)
 from minitorch.vision.models.unet import DynamicUnet, UnetBlock  # noqa: F401

@@ -150,3 +150,10 @@ def small_encoder(pretrained=False, in_channels=3, channels=(32, 64, 128, 256)):
         layers += [conv_layer(c_in, c, stride=2), res_block(c)]
         c_in = c
     return nn.Sequential(*layers)
+
+
+def small16(pretrained=False):
+    """``small_encoder`` with 16, 32, 64, 128 channels: the super-resolution lessons' encoder,
+    trained from scratch (its U-Net has 1.7 M parameters and costs a quarter of a GMAC per
+    64-px image, a tenth of a ResNet-18 U-Net's)."""
+    return small_encoder(pretrained, channels=(16, 32, 64, 128))

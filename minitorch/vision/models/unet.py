@@ -210,6 +210,13 @@ class DynamicUnet(SequentialEx):
             layers.append(MergeLayer(dense=False))  # x + x.orig: the input added back
         super().__init__(*layers)
         self.sfs = sfs
+        # What the decoder was built with, so that a saved model can be rebuilt around its
+        # encoder (``vision/superres.py``'s ``save_generator``/``load_generator``).
+        self.options = {"n_classes": n_classes, "img_size": list(imsize), "blur": blur,
+                        "blur_final": blur_final, "self_attention": self_attention,
+                        "y_range": None if y_range is None else list(y_range),
+                        "last_cross": last_cross, "bottle": bottle, "residual": residual,
+                        **{k: getattr(v, "name", v) for k, v in kwargs.items()}}
         self.train()  # a new model trains (the dummy pass left parts in eval mode)
 
     def forward(self, x):
