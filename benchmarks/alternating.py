@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+import torch
+
 FRAMEWORKS = ("minitorch", "torch")
 
 
@@ -93,7 +95,6 @@ def compare(script, cases, args, extra=()):
 
 def print_table(rows, what, args, first_column="case", ms_decimals=0):
     """The setting in a sentence (``what``: models, sizes, batch), then the markdown table."""
-    import torch
     print(f"\n{what}; median of {args.rounds} × {args.steps} steps per framework, each in its "
           f"own process, alternating; torch {torch.__version__} with {args.torch_threads} "
           f"thread(s), minitorch with {args.blas_threads or 'the default number of'} BLAS "

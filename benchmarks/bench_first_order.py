@@ -56,7 +56,8 @@ def make_step(case):
         opt = SGD(model.parameters(), lr=0.01, momentum=0.9)
         return lambda: minitorch_step(model, opt, x, y)
     if case.startswith("wgan-"):
-        from bench_gan import BETAS, LR, minitorch_critic_step, minitorch_generator_step
+        from bench_gan import BETAS, CLIP, LR
+        from gan_step import minitorch_gan_step
         from minitorch.optim import Adam
         from minitorch.vision.gan import GANLoss, GANModule, NoopLoss, WassersteinLoss
         from minitorch.vision.models import basic_critic, basic_generator
@@ -66,11 +67,9 @@ def make_step(case):
         minitorch.manual_seed(0)
         gan = GANModule(basic_generator(32, 1, n_features=32), basic_critic(32, 1, n_features=32))
         loss_func = GANLoss(NoopLoss(), WassersteinLoss(), gan)
-        if case == "wgan-critic":
-            opt = Adam(gan.critic.parameters(), lr=LR, betas=BETAS)
-            return lambda: minitorch_critic_step(gan, loss_func, opt, real, noise)
-        opt = Adam(gan.generator.parameters(), lr=LR, betas=BETAS)
-        return lambda: minitorch_generator_step(gan, loss_func, opt, noise, real)
+        gen_mode = case == "wgan-generator"
+        opt = Adam((gan.generator if gen_mode else gan.critic).parameters(), lr=LR, betas=BETAS)
+        return lambda: minitorch_gan_step(gan, loss_func, opt, gen_mode, noise, real, clip=CLIP)
     if case == "gru":
         rng = np.random.default_rng(0)
         minitorch.manual_seed(0)

@@ -16,8 +16,9 @@ Adam with betas (0, 0.99), lr 2e-4, no weight decay; both models in training mod
 ``switch_eval=False``).  Both frameworks start from the same weights (minitorch's, seeded, copied
 into torch).  Each framework runs in a process of its own and the processes alternate
 (``alternating.py``); the table gives medians over all timed steps, the ratio minitorch / torch,
-and the lowest and highest ratio of one round.  The torch models and steps are the references of
-``tests/test_gan.py``, in ``tests/torch_twins_gan.py``.  Target (issue 14): within 1.3×.
+and the lowest and highest ratio of one round.  The steps are ``gan_step.py``'s and, in torch,
+``tests/torch_twins_gan.py``'s (the references of ``tests/test_gan.py``, with the models).
+Target (issue 14): within 1.3×.
 """
 import argparse
 import sys
@@ -32,47 +33,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import minitorch  # noqa: E402
 from minitorch.optim import Adam  # noqa: E402
-from minitorch.vision.gan import (  # noqa: E402
-    GANLoss, GANModule, NoopLoss, WassersteinLoss, requires_grad)
+from minitorch.vision.gan import GANLoss, GANModule, NoopLoss, WassersteinLoss  # noqa: E402
 from minitorch.vision.models import basic_critic, basic_generator  # noqa: E402
 from tests.torch_twins_gan import (  # noqa: E402
-    copy_weights, torch_basic_critic, torch_basic_generator, torch_critic_step,
-    torch_generator_step)
+    copy_weights, torch_basic_critic, torch_basic_generator, torch_gan_step)
 
 from alternating import add_arguments, compare, print_table, report, time_steps  # noqa: E402
+from gan_step import minitorch_gan_step  # noqa: E402
 
 CLIP, LR, BETAS = 0.01, 2e-4, (0.0, 0.99)
-
-
-def minitorch_critic_step(gan, loss_func, opt_critic, real, noise, clip=CLIP):
-    """The same with minitorch's GANModule and GANLoss in critic mode."""
-    gan.switch(False)
-    loss_func.switch(False)
-    requires_grad(gan.generator, False)
-    requires_grad(gan.critic, True)
-    with minitorch.no_grad():
-        for p in gan.critic.parameters():
-            p.clamp_(-clip, clip)
-    loss = loss_func(gan(real), noise)
-    opt_critic.zero_grad()
-    loss.backward()
-    opt_critic.step()
-    return loss.item()
-
-
-def minitorch_generator_step(gan, loss_func, opt_gen, noise, real, clip=CLIP):
-    gan.switch(True)
-    loss_func.switch(True)
-    requires_grad(gan.generator, True)
-    requires_grad(gan.critic, False)
-    with minitorch.no_grad():
-        for p in gan.critic.parameters():
-            p.clamp_(-clip, clip)
-    loss = loss_func(gan(noise), real)
-    opt_gen.zero_grad()
-    loss.backward()
-    opt_gen.step()
-    return loss.item()
 
 
 def worker(framework, kind, steps, torch_threads, n_features, batch_size=64):
@@ -88,12 +57,9 @@ def worker(framework, kind, steps, torch_threads, n_features, batch_size=64):
         model = mt_crit if kind == "critic" else mt_gen
         opt = Adam(model.parameters(), lr=LR, betas=BETAS)
         x, z = minitorch.tensor(real), minitorch.tensor(noise)
-        if kind == "critic":
-            def step():
-                return minitorch_critic_step(gan, loss_func, opt, x, z)
-        else:
-            def step():
-                return minitorch_generator_step(gan, loss_func, opt, z, x)
+
+        def step():
+            return minitorch_gan_step(gan, loss_func, opt, kind == "generator", z, x, clip=CLIP)
     else:
         torch.set_num_threads(torch_threads)
         gen, crit = torch_basic_generator(32, 1, n_features=n_features), torch_basic_critic(
@@ -103,12 +69,9 @@ def worker(framework, kind, steps, torch_threads, n_features, batch_size=64):
         model = crit if kind == "critic" else gen
         opt = torch.optim.Adam(model.parameters(), lr=LR, betas=BETAS)
         x, z = torch.tensor(real), torch.tensor(noise)
-        if kind == "critic":
-            def step():
-                return torch_critic_step(gen, crit, opt, x, z)
-        else:
-            def step():
-                return torch_generator_step(gen, crit, opt, z)
+
+        def step():
+            return torch_gan_step(gen, crit, opt, kind == "generator", z, x, clip=CLIP)
     report(time_steps(step, steps, warmup=3))
 
 

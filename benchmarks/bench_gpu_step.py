@@ -117,7 +117,7 @@ def main():
     args = parser.parse_args()
     if not minitorch.cuda_is_available():
         sys.exit("bench_gpu_step: minitorch sees no GPU (CuPy, or the stand-in on PYTHONPATH)")
-    import cupy
+    import cupy  # here, once minitorch has found it: CuPy is optional (the 'gpu' extra)
     print(f"cupy {cupy.__version__}, torch {torch.__version__} on {TORCH_DEVICE}"
           + (" (the CuPy stand-in: a dry run)" if hasattr(cupy, "_stand_in") else ""))
     for name in args.models:

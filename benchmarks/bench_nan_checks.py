@@ -2,10 +2,10 @@
 
 Usage:  python benchmarks/bench_nan_checks.py [--rounds 7] [--steps 20] [--models C]
 
-``TerminateOnNaN`` does two things on every training batch (``minitorch/learner/callbacks.py``):
+``TerminateOnNaN`` does two things on every training batch (``minitorch/learner/nan_stop.py``):
 at ``begin_batch`` it copies the model's buffers (batchnorm's running statistics), and at
 ``after_backward`` it checks the loss, every gradient and every buffer for NaN and infinity —
-one sum per array, added up, and read with the loss in one transfer (``Learner._read_batch``;
+one sum per array, added up, and read with the loss in one transfer (``nan_stop.read_batch``;
 the plain step reads the loss alone).  This script times the step of
 ``bench_train_step.py`` (forward, cross-entropy, backward, SGD with momentum, batch 128 of
 1×28×28) with and without those two calls, made exactly as the Learner makes them, in the same
@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 
 import minitorch
-from minitorch.learner.callbacks import TerminateOnNaN, read_together
+from minitorch.learner.nan_stop import TerminateOnNaN, read_together
 from minitorch.nn import functional as F
 from minitorch.optim import SGD
 
@@ -40,7 +40,7 @@ def step(model, opt, x, y, checks=None):
     if checks is None:
         opt.step()
         return loss.item()
-    # As Learner._read_batch: the loss and the gradients' total, read in one transfer.
+    # As nan_stop.read_batch: the loss and the gradients' total, read in one transfer.
     values = read_together({"loss": loss.array, **checks.values_to_read()})
     checks.learn.last_loss, checks.learn.batch_values = values["loss"], values
     checks.after_backward()  # raises CancelFitException if anything is not finite

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-# The torch twin of SelfAttention is the test suite's (tests/torch_twins_gan.py), imported from
-# the repository's root.
+# The torch twins of SequentialEx, MergeLayer, SelfAttention and VGG16 are the test suite's
+# (tests/torch_twins*.py), imported from the repository's root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import minitorch  # noqa: E402
 from minitorch import nn  # noqa: E402
@@ -44,7 +44,9 @@ from minitorch.vision.layers import (  # noqa: E402
 from minitorch.vision.models import VGGInput, small_encoder, vgg16_features  # noqa: E402
 from minitorch.vision.models.pretrained import load_vgg16_features_state  # noqa: E402
 from minitorch.vision.models.unet import DynamicUnet, ResizeToInput, UnetBlock  # noqa: E402
-from tests.torch_twins_gan import TorchSelfAttention2d  # noqa: E402
+from tests.torch_twins import TorchMerge, TorchSequentialEx  # noqa: E402
+from tests.torch_twins_gan import TorchSelfAttention  # noqa: E402
+from tests.torch_twins_vgg import torch_vgg16_features  # noqa: E402
 
 from alternating import add_arguments, compare, print_table, report, time_steps  # noqa: E402
 
@@ -59,30 +61,6 @@ def lesson_unet(size=64):
 
 
 # ---- the same modules in torch -------------------------------------------------------------------
-class TorchSequentialEx(torch.nn.Module):
-    def __init__(self, layers):
-        super().__init__()
-        self.layers = torch.nn.ModuleList(layers)
-
-    def forward(self, x):
-        result = x
-        for layer in self.layers:
-            result.orig = x
-            next_result = layer(result)
-            result.orig = None
-            result = next_result
-        return result
-
-
-class TorchMerge(torch.nn.Module):
-    def __init__(self, dense):
-        super().__init__()
-        self.dense = dense
-
-    def forward(self, x):
-        return torch.cat([x, x.orig], 1) if self.dense else x + x.orig
-
-
 class TorchResizeToInput(torch.nn.Module):
     def forward(self, x):
         size = x.orig.shape[-2:]
@@ -164,9 +142,9 @@ def to_torch(m):
     if isinstance(m, UnetBlock):
         return TorchUnetBlock(m)
     if isinstance(m, SelfAttention):  # its 1×1 convs are always spectral-normed, as the twin's
-        return TorchSelfAttention2d(m.value.in_channels)
+        return TorchSelfAttention(m.value.in_channels)
     if isinstance(m, SequentialEx):  # res_block and DynamicUnet
-        return TorchSequentialEx([to_torch(c) for c in m.layers])
+        return TorchSequentialEx(*[to_torch(c) for c in m.layers])
     if isinstance(m, nn.Sequential):
         return torch.nn.Sequential(*[to_torch(c) for c in m.children()])
     raise TypeError(f"to_torch: no torch twin for {type(m).__name__}")
@@ -193,18 +171,8 @@ def torch_unet(mt_unet):
 
 
 def torch_vgg(upto=30):
-    layers, c = [], 3
-    for v in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512]:
-        if v == "M":
-            layers.append(torch.nn.MaxPool2d(2, 2))
-        else:
-            layers += [torch.nn.Conv2d(c, v, 3, padding=1), torch.nn.ReLU()]
-            c = v
-    model = torch.nn.Sequential(*layers[:upto])
-    state = load_vgg16_features_state()
-    model.load_state_dict({k[len("features."):]: torch.from_numpy(v) for k, v in state.items()
-                           if int(k.split(".")[1]) < upto})
-    return model.eval().requires_grad_(False)
+    """VGG16's pretrained ``features[:upto]`` in torch (the test suite's twin), frozen."""
+    return torch_vgg16_features(upto, load_vgg16_features_state()).eval().requires_grad_(False)
 
 
 class TorchFeatureLoss:

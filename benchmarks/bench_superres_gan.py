@@ -58,6 +58,7 @@ import torch.nn.functional as torch_F
 # to torch, and puts the repository's root on the path for minitorch and tests/.
 from alternating import add_arguments, compare, print_table, report, time_steps
 from bench_superres import to_torch, torch_unet
+from gan_step import minitorch_gan_step
 
 import minitorch
 from minitorch import nn
@@ -66,9 +67,10 @@ from minitorch.nn import functional as F
 from minitorch.nn.hooks import flatten_model
 from minitorch.optim import Adam
 from minitorch.vision import AdaptiveLoss, NormType
-from minitorch.vision.gan import GANLoss, GANModule, gan_loss_from_func, requires_grad
+from minitorch.vision.gan import GANLoss, GANModule, gan_loss_from_func
 from minitorch.vision.models import gan_critic, small_encoder
 from minitorch.vision.models.unet import DynamicUnet
+from tests.torch_twins_gan import torch_gan_step
 
 BATCH_SIZE, SIZE = 16, 64
 LR, CRITIC_LR_MULT = 1e-4, 5.0   # learn.fit(..., 1e-4); GANDiscriminativeLR(mult_lr=5.)
@@ -109,64 +111,18 @@ def settle_spectral_norms(critic, image, n_forwards=10):
             critic(image)
 
 
-# ---- the steps -----------------------------------------------------------------------------------
-def minitorch_critic_step(gan, loss_func, opt_critic, crappy, real):
-    """A critic batch as GANTrainer runs it: the critic's input is the real image, and GANLoss
-    hands the crappy one to the generator."""
-    gan.switch(False)
-    loss_func.switch(False)
-    requires_grad(gan.generator, False)
-    requires_grad(gan.critic, True)
-    gan.generator.eval()
-    gan.critic.train()
-    loss = loss_func(gan(real), crappy)
-    opt_critic.zero_grad()
-    loss.backward()
-    opt_critic.step()
-    return loss.item()
-
-
-def minitorch_generator_step(gan, loss_func, opt_gen, crappy, real):
-    gan.switch(True)
-    loss_func.switch(True)
-    requires_grad(gan.generator, True)
-    requires_grad(gan.critic, False)
-    gan.generator.train()
-    gan.critic.eval()
-    loss = loss_func(gan(crappy), real)
-    opt_gen.zero_grad()
-    loss.backward()
-    opt_gen.step()
-    return loss.item()
-
-
-def torch_critic_step(generator, critic, opt_critic, crappy, real):
-    """The same in torch, the loss written out."""
-    generator.requires_grad_(False).eval()
-    critic.requires_grad_(True).train()
-    with torch.no_grad():
-        fake = generator(crappy)
-    real_pred, fake_pred = critic(real), critic(fake)
+# ---- the losses, in torch (minitorch's are GANLoss's, from gan_loss_from_func) ------------------
+def torch_critic_loss(real_pred, fake_pred):
+    """The mean of BCE-with-logits(real → 1) and BCE-with-logits(fake → 0)."""
     bce = torch_F.binary_cross_entropy_with_logits
-    loss = (bce(real_pred, torch.ones_like(real_pred))
+    return (bce(real_pred, torch.ones_like(real_pred))
             + bce(fake_pred, torch.zeros_like(fake_pred))) / 2
-    opt_critic.zero_grad()
-    loss.backward()
-    opt_critic.step()
-    return loss.item()
 
 
-def torch_generator_step(generator, critic, opt_gen, crappy, real):
-    generator.requires_grad_(True).train()
-    critic.requires_grad_(False).eval()
-    fake = generator(crappy)
-    fake_pred = critic(fake)
-    loss = (WEIGHTS_GEN[0] * torch_F.binary_cross_entropy_with_logits(
+def torch_generator_loss(fake_pred, fake, real):
+    """``WEIGHTS_GEN[0]`` × BCE-with-logits(fake → 1) + ``WEIGHTS_GEN[1]`` × MSE(fake, real)."""
+    return (WEIGHTS_GEN[0] * torch_F.binary_cross_entropy_with_logits(
         fake_pred, torch.ones_like(fake_pred)) + WEIGHTS_GEN[1] * torch_F.mse_loss(fake, real))
-    opt_gen.zero_grad()
-    loss.backward()
-    opt_gen.step()
-    return loss.item()
 
 
 def dropout_off(critic, dropout_class):
@@ -202,10 +158,10 @@ def worker(framework, kind, steps, torch_threads):
                                   [flatten_model(mt_critic if kind == "critic" else mt_gen)],
                                   wd=WD)
         x, y = minitorch.tensor(crappy), minitorch.tensor(real)
-        step_func = minitorch_critic_step if kind == "critic" else minitorch_generator_step
 
         def step():
-            return step_func(gan, loss_func, opt, x, y)
+            return minitorch_gan_step(gan, loss_func, opt, kind == "generator", x, y,
+                                      switch_eval=True)
         critic, dropout_class = mt_critic, nn.Dropout2d
     else:
         torch.set_num_threads(torch_threads)
@@ -215,10 +171,11 @@ def worker(framework, kind, steps, torch_threads):
         model = critic if kind == "critic" else generator
         opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=BETAS, weight_decay=WD)
         x, y = torch.tensor(crappy), torch.tensor(real)
-        step_func = torch_critic_step if kind == "critic" else torch_generator_step
 
         def step():
-            return step_func(generator, critic, opt, x, y)
+            return torch_gan_step(generator, critic, opt, kind == "generator", x, y,
+                                  torch_critic_loss, torch_generator_loss, clip=None,
+                                  switch_eval=True)
         dropout_class = torch.nn.Dropout2d
     restore_dropout = dropout_off(critic, dropout_class)
     first = step()  # the check: no dropout, so both frameworks compute the same thing

@@ -18,7 +18,7 @@ processes alternate (minitorch, torch, minitorch, ...) so that the noise of a sh
 both alike; the table gives the medians over all timed steps and the ratio minitorch / torch
 (below 1: minitorch is faster), and the lowest and highest ratio of one round (its two
 processes ran back to back) as a measure of the machine's noise.  Both processes import
-minitorch, so both run with the allocator setting of ``minitorch.backend.keep_freed_memory``.
+minitorch, so both run with the allocator setting of ``minitorch.speed.cpu.keep_freed_memory``.
 Targets (issue 4): A ≤ 1.0×, C ≤ 1.5×.
 """
 import argparse

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 import minitorch
-from minitorch.data import mnist_databunch
+from minitorch.vision import mnist_databunch
 
 # The lesson's models in torch and the recipe's loop are the test suite's references too; they
 # live in tests/torch_twins.py, imported from the repository's root.

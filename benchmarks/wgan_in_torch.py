@@ -18,7 +18,7 @@ mode, batches of 64 of the 60,000 padded digits in [−1, 1] (937 a epoch, reshu
 fresh noise for every batch; five critic batches, then one generator batch (fastai's
 ``FixedGANSwitcher(n_crit=5)``: each batch of the loader is one or the other, 781 + 156 an
 epoch), the critic's weights clamped to ±0.01 before each batch; the steps are those that
-``tests/test_gan.py`` holds GANTrainer to (``torch_critic_step`` / ``torch_generator_step``).
+``tests/test_gan.py`` holds GANTrainer to (``torch_gan_step``).
 """
 import argparse
 import sys
@@ -35,7 +35,7 @@ from minitorch.vision.gan_eval import frechet_distance_features, rate, train_jud
 # imported from the repository's root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.torch_twins_gan import (  # noqa: E402
-    torch_basic_critic, torch_basic_generator, torch_critic_step, torch_generator_step)
+    torch_basic_critic, torch_basic_generator, torch_gan_step)
 
 N_CRIT, LR, BETAS, BS, N_SAMPLES = 5, 2e-4, (0.0, 0.99), 64, 1000
 
@@ -80,11 +80,11 @@ def train_one_seed(seed, epochs, n_features, real, judge, test_features):
         for b in range(n_batches):
             noise = torch.randn(BS, 100, 1, 1)
             if gen_mode:
-                torch_generator_step(generator, critic, opt_gen, noise)
+                torch_gan_step(generator, critic, opt_gen, True, noise)
                 gen_mode, critic_batches = False, 0
             else:
-                torch_critic_step(generator, critic, opt_critic, real[perm[b * BS:(b + 1) * BS]],
-                                  noise)
+                torch_gan_step(generator, critic, opt_critic, False, noise,
+                               real[perm[b * BS:(b + 1) * BS]])
                 critic_batches += 1
                 gen_mode = critic_batches == N_CRIT
         probs, feats = rate(judge, samples(generator, seed=3))

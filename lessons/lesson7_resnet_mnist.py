@@ -24,7 +24,7 @@ from pathlib import Path
 
 import minitorch
 from minitorch import nn
-from minitorch.data import mnist_databunch
+from minitorch.vision import mnist_databunch
 from minitorch.files import atomic_write
 from minitorch.learner import Learner, accuracy
 

@@ -40,8 +40,9 @@ import minitorch
 from minitorch.data import load_mnist
 from minitorch.files import atomic_write
 from minitorch.learner import Callback, CancelEpochException, CancelFitException
-from minitorch.learner.callbacks import finish_figure
+from minitorch.nn import eval_mode
 from minitorch.optim import Adam
+from minitorch.plot import finish_figure
 from minitorch.vision import FixedGANSwitcher, GANItemList, GANLearner, noop
 from minitorch.vision.gan import image_grid
 from minitorch.vision.gan_eval import frechet_distance_features, train_judge
@@ -147,14 +148,10 @@ def samples(gen, n, seed):
     """``n`` images from ``gen`` in eval mode (as show_results draws them) for the noise of
     ``seed``."""
     noise = numpy.random.default_rng(seed).standard_normal((n, 100, 1, 1)).astype(numpy.float32)
-    modes = [(m, m.training) for m in gen.modules()]
-    gen.eval()
-    with minitorch.no_grad():
-        out = numpy.concatenate([gen(minitorch.tensor(noise[s:s + 500], device=data.device))
-                                 .numpy() for s in range(0, n, 500)])
-    for m, mode in modes:  # put the training modes back (rated during training: see below)
-        object.__setattr__(m, "training", mode)
-    return out
+    # eval_mode puts every module's own mode back after (samples are rated during training).
+    with eval_mode(gen), minitorch.no_grad():
+        return numpy.concatenate([gen(minitorch.tensor(noise[s:s + 500], device=data.device))
+                                  .numpy() for s in range(0, n, 500)])
 
 
 _, test_features = rate(to_unit_range(test32))

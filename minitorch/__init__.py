@@ -9,13 +9,18 @@ Read the package in the order its data flows (README.md has the tour):
 5. ``gradcheck.py`` — checking a backward against finite differences.
 6. ``nn/``, ``optim/`` — layers, losses, optimizers.
 7. ``data/``, ``learner/``, ``vision/``, ``text/`` — the fastai-style training library.
+
+``speed/`` holds what made it fast (a second reading); importing it first tells glibc's
+allocator to keep freed memory for reuse (``speed/cpu.py``, ``keep_freed_memory``).
 """
-from minitorch.backend import cuda_is_available, manual_seed  # noqa: F401
+from minitorch.speed import cpu as _cpu  # noqa: F401  (first: the allocator setting, see above)
+from minitorch.backend import cuda_is_available, device, manual_seed  # noqa: F401
 # tensor.py first: it imports autograd.py, and then ops/, which need both to be complete.
 from minitorch.tensor import (  # noqa: F401
-    Tensor, arange, as_tensor, bool_, empty, float16, float32, float64, from_numpy, full,
-    full_like, get_default_dtype, int32, int64, ones, ones_like, rand, randint, randn, randperm,
-    tensor, uint8, zeros, zeros_like)
+    Tensor, allclose, arange, as_tensor, bool_, empty, equal, eye, float16, float32, float64,
+    from_numpy, full, full_like, get_default_dtype, int32, int64, is_tensor, linspace, numel,
+    ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, uint8, zeros,
+    zeros_like)
 from minitorch.gradcheck import gradcheck, gradgradcheck  # noqa: F401
 from minitorch.serialization import load, save  # noqa: F401
 from minitorch.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
@@ -32,5 +37,9 @@ int = int32  # noqa: A001
 bool = bool_  # noqa: A001
 autograd.functional = autograd_functional  # minitorch.autograd.functional.hvp, as in torch
 
-# Last, as in torch: ``minitorch.nn`` and ``minitorch.optim`` after the core they build on.
-from minitorch import nn, optim  # noqa: E402,F401
+from minitorch.inference import inference_mode, is_inference_mode_enabled  # noqa: E402,F401
+from minitorch import accelerator, cuda  # noqa: E402,F401  (asking for a GPU, torch's way)
+
+# Last, as in torch: ``minitorch.nn`` and ``minitorch.optim`` after the core they build on, and
+# ``minitorch.utils.data`` (datasets and loaders) after them.
+from minitorch import nn, optim, utils  # noqa: E402,F401

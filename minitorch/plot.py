@@ -18,6 +18,9 @@ figure without pyplot (no global state), which :func:`finish_figure` handles the
 import io
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
 from minitorch.files import atomic_write
 
 
@@ -30,7 +33,7 @@ def save_figure(fig, path, dpi=100, bbox_inches=None):
 
 def in_notebook():
     """True inside a Jupyter kernel (where figures are shown), False in a script."""
-    try:
+    try:  # IPython is there only when a notebook is (it is no dependency of minitorch)
         from IPython import get_ipython
     except ImportError:
         return False
@@ -42,7 +45,7 @@ def show_figure(fig):
     """Display ``fig`` inline when running inside a Jupyter kernel; do nothing elsewhere."""
     if not in_notebook():
         return
-    from IPython.display import Image, display
+    from IPython.display import Image, display  # IPython: see in_notebook
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     display(Image(data=buffer.getvalue()))
@@ -56,14 +59,12 @@ def finish_figure(fig, path=None, bbox_inches="tight"):
     if path is not None:
         save_figure(fig, path, bbox_inches=bbox_inches)
     show_figure(fig)
-    import matplotlib.pyplot as plt  # closing a pyplot figure frees it; others are left alone
-    plt.close(fig)
+    plt.close(fig)  # closing a pyplot figure frees it; others are left alone
     return fig
 
 
 def subplots(nrows=1, ncols=1, figsize=None):
     """A new figure and its (nrows, ncols) array of axes, made without pyplot."""
-    from matplotlib.figure import Figure
     fig = Figure(figsize=figsize)
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 

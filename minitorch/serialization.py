@@ -7,9 +7,13 @@ read this way can only ever produce arrays.
 
 What can be saved: a (possibly nested) structure of dicts, lists and tuples whose leaves are
 tensors, arrays, numbers, strings, booleans or None — a model's ``state_dict()``, an
-optimizer's, or a dict holding both.  Every tensor is stored as its own array under the path
-of keys leading to it, joined by '/' (a model's ``'0.weight'`` stays ``'0.weight'``, so
-``numpy.load(path)['0.weight']`` works too).  The shape of the structure and the other leaves go
+optimizer's, or a dict holding both.  A whole model cannot: ``torch.save(model, f)`` pickles the
+model's class and the code to rebuild it, which is exactly what must never be loaded from a file
+one did not write.  The error says what to do instead: save ``model.state_dict()``, and load it
+into a model built by your own code with ``model.load_state_dict(minitorch.load(f))`` (and a
+PyTorch checkpoint is refused when loading, for the same reason: see "Pickles" below).  Every
+tensor is stored as its own array under the path of keys leading to it, joined by '/' (a
+model's ``'0.weight'`` stays ``'0.weight'``, so ``numpy.load(path)['0.weight']`` works too).  The shape of the structure and the other leaves go
 into one more array, ``__structure__``: UTF-8 JSON stored as bytes, still no pickle.
 
 The file is written under a temporary name in the same folder and then renamed over ``path``
@@ -65,8 +69,20 @@ CONVERT_TORCH = ("minitorch never unpickles (unpickling runs whatever code the f
                  "state.items()}), then minitorch.load('model.npz')")
 
 
+SAVE_THE_STATE_DICT = (
+    "Save its weights instead: minitorch.save(model.state_dict(), f); to load them, build the "
+    "model in your code and call model.load_state_dict(minitorch.load(f)) (the same works for "
+    "an optimizer's state_dict)")
+
+
 def _encode(value, path, arrays):
     """The JSON description of ``value``; arrays found inside go into ``arrays`` by name."""
+    if callable(getattr(value, "state_dict", None)):  # a Module or an Optimizer
+        raise TypeError(
+            f"minitorch.save: cannot save a whole {type(value).__name__} object at "
+            f"{'/'.join(path) or 'the top level'}: saving an object means pickling its class "
+            "and code, and minitorch never writes or loads pickles (loading one can run any "
+            f"code). {SAVE_THE_STATE_DICT}")
     if isinstance(value, Tensor) or backend.is_array(value):
         array = backend.to_numpy(value.array if isinstance(value, Tensor) else value)
         if array.dtype.kind not in "biuf":
@@ -135,16 +151,18 @@ def save(obj, f):
         numpy.savez(out, **arrays)
 
 
-def load(f, map_location=None, *, max_bytes=None):
+def load(f, map_location=None, *, weights_only=None, mmap=None, max_bytes=None):
     """Read a file (a path or an open binary file) written by ``save``, or any ``.npz`` of
     arrays, back.
 
-    Tensors come back as minitorch Tensors on ``map_location`` ('cpu' by default, or 'cuda');
-    an ``.npz`` without a ``__structure__`` entry (``numpy.savez(path, **arrays)``) comes back as
-    a dict of name → Tensor.  A missing, truncated or corrupt file raises an error naming it;
-    so do an archive whose arrays would take more than ``max_bytes`` (default: 16 times their
-    size in the file, at least 256 MiB), a pickled member and a PyTorch checkpoint (see the
-    module docstring for how to convert one).
+    Tensors come back as minitorch Tensors on ``map_location`` ('cpu' by default, 'cuda', or a
+    ``minitorch.device``); an ``.npz`` without a ``__structure__`` entry
+    (``numpy.savez(path, **arrays)``) comes back as a dict of name → Tensor.  A missing,
+    truncated or corrupt file raises an error naming it; so do an archive whose arrays would take
+    more than ``max_bytes`` (default: 16 times their size in the file, at least 256 MiB), a
+    pickled member and a PyTorch checkpoint (see the module docstring for how to convert one).
+    ``weights_only`` and ``mmap`` are accepted for PyTorch's sake: minitorch loads nothing but
+    arrays and plain values, whatever they say.
     """
     path = getattr(f, "name", "<file object>") if hasattr(f, "read") else os.fspath(f)
     device = backend.canonical_device(map_location or "cpu")

@@ -77,6 +77,10 @@ class Tensor:
     def is_cuda(self):
         return self.device == "cuda"
 
+    def is_contiguous(self):
+        """Whether the elements lie in memory in row-major order, without gaps (view needs it)."""
+        return bool(self.array.flags.c_contiguous)
+
     @property
     def _version(self):
         return self._version_counter[0]
@@ -84,6 +88,11 @@ class Tensor:
     @property
     def T(self):
         return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self):
+        """The transpose of each matrix of a batch: the last two dims swapped."""
+        return self.transpose(-2, -1)
 
     def dim(self):
         return self.array.ndim
@@ -218,8 +227,11 @@ class Tensor:
         return bool((self == element).any())
 
     # ---- moving and converting (differentiable) --------------------------------------------------
-    def to(self, *args, dtype=None, device=None):
-        """``t.to('cuda')``, ``t.to(minitorch.float64)``, ``t.to(other_tensor)``, or both."""
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
+        """``t.to('cuda')``, ``t.to(minitorch.device('cuda'))``, ``t.to(minitorch.float64)``,
+        ``t.to(other_tensor)``, or a device and a dtype.  Returns ``t`` itself when nothing
+        changes, unless ``copy=True``.  (``non_blocking`` is accepted: a copy to the GPU is
+        asynchronous in CuPy anyway.)"""
         for a in args:
             if isinstance(a, Tensor):
                 dtype, device = a.dtype, a.device
@@ -232,13 +244,14 @@ class Tensor:
             out = ops.to_device(out, backend.canonical_device(device))
         if dtype is not None and numpy.dtype(dtype) != out.dtype:
             out = ops.cast(out, numpy.dtype(dtype))
-        return out
+        return ops.clone(out) if copy and out is self else out
 
     def cpu(self):
         return self.to("cpu")
 
-    def cuda(self):
-        return self.to("cuda")
+    def cuda(self, device=None, non_blocking=False):
+        return self.to("cuda" if device is None else backend.device(
+            device if isinstance(device, str) else f"cuda:{device}"))
 
     def type(self, dtype):
         return self.to(dtype=dtype)
@@ -265,7 +278,32 @@ class Tensor:
         return ops.clone(self)
 
     def contiguous(self):
-        return self  # views are handled by the backend; there is nothing to do
+        """This tensor when it is contiguous, else a row-major copy (in the graph), which
+        ``view`` can reshape: ``t.t().contiguous().view(-1)``."""
+        return self if self.is_contiguous() else ops.contiguous(self)
+
+    # ---- new tensors like this one: same dtype and device unless told (as torch) -----------------
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return tensor(data, dtype=self.dtype if dtype is None else dtype,
+                      device=self.device if device is None else device,
+                      requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return self.new_full(_sizes(size), 0, dtype=dtype, device=device,
+                             requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self.new_full(_sizes(size), 1, dtype=dtype, device=device,
+                             requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        """Uninitialised in torch; zeros here (NumPy's ``empty`` would show old memory)."""
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return _filled(_sizes((size,)) if isinstance(size, int) else size, fill_value,
+                       self.dtype if dtype is None else dtype,
+                       self.device if device is None else device, requires_grad)
 
     # ---- in-place changes: not recorded; they bump the version counter ----------------------------
     def _check_inplace(self, name):
@@ -456,6 +494,12 @@ class Tensor:
     def matmul(self, other):
         return ops.matmul(self, other)
 
+    def mm(self, mat2):
+        return ops.mm(self, mat2)
+
+    def bmm(self, mat2):
+        return ops.bmm(self, mat2)
+
     def neg(self):
         return ops.neg(self)
 
@@ -607,6 +651,17 @@ class Tensor:
 
     def chunk(self, chunks, dim=0):
         return ops.chunk(self, chunks, dim)
+
+    def narrow(self, dim, start, length):
+        """``length`` elements of ``dim`` from ``start`` on: a view, as ``t[..., start:start +
+        length]`` along that dim."""
+        return ops.narrow(self, dim, start, length)
+
+    def tril(self, diagonal=0):
+        return ops.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return ops.triu(self, diagonal)
 
 
 
@@ -769,6 +824,55 @@ def randint(low, high=None, size=(), dtype=None, device=None):
 
 def randperm(n, device=None):
     return tensor(backend.rng().permutation(n), device=device)
+
+
+def rand_like(t, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1) of ``t``'s shape, dtype and device (unless told)."""
+    return rand(*t.shape, dtype=t.dtype if dtype is None else dtype,
+                device=t.device if device is None else device, requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples of ``t``'s shape, dtype and device (unless told)."""
+    return randn(*t.shape, dtype=t.dtype if dtype is None else dtype,
+                 device=t.device if device is None else device, requires_grad=requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    """The n × m identity matrix (ones on the diagonal), n × n without ``m``."""
+    array = numpy.eye(n, n if m is None else m, dtype=float32 if dtype is None else dtype)
+    return tensor(array, device=device, requires_grad=requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
+    if not isinstance(steps, int) or steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be a non-negative integer, got "
+                           f"{steps!r}")
+    array = numpy.linspace(start, end, steps).astype(float32 if dtype is None else dtype)
+    return tensor(array, device=device, requires_grad=requires_grad)
+
+
+# ---- questions about tensors --------------------------------------------------------------------
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(t):
+    return t.numel()
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Whether every |input − other| ≤ atol + rtol·|other| (broadcasting), as one Python bool."""
+    a, b = as_tensor(input), as_tensor(other, like=input)
+    return bool(a.xp.allclose(a.array, b.array, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(input, other):
+    """Whether the two tensors have the same shape and the same values (NaN ≠ NaN)."""
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    return bool((input.array == as_tensor(other, like=input).array).all())
 
 
 manual_seed = backend.manual_seed

@@ -48,6 +48,7 @@ except ImportError as error:  # pragma: no cover - depends on the machine
         "pip install -e '.[test]'") from error
 
 import minitorch
+from minitorch.data.download import KNOWN_CHECKSUMS, cache_dir, fetch
 
 RESULTS = {"torch_passed": 0, "torch_failed": 0, "bad_skips": []}
 
@@ -76,7 +77,7 @@ def _seed():
     minitorch.manual_seed(0)
     yield
     # an index check a test left unread on the device must not fail the next test
-    minitorch.backend._pending_checks.clear()
+    minitorch.speed.gpu._pending_checks.clear()
 
 
 @pytest.fixture
@@ -89,7 +90,6 @@ def data_dir():
     local = Path(__file__).resolve().parents[1].parent / "shared" / "data"
     if (local / "mnist").is_dir():
         return local
-    from minitorch.data.download import KNOWN_CHECKSUMS, cache_dir, fetch
     for key in KNOWN_CHECKSUMS:
         fetch(*key.split("/"))  # found in the cache, or downloaded there and verified
     return cache_dir()

@@ -15,11 +15,12 @@ import minitorch
 from minitorch import backend
 from minitorch.data import (
     MNIST, ArrayDataset, CategoryList, DataBunch, DataLoader, Dataset, DatasetType, FashionMNIST,
-    IDXError, ImageList, LabelList, Normalize, RandPadCrop, channel_stats, load_mnist, mnist_databunch,
-    mnist_image_list, pad_crop, plot_multi, rand_pad, read_idx, write_idx)
+    IDXError, LabelList, Normalize, RandPadCrop, channel_stats, load_mnist, pad_crop, plot_multi,
+    rand_pad, read_idx, write_idx)
 from minitorch.data import download
 from minitorch.data.idx import idx_bytes, parse_idx
 from minitorch.data.transforms import _gather_windows, _pad, pad_crop_loop
+from minitorch.vision import ImageList, mnist_databunch, mnist_image_list
 from torch_compare import to_numpy
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]

@@ -6,11 +6,11 @@ import pytest
 
 import minitorch
 from minitorch import nn
-from minitorch.data import DataBunch, DatasetType, imagenet_stats
+from minitorch.data import DataBunch, DatasetType
 from minitorch.learner import Learner
 from minitorch.nn import functional as F
 from minitorch.text import CrossEntropyFlat, TextLMDataBunch, human_numbers_databunch
-from minitorch.vision import ImageImageList, ImageList
+from minitorch.vision import ImageImageList, ImageList, imagenet_stats
 from minitorch.vision.image import normalised_grid
 
 BS, BPTT = 8, 5

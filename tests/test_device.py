@@ -12,6 +12,8 @@ import pytest
 import minitorch
 from minitorch import backend, nn
 from minitorch.nn import functional as F
+from minitorch.ops import conv
+from minitorch.speed.cpu import tuned_for_cpu
 from torch_compare import to_numpy
 
 needs_cuda = [pytest.mark.cuda,
@@ -175,7 +177,7 @@ def test_dropout_masks_are_drawn_on_the_device_and_repeat_with_the_seed():
     assert set(np.unique(masks[0])) == {0.0, 2.0} and 0.4 < (masks[0] == 0).mean() < 0.6
 
 
-# ---- the GPU code path (backend.tuned_for_cpu, backend.fuse) against the CPU's -------------------
+# ---- the GPU code path (speed/cpu.py's tuned_for_cpu, speed/gpu.py's fuse) against the CPU's ----
 def test_adam_fused_update_on_the_device_matches_the_cpu_update():
     minitorch.manual_seed(0)
     shapes = [(5, 3), (7,)]
@@ -200,7 +202,6 @@ def test_adam_fused_update_on_the_device_matches_the_cpu_update():
 
 
 def test_the_gpu_takes_the_plain_forms_of_the_conv_reductions():
-    from minitorch.ops import conv
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((2, 3, 2048)), rng.standard_normal((2, 4, 2048))
     on_cpu = conv.grouped_matmul_bt(a.reshape(6, -1), b.reshape(8, -1), 2)  # pieces of 512
@@ -211,7 +212,7 @@ def test_the_gpu_takes_the_plain_forms_of_the_conv_reductions():
     np.testing.assert_allclose(to_numpy(conv.row_sums(backend.array_module("cuda"),
                                                       backend.to_device(m, "cuda"))),
                                conv.row_sums(np, m), rtol=1e-12)
-    assert backend.tuned_for_cpu(m) and not backend.tuned_for_cpu(backend.to_device(m, "cuda"))
+    assert tuned_for_cpu(m) and not tuned_for_cpu(backend.to_device(m, "cuda"))
 
 
 @pytest.mark.parametrize("training", [True, False])

@@ -49,7 +49,7 @@ from minitorch.data.image_folder import open_image
 from minitorch.files import atomic_write
 from minitorch.learner import (
     Callback, Learner, LossMetrics, LRFinder, OneCycleScheduler, accuracy)
-from minitorch.learner.callbacks import non_finite
+from minitorch.learner.nan_stop import non_finite
 from minitorch.nn import functional as F
 from minitorch.optim import SGD, Adam, RMSprop
 from minitorch.vision import (

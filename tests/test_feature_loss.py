@@ -2,9 +2,6 @@
 weights (float64: the loss, each of its terms and the gradient with respect to the prediction),
 gram_matrix through the harness, the hooks taken off, and the LossMetrics callback's columns in
 the epoch table."""
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -17,9 +14,7 @@ from minitorch.learner.loss_metrics import LossMetrics
 from minitorch.vision.feature_loss import FeatureLoss, gram_matrix
 from minitorch.vision.models import IMAGENET_STATS, VGG_MEAN, VGGInput, vgg16_features
 from tests.torch_compare import assert_close, check, to_numpy
-
-SHARED = Path(os.environ.get("MINITORCH_MODELS") or
-              Path(__file__).resolve().parents[1].parent / "shared" / "models")
+from tests.torch_twins_vgg import pretrained_features_state, torch_vgg16_features
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (1, 8, 3, 3)])
@@ -33,18 +28,7 @@ def test_gram_matrix(shape):
 
 
 def torch_vgg_features(upto=30):
-    layers, c = [], 3
-    for v in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512]:
-        if v == "M":
-            layers.append(torch.nn.MaxPool2d(2, 2))
-        else:
-            layers += [torch.nn.Conv2d(c, v, 3, padding=1), torch.nn.ReLU()]
-            c = v
-    model = torch.nn.Sequential(*layers[:upto])
-    with np.load(SHARED / "vgg16_hed_features.npz", allow_pickle=False) as npz:
-        model.load_state_dict({k[len("features."):]: torch.from_numpy(npz[k]) for k in npz.files
-                               if int(k.split(".")[1]) < upto})
-    return model.double().eval().requires_grad_(False)
+    return torch_vgg16_features(upto, pretrained_features_state()).double().eval().requires_grad_(False)
 
 
 def torch_feature_loss(vgg, pred, target, ids, wgts, stats):

@@ -10,20 +10,21 @@ import pytest
 import torch
 
 import minitorch
+from minitorch import nn
 from minitorch.data import ArrayDataset, DataBunch, DataLoader
-from minitorch.learner import Callback, accuracy_thresh_expand
+from minitorch.learner import Callback, Learner, accuracy_thresh_expand
 from minitorch.nn import functional as F
 from minitorch.optim import Adam
 from minitorch.vision import (
-    AdaptiveGANSwitcher, AdaptiveLoss, FixedGANSwitcher, GANDiscriminativeLR, GANItemList,
-    GANLearner, GANTrainer, GradientPenalty, NoisyItem, NoopLoss, WassersteinLoss,
+    AdaptiveGANSwitcher, AdaptiveLoss, FixedGANSwitcher, Flatten, GANDiscriminativeLR,
+    GANItemList, GANLearner, GANTrainer, GradientPenalty, NoisyItem, NoopLoss, WassersteinLoss,
     gan_loss_from_func, noop)
 from minitorch.vision.models import basic_critic, basic_generator
 
 from tests.torch_compare import assert_close, tolerance
 from tests.torch_twins_gan import (
-    copy_weights, torch_basic_critic, torch_basic_generator, torch_critic_step,
-    torch_generator_step, torch_gradient_penalty)
+    copy_weights, torch_basic_critic, torch_basic_generator, torch_gan_step,
+    torch_gradient_penalty)
 
 NOISE, SIZE = 4, 8
 
@@ -292,9 +293,9 @@ def test_one_critic_and_one_generator_step_match_torch(tmp_path):
 
     opt_c = torch.optim.Adam(t_crit.parameters(), lr=lr, betas=(0., 0.99))
     opt_g = torch.optim.Adam(t_gen.parameters(), lr=lr, betas=(0., 0.99))
-    loss_c = torch_critic_step(t_gen, t_crit, opt_c, torch.tensor(images[:4]),
-                               torch.tensor(noise[:4]))
-    loss_g = torch_generator_step(t_gen, t_crit, opt_g, torch.tensor(noise[4:]))
+    loss_c = torch_gan_step(t_gen, t_crit, opt_c, False, torch.tensor(noise[:4]),
+                            torch.tensor(images[:4]))
+    loss_g = torch_gan_step(t_gen, t_crit, opt_g, True, torch.tensor(noise[4:]))
 
     trainer = learn.gan_trainer
     assert trainer.closses == pytest.approx([loss_c], rel=1e-9, abs=1e-12)
@@ -316,9 +317,6 @@ def test_one_critic_and_one_generator_step_match_torch(tmp_path):
 def test_from_learners_combines_the_two_losses(tmp_path):
     """GANLearner.from_learners: generator loss = w0 · critic loss on fakes labelled real +
     w1 · the generator learner's loss; critic loss = the mean of real-as-1 and fake-as-0."""
-    from minitorch import nn
-    from minitorch.learner import Learner
-    from minitorch.vision import Flatten
     rng = np.random.default_rng(4)
     crappy = rng.standard_normal((8, 1, 8, 8)).astype(np.float32)
     target = rng.standard_normal((8, 1, 8, 8)).astype(np.float32)

@@ -6,9 +6,13 @@ import torch
 
 import minitorch
 from minitorch import nn
+from minitorch.optim import Adam
+from minitorch.vision import AdaptiveLoss
 from minitorch.vision.gan_eval import (
     feature_stats, frechet_distance, frechet_distance_features, sqrtm_psd)
 from minitorch.vision.models import basic_critic, basic_generator, gan_critic
+from torch_compare import assert_close, to_numpy
+from torch_twins_gan import torch_gan_critic
 
 
 def n_params(model):
@@ -160,10 +164,6 @@ def test_gan_critic_trains_step_by_step_as_its_torch_twin():
     batches: every loss and, at the end, every weight and power-iteration vector as torch's
     (float64; dropout off, the only random draw).  It was written when the lesson's critic stayed
     at chance: torch's does too (lessons/README.md)."""
-    from minitorch.optim import Adam
-    from minitorch.vision import AdaptiveLoss
-    from torch_compare import assert_close, to_numpy
-    from torch_twins_gan import torch_gan_critic
     minitorch.manual_seed(3)
     model = gan_critic(nf=8, n_blocks=2, p=0.).double()
     twin = torch_gan_critic(nf=8, n_blocks=2, p=0.).double()

@@ -15,14 +15,13 @@ import torch
 
 import minitorch
 from minitorch import nn
-from minitorch.data import (
-    CategoryList, DataBunch, DatasetType, EmptyLabelList, ImageList, LabelList)
+from minitorch.data import CategoryList, DataBunch, DatasetType, EmptyLabelList, LabelList
 from minitorch.learner import (
     Callback, CancelBatchException, CancelEpochException, CancelFitException, Learner, accuracy,
     accuracy_thresh, error_rate)
 from minitorch.nn import functional as F
 from minitorch.optim import SGD, Adam
-from minitorch.vision import Flatten
+from minitorch.vision import Flatten, ImageList
 from minitorch.vision.models import basic_cnn, densenet_ish, refactored_cnn, resnet_ish
 from torch_compare import to_numpy
 
@@ -64,6 +63,22 @@ def assert_same_weights(a, b):
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+# ---- evaluating in the middle of training: every module keeps its own mode ----------------------
+@pytest.mark.parametrize("evaluate", [
+    lambda learn: learn.validate(),
+    lambda learn: learn.get_preds(),
+    lambda learn: learn.pred_batch(),
+    lambda learn: learn.summary(),
+], ids=["validate", "get_preds", "pred_batch", "summary"])
+def test_evaluating_leaves_each_module_in_its_own_mode(evaluate):
+    learn = make_learner()
+    learn.model.train()
+    learn.model[3].eval()  # a batchnorm kept in eval mode (frozen statistics) in a model that trains
+    before = [m.training for m in learn.model.modules()]
+    evaluate(learn)
+    assert [m.training for m in learn.model.modules()] == before
 
 
 # ---- one-cycle ---------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import torch
 import minitorch
 from minitorch import nn
 from minitorch.nn import functional as F
-from minitorch.nn import init
+from minitorch.nn import clip_grad, init
 from torch_compare import DEVICE, TORCH_DEVICE, assert_close, check, tolerance
 
 
@@ -84,6 +84,15 @@ LAYERS = [
     row("leaky_relu", lambda nn: nn.LeakyReLU(0.2), (3, 4)),
     row("sigmoid", lambda nn: nn.Sigmoid(), (3, 4)),
     row("tanh", lambda nn: nn.Tanh(), (3, 4)),
+    row("gelu", lambda nn: nn.GELU(), (3, 4)),
+    row("gelu_tanh", lambda nn: nn.GELU(approximate="tanh"), (3, 4)),
+    row("layernorm", lambda nn: nn.LayerNorm(5), (4, 5)),
+    row("layernorm_2d_shape", lambda nn: nn.LayerNorm((3, 4), eps=1e-3), (2, 5, 3, 4)),
+    row("layernorm_no_bias", lambda nn: nn.LayerNorm([6], bias=False), (2, 3, 6)),
+    row("layernorm_no_affine", lambda nn: nn.LayerNorm(6, elementwise_affine=False), (4, 6)),
+    row("transformer_mlp", lambda nn: nn.Sequential(
+        nn.LayerNorm(8), nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 8), nn.Dropout(0.0)),
+        (2, 3, 8)),
     row("softmax", lambda nn: nn.Softmax(dim=1), (3, 4, 2)),
     row("log_softmax", lambda nn: nn.LogSoftmax(dim=-1), (3, 4)),
     row("embedding", lambda nn: nn.Embedding(10, 4), (3, 5), integer_input=10),
@@ -187,7 +196,8 @@ def test_layer_repr_and_state_dict_keys_match_torch(factory, shape, integer_inpu
 
 @pytest.mark.parametrize("factory,shape,integer_input",
                          [p for p in LAYERS if p.id in ("conv", "linear", "conv_transpose",
-                                                        "batchnorm2d", "embedding")])
+                                                        "batchnorm2d", "embedding",
+                                                        "layernorm_2d_shape", "gelu")])
 def test_layer_gradcheck(factory, shape, integer_input):
     mt_layer, _ = twins(factory, np.float64)
     x = minitorch.tensor(make_input(shape, np.float64, integer_input),
@@ -327,6 +337,39 @@ def test_module_tree_walking():
                                         "head.weight", "head.bias"]
     shared = nn.Sequential(model.head, model.head)  # a shared layer counts once
     assert len(list(shared.parameters())) == 2
+
+
+def _mixed_modes():
+    """A model whose modules are not all in one mode: the top trains, its batchnorm is in eval
+    mode (frozen statistics), an inner block is in eval mode but one layer of it trains."""
+    model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6),
+                          nn.Sequential(nn.Dropout(0.5), nn.Linear(6, 3)))
+    model[1].eval()
+    model[2].eval()
+    model[2][1].train()
+    return model
+
+
+@pytest.mark.parametrize("raises", [False, True], ids=["block ends", "block raises"])
+def test_eval_mode_gives_every_module_its_own_mode_back(raises):
+    model = _mixed_modes()
+    before = [m.training for m in model.modules()]
+    assert len(set(before)) == 2  # mixed indeed
+    x = minitorch.randn(5, 4)
+
+    def block():
+        with nn.eval_mode(model) as inside:
+            assert inside is model and not any(m.training for m in model.modules())
+            # inside, dropout is off: the same input gives the same output twice
+            np.testing.assert_array_equal(model(x).detach().numpy(), model(x).detach().numpy())
+            if raises:
+                raise KeyError("in the block")
+    if raises:
+        with pytest.raises(KeyError, match="in the block"):
+            block()
+    else:
+        block()
+    assert [m.training for m in model.modules()] == before
 
 
 def test_train_eval_zero_grad_requires_grad_apply():
@@ -635,6 +678,5 @@ def test_spectral_norm_bounds_the_largest_singular_value():
 
 
 def test_clip_grad_is_reexported_from_utils():
-    from minitorch.nn import clip_grad
     assert nn.utils.clip_grad_norm_ is clip_grad.clip_grad_norm_
     assert nn.utils.clip_grad_value_ is clip_grad.clip_grad_value_

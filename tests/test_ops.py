@@ -80,6 +80,11 @@ def F(lib):
     return torch.nn.functional if lib is torch else lib
 
 
+def nnF(lib):
+    """``nn.functional`` of either library (for functions torch keeps only there, e.g. gelu)."""
+    return lib.nn.functional
+
+
 def method(name, *args):
     """A row function that calls the tensor method ``name`` (the same on both libraries)."""
     return lambda lib, x, *more, **kwargs: getattr(x, name)(*args, *more, **kwargs)
@@ -203,6 +208,12 @@ ROWS = [
         elementwise(negative_slope=2.0), values=away_from_zero),
     Row("leaky_relu_negative_slope", lambda lib, x, **kw: F(lib).leaky_relu(x, **kw),
         elementwise(negative_slope=-0.5), values=away_from_zero),
+    Row("gelu", lambda lib, x: nnF(lib).gelu(x), elementwise()),
+    Row("gelu_tanh", lambda lib, x: nnF(lib).gelu(x, approximate="tanh"), elementwise()),
+    # far in the tails Φ(x) is 0 or 1 and the tanh saturates: both must still match torch
+    Row("gelu_tails", lambda lib, x: (nnF(lib).gelu(x * 12),
+                                      nnF(lib).gelu(x * 12, approximate="tanh")),
+        elementwise(min_side=1)),
     Row("clamp", lambda lib, x, **kw: x.clamp(**kw),
         [fixed([(3, 4)], min=-0.25, max=0.75), fixed([(3, 4)], min=0.1),
          fixed([(3, 4)], max=-0.2), fixed([(0, 4)], min=0.0)], values=away_from_zero),
@@ -239,6 +250,10 @@ ROWS = [
         fixed([(3,), (5, 3, 4)]), fixed([(5, 2, 3), (3,)]), fixed([(2, 1, 2, 3), (4, 3, 2)]),
         fixed([(0, 3), (3, 2)]), fixed([(2, 0), (0, 3)])]),
     Row("matmul_function", lambda lib, a, b: lib.matmul(a, b), [fixed([(3, 1, 2, 3), (4, 3, 2)])]),
+    Row("mm", lambda lib, a, b: lib.mm(a, b) + a.mm(b), [fixed([(2, 3), (3, 4)]),
+                                                          fixed([(0, 3), (3, 2)])]),
+    Row("bmm", lambda lib, a, b: lib.bmm(a, b) + a.bmm(b), [fixed([(5, 2, 3), (5, 3, 4)])]),
+    Row("mT", lambda lib, x: x.mT * 2, [fixed([(2, 3)]), fixed([(4, 2, 3)])]),
     # reductions: dim None / int / tuple, negative dims, keepdim
     Row("sum", method("sum"), reductions()),
     Row("mean", method("mean"), reductions(min_side=1)),
@@ -297,6 +312,22 @@ ROWS = [
         fixed([(2, 4)], split_size=4, dim=1)]),
     Row("chunk", method("chunk"), [
         fixed([(7, 2)], chunks=3), fixed([(2, 6)], chunks=4, dim=-1), fixed([(2, 2)], chunks=5)]),
+    Row("narrow", method("narrow"), [
+        fixed([(4, 5)], dim=0, start=1, length=2), fixed([(4, 5)], dim=-1, start=-3, length=3),
+        fixed([(2, 3, 4)], dim=1, start=3, length=0), fixed([(2, 3, 4)], dim=2, start=0,
+                                                           length=4)]),
+    # a transposed (strided) tensor made contiguous, so that view can flatten it
+    Row("contiguous_view", lambda lib, x: x.t().contiguous().view(-1),
+        [fixed([(3, 4)]), fixed([(1, 4)]), fixed([(0, 2)])]),
+    Row("contiguous_permuted", lambda lib, x: x.permute(2, 0, 1).contiguous().view(4, -1) * 2,
+        [fixed([(2, 3, 4)])]),
+    Row("contiguous_of_contiguous", lambda lib, x: x.contiguous() * 1.5, elementwise()),
+    Row("tril", lambda lib, x, **kw: lib.tril(x, **kw), [
+        fixed([(4, 5)]), fixed([(4, 5)], diagonal=1), fixed([(2, 3, 4)], diagonal=-1),
+        fixed([(5, 3)], diagonal=-6), fixed([(3, 5)], diagonal=7), fixed([(0, 3)])]),
+    Row("triu", lambda lib, x, **kw: x.triu(**kw), [
+        fixed([(4, 5)]), fixed([(4, 5)], diagonal=-2), fixed([(2, 3, 4)], diagonal=1),
+        fixed([(5, 3)], diagonal=-6), fixed([(3, 5)], diagonal=7), fixed([(1, 1)])]),
     Row("pad", lambda lib, x, **kw: F(lib).pad(x, **kw), [
         fixed([(2, 3)], pad=(1, 2)), fixed([(2, 3, 4)], pad=(1, 0, 2, 1), value=1.5),
         fixed([(2, 3)], pad=(0, 0, 0, 2), value=-1.0),

@@ -32,6 +32,7 @@ OPTIMIZERS = {
     "Adam": (optim.Adam, torch.optim.Adam),
     "AdamW": (optim.AdamW, torch.optim.AdamW),
     "RMSprop": (optim.RMSprop, torch.optim.RMSprop),
+    "Adadelta": (optim.Adadelta, torch.optim.Adadelta),
 }
 
 # (label, optimizer, constructor options, per-group overrides or None for one group).
@@ -78,6 +79,14 @@ CONFIGS = [
     ("rmsprop maximize", "RMSprop", dict(momentum=0.5, maximize=True), None),
     ("rmsprop two groups", "RMSprop", dict(lr=0.01),
      [dict(momentum=0.9), dict(lr=0.001, alpha=0.9, centered=True)]),
+    ("adadelta default", "Adadelta", {}, None),
+    ("adadelta mnist example", "Adadelta", dict(lr=1.0), None),
+    ("adadelta rho eps", "Adadelta", dict(lr=0.5, rho=0.5, eps=1e-3), None),
+    ("adadelta rho one", "Adadelta", dict(rho=1.0), None),
+    ("adadelta weight decay", "Adadelta", dict(weight_decay=0.1), None),
+    ("adadelta maximize", "Adadelta", dict(lr=2.0, maximize=True, weight_decay=0.05), None),
+    ("adadelta two groups", "Adadelta", dict(lr=1.0),
+     [dict(rho=0.95), dict(lr=0.1, eps=1e-4, weight_decay=0.01)]),
 ]
 CONFIG_IDS = [row[0] for row in CONFIGS]
 DTYPES = [np.float64, np.float32]
@@ -415,6 +424,12 @@ CONSTRUCTION_ERRORS = [
      ValueError, r"RMSprop: alpha .* -0\.5"),
     ("negative rmsprop momentum", lambda: optim.RMSprop([_param()], momentum=-1),
      ValueError, r"RMSprop: momentum"),
+    ("negative adadelta rho", lambda: optim.Adadelta([_param()], rho=-0.1),
+     ValueError, r"Adadelta: rho must be .*-0\.1"),
+    ("adadelta rho above one", lambda: optim.Adadelta([_param()], rho=1.5),
+     ValueError, r"Adadelta: rho must be .*<= 1\.0, got 1\.5"),
+    ("negative adadelta lr", lambda: optim.Adadelta([_param()], lr=-1.0),
+     ValueError, r"Adadelta: lr"),
     ("AdamW coupled",
      lambda: optim.AdamW([{"params": [_param()], "decoupled_weight_decay": False}]),
      ValueError, r"always decoupled.*param group 0"),

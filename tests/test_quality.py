@@ -5,8 +5,6 @@ sharpness of a doubled image (and outside a box), the period-2 energy of a check
 (Parseval) and of a smooth image, the colour spread of a pixel, the feature distance against
 a torch re-implementation with the real VGG16 weights."""
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,9 +15,7 @@ from minitorch.vision.quality import (
     FeatureDistance, checkerboard_ratio, colour_spread, laplacian, luminance, period2_energy, psnr,
     psnr_in_box, psnr_outside_box, sharpness_ratio, ssim, ssim_in_box, ssim_map,
     ssim_outside_box)
-
-SHARED = Path(os.environ.get("MINITORCH_MODELS") or
-              Path(__file__).resolve().parents[1].parent / "shared" / "models")
+from torch_twins_vgg import pretrained_features_state, torch_vgg16_features
 
 
 def test_psnr_of_a_known_error():
@@ -106,17 +102,7 @@ def test_feature_distance_against_torch_with_the_real_vgg():
     target = rng.uniform(0, 1, (2, 3, 32, 32))
     pred = np.clip(target + 0.1 * rng.standard_normal(target.shape), 0, 1)
     measure = FeatureDistance(vgg16_features(upto=30), VGGInput(stats=None))
-    layers, c = [], 3
-    for v in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512]:
-        if v == "M":
-            layers.append(torch.nn.MaxPool2d(2, 2))
-        else:
-            layers += [torch.nn.Conv2d(c, v, 3, padding=1), torch.nn.ReLU()]
-            c = v
-    vgg = torch.nn.Sequential(*layers)
-    with np.load(SHARED / "vgg16_hed_features.npz", allow_pickle=False) as npz:
-        vgg.load_state_dict({k[len("features."):]: torch.from_numpy(npz[k]) for k in npz.files})
-    vgg = vgg.double()
+    vgg = torch_vgg16_features(30, pretrained_features_state()).double()
     mean = torch.tensor([122.67892, 116.66877, 104.00699], dtype=torch.float64).view(1, 3, 1, 1)
 
     def feats(x):

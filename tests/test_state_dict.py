@@ -8,6 +8,7 @@
 * A corrupt, truncated, pickled or mismatched file gives an error that names the file or the
   keys, and leaves the model exactly as it was; a failed save leaves the old file intact.
 """
+import io
 import os
 import re
 
@@ -16,7 +17,7 @@ import pytest
 import torch
 
 import minitorch
-from minitorch import nn
+from minitorch import nn, optim
 from minitorch.nn import functional as F
 from torch_compare import assert_close, tolerance
 
@@ -134,7 +135,6 @@ def test_nested_state_round_trips(tmp_path):
 
 
 def test_save_and_load_through_an_open_file():
-    import io
     buffer = io.BytesIO()
     model = nn.Linear(3, 2)
     minitorch.save({"model": model.state_dict(), "step": 4}, buffer)
@@ -267,8 +267,6 @@ def test_loaded_values_are_copied_into_the_existing_parameters():
 
 
 def test_optimizer_state_round_trips_and_training_resumes_identically(tmp_path):
-    from minitorch import optim
-
     def step(model, optimizer, x):
         optimizer.zero_grad()
         F.mse_loss(model(x), minitorch.zeros(4, 2)).backward()

@@ -7,11 +7,11 @@ budgets, per training batch of ``Learner.fit``:
 
 * at most ONE device→host sync: the loss, read after backward together with TerminateOnNaN's
   total of the gradients and buffers (are they finite? it must be answered before the step),
-  in one transfer (``Learner._read_batch``); nothing else — cross-entropy's target check and
+  in one transfer (``learner/nan_stop.py``, ``read_batch``); nothing else — cross-entropy's target check and
   the mean's divisor, embedding's index check stay on the device and travel back with that
-  read (``backend.check_later``);
+  read (``speed/gpu.py``, ``check_later``);
 * at most ONE host→device copy: the batch (inputs and targets packed together,
-  ``backend.to_device_together``) when it is made on the host; the batch's indices when the
+  ``speed/gpu.py``, ``to_device_together``) when it is made on the host; the batch's indices when the
   dataset lives on the device (MNIST's uint8 images and labels go up once, together, at the
   first batch, with the normalisation statistics: ``COPIES_ONCE``, and every batch is
   gathered, augmented and normalised there); none for the language-model token stream (it
@@ -29,11 +29,13 @@ import pytest
 
 import minitorch
 from minitorch import nn
-from minitorch.data import CategoryList, DataBunch, ImageList, LabelList
+from minitorch.data import CategoryList, DataBunch, LabelList, rand_pad
+from minitorch.data.on_device import device_batch, makes_batches_on_device
+from minitorch.data.transforms import pad_crop
 from minitorch.learner import Learner, accuracy
 from minitorch.nn import functional as F
 from minitorch.text import BatchNorm1dFlat, CrossEntropyFlat, TextLMDataBunch
-from minitorch.vision import Flatten, conv_layer, res_block
+from minitorch.vision import Flatten, ImageList, conv_layer, res_block
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not minitorch.cuda_is_available(), reason="needs a GPU (CuPy)")]
@@ -156,7 +158,6 @@ def test_mnist_databunch_on_the_device_copies_only_the_indices_per_batch(countin
     """The lesson's data steps (``mnist_databunch``: rand_pad(3, 28, 'zeros'), then normalize)
     on the device: after the first batch has put the dataset there, a training batch makes ONE
     host→device copy (its indices): no pixels go up, no sync is made."""
-    from minitorch.data import rand_pad
     rng = np.random.default_rng(0)
     train, valid = _images(48, 28, 10, rng), _images(32, 28, 10, rng)
     train.tfms = [*rand_pad(padding=3, size=28, mode="zeros")]
@@ -165,7 +166,8 @@ def test_mnist_databunch_on_the_device_copies_only_the_indices_per_batch(countin
         first = list(data.train_dl) + list(data.valid_dl)  # the arrays go up here, once
     n_batches = len(data.train_dl) + len(data.valid_dl)
     print(f"first epoch, {n_batches} batches: {counts}")
-    assert counts.copies_total() <= n_batches * COPIES_PER_BATCH + COPIES_ONCE, counts
+    # exactly: the batches made on the host would upload no datasets (and fewer copies)
+    assert counts.copies_total() == n_batches * COPIES_PER_BATCH + COPIES_ONCE, counts
     assert counts.syncs_total() == 0, counts
     with counting() as counts:
         batches = list(data.train_dl)
@@ -178,16 +180,14 @@ def test_mnist_databunch_on_the_device_copies_only_the_indices_per_batch(countin
 def test_batches_made_on_the_device_are_the_host_batches():
     """The device path gives what the host path gives: a validation batch (no augmentation) is
     the same numbers; a training batch's image is one of the 7×7 windows of its padded image."""
-    from minitorch.data import rand_pad
-    from minitorch.data.transforms import pad_crop
     rng = np.random.default_rng(1)
     train, valid = _images(8, 28, 10, rng), _images(8, 28, 10, rng)
     train.tfms = [*rand_pad(padding=3, size=28, mode="zeros")]
     data = DataBunch.create(train, valid, bs=4, device="cuda").normalize(([0.5], [0.25]))
     indices = np.array([5, 0, 7, 2])
     for dl, augmented in ((data.valid_dl, False), (data.train_dl, True)):
-        assert dl._on_device()
-        x, y = (minitorch.backend.to_numpy(a) for a in dl.device_batch(indices))
+        assert makes_batches_on_device(dl)
+        x, y = (minitorch.backend.to_numpy(a) for a in device_batch(dl, indices))
         hx, hy = dl.dataset.get_batch(indices)  # the host path, before normalisation
         assert y.tolist() == hy.tolist()
         x = x * 0.25 + 0.5

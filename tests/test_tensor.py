@@ -305,8 +305,10 @@ def test_repr(make, expected):
 
 
 def test_repr_names_a_gpu_device():
+    """As torch prints a GPU tensor: ``tensor([1.], device='cuda:0')``; nothing on the CPU."""
     t = minitorch.tensor([1.0], device=DEVICE)
-    assert ("device='cuda'" in repr(t)) == (DEVICE == "cuda")
+    assert ("device='cuda:0'" in repr(t)) == (DEVICE == "cuda")
+    assert "device" not in repr(t.cpu())
 
 
 # ---- creation errors ----------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import torch
 
 import minitorch
 from minitorch import nn
-from minitorch.data import mnist_databunch
+from minitorch.vision import mnist_databunch
 from minitorch.learner import Callback, Learner
 from minitorch.vision.models import MNIST_MODELS
 from tests.torch_twins import WD, fit_one_cycle_torch, torch_model

@@ -20,6 +20,7 @@ from minitorch.vision import (
     DynamicUnet, ImageImageList, NormType, SelfAttention, conv_layer, create_body, resnet18, resnet34,
     imagenet_stats, small_encoder, unet_learner)
 from torch_compare import check
+from torch_twins import TorchMerge, TorchSequentialEx
 
 
 def n_params(model):
@@ -306,30 +307,6 @@ def test_unet_learner_pretrained_resnet_has_no_weights_here():
 
 
 # ---- against fastai's U-Net written in PyTorch -------------------------------------------------------
-class TorchSequentialEx(torch.nn.Module):
-    def __init__(self, *layers):
-        super().__init__()
-        self.layers = torch.nn.ModuleList(layers)
-
-    def forward(self, x):
-        res = x
-        for layer in self.layers:
-            res.orig = x
-            nres = layer(res)
-            res.orig = None
-            res = nres
-        return res
-
-
-class TorchMerge(torch.nn.Module):
-    def __init__(self, dense):
-        super().__init__()
-        self.dense = dense
-
-    def forward(self, x):
-        return torch.cat([x, x.orig], 1) if self.dense else x + x.orig
-
-
 def torch_conv_layer(ni, nf, ks=3, stride=1, norm=NormType.Batch, use_activ=True):
     bn = norm is NormType.Batch
     conv = torch.nn.Conv2d(ni, nf, ks, stride, (ks - 1) // 2, bias=not bn)

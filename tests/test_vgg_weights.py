@@ -9,38 +9,19 @@ import sys
 import zipfile
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
-import torch
+import torch  # noqa: F401  (the twin is torch's: conftest counts these as torch comparisons)
 
 from minitorch.vision.models import pretrained, vgg16, vgg16_features
 from minitorch.vision.models.pretrained import (
     VGG16_FILE, VGG16_SHA256, WeightsError, build_vgg16_hed_features, keras_to_torch,
     load_vgg16_features_state, write_npz)
+from torch_twins_vgg import torchvision_vgg16
 
 SHARED = Path(os.environ.get("MINITORCH_MODELS") or
               Path(__file__).resolve().parents[1].parent / "shared" / "models")
-
-
-def torchvision_vgg16():
-    """torchvision's vgg16() written with torch.nn (torchvision is not installed): its
-    ``features`` (configuration D), ``avgpool`` and ``classifier``."""
-    layers, c = [], 3
-    for v in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
-              512, 512, 512, "M"]:
-        if v == "M":
-            layers.append(torch.nn.MaxPool2d(2, 2))
-        else:
-            layers += [torch.nn.Conv2d(c, v, 3, padding=1), torch.nn.ReLU(True)]
-            c = v
-    model = torch.nn.Module()
-    model.features = torch.nn.Sequential(*layers)
-    model.avgpool = torch.nn.AdaptiveAvgPool2d((7, 7))
-    model.classifier = torch.nn.Sequential(
-        torch.nn.Linear(25088, 4096), torch.nn.ReLU(True), torch.nn.Dropout(),
-        torch.nn.Linear(4096, 4096), torch.nn.ReLU(True), torch.nn.Dropout(),
-        torch.nn.Linear(4096, 1000))
-    return model
 
 
 def test_vgg16_has_torchvisions_keys_shapes_and_parameter_count():
@@ -112,7 +93,6 @@ def small_keras_kernels(rng):
 
 
 def write_wheel(path, kernels, extra_member=True):
-    import h5py
     h5_path = path.parent / "hed.h5"
     with h5py.File(h5_path, "w") as h5:
         for (block, j), (kernel, bias) in kernels.items():

@@ -11,11 +11,11 @@ import torch.nn.functional as TF
 from PIL import Image
 
 import minitorch
-from minitorch.data import (
-    CategoryList, DataBunch, DatasetType, ItemList, LabelList, imagenet_stats)
+from minitorch import backend
+from minitorch.data import CategoryList, DataBunch, DatasetType, ItemList, LabelList, rand_pad
 from minitorch.vision import (
     ImageImageList, ImageList, brightness, contrast, crop_pad, dihedral, flip_lr, get_transforms,
-    rand_crop, rotate, symmetric_warp, zoom)
+    imagenet_stats, rand_crop, rotate, symmetric_warp, zoom)
 from minitorch.vision.image import grid_sample, logit, normalised_grid, sigmoid
 from minitorch.vision.transform import apply_tfms, crop_coords
 
@@ -174,7 +174,6 @@ def test_get_transforms_has_fastais_defaults():
 def test_draws_follow_minitorchs_seed():
     def draw():
         minitorch.manual_seed(3)
-        from minitorch import backend
         return [t.draw(4, backend.rng()) for t in get_transforms()[0]]
     first, second = draw(), draw()
     for a, b in zip(first, second):
@@ -227,7 +226,6 @@ def test_tfm_y_leaves_lighting_to_the_input():
 
 
 def test_tfm_y_needs_transforms_that_draw_once():
-    from minitorch.data import rand_pad
     lists = ImageImageList.from_arrays(np.zeros((4, 1, 6, 6), np.uint8)).split_by_idx([0])
     labelled = lists.label_from_func(lambda item: np.zeros((1, 6, 6), np.float32))
     with pytest.raises(TypeError, match="tfm_y=True needs transforms that draw"):
@@ -292,7 +290,6 @@ class NoiseList(ItemList):
     """A GAN's inputs: every access draws a fresh vector (nothing cached)."""
 
     def get(self, i):
-        from minitorch import backend
         return backend.rng().standard_normal(4).astype(np.float32)
 
     def reconstruct(self, t):

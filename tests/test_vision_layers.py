@@ -15,6 +15,7 @@ from minitorch.vision import (
     Flatten, MergeLayer, NormType, PixelShuffle_ICNR, SelfAttention, SequentialEx, SigmoidRange,
     conv_layer, icnr, res_block)
 from torch_compare import assert_close, check
+from torch_twins_gan import TorchSelfAttention
 
 
 def layer_types(seq):
@@ -158,29 +159,9 @@ def test_icnr_rejects_channel_counts_that_do_not_divide():
 
 
 # ---- SelfAttention ------------------------------------------------------------------------------------------
-class TorchSelfAttention(torch.nn.Module):
-    """fastai v1's SelfAttention, written out in PyTorch (spectral-normed 1×1 conv1d)."""
-
-    def __init__(self, n_channels):
-        super().__init__()
-        sn = torch.nn.utils.spectral_norm
-        self.query = sn(torch.nn.Conv1d(n_channels, n_channels // 8, 1, bias=False))
-        self.key = sn(torch.nn.Conv1d(n_channels, n_channels // 8, 1, bias=False))
-        self.value = sn(torch.nn.Conv1d(n_channels, n_channels, 1, bias=False))
-        self.gamma = torch.nn.Parameter(torch.tensor([0.]))
-
-    def forward(self, x):
-        size = x.size()
-        x = x.view(*size[:2], -1)
-        f, g, h = self.query(x), self.key(x), self.value(x)
-        beta = torch.softmax(torch.bmm(f.permute(0, 2, 1).contiguous(), g), dim=1)
-        o = self.gamma * torch.bmm(h, beta) + x
-        return o.view(*size).contiguous()
-
-
 def test_self_attention_matches_fastai_in_torch():
     layer = SelfAttention(16).double()
-    reference = TorchSelfAttention(16).double()
+    reference = TorchSelfAttention(16, conv1d=True).double()  # fastai's own conv1d
     with minitorch.no_grad():
         layer.gamma.fill_(0.7)
     with torch.no_grad():

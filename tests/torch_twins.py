@@ -5,16 +5,19 @@
 Read after ``minitorch/vision/models/mnist.py`` (the same models in minitorch) and
 ``../shared/reference/lesson7.md`` (the recipe).
 
+* ``TorchSequentialEx`` and ``TorchMerge`` — fastai's ``SequentialEx`` and ``MergeLayer`` (the
+  residual and dense blocks, the U-Net's skips) in torch: the one home of these twins, which
+  ``tests/test_unet.py`` and ``benchmarks/bench_superres.py`` use too;
 * ``torch_model(name)`` — model A, B or C from torch's own modules, with minitorch's parameter
-  names, so ``torch_model(n).load_state_dict(minitorch_model.state_dict())`` works.  fastai's
-  ``SequentialEx`` and ``MergeLayer`` (the residual block) are written out here for torch.
+  names, so ``torch_model(n).load_state_dict(minitorch_model.state_dict())`` works.
 * ``fit_one_cycle_torch`` — fastai v1's recipe in a plain loop: ``torch.optim.Adam`` with betas
   (mom, 0.99), true weight decay ``p ← p·(1 − lr·wd)`` before each step (batchnorm included),
   and the one-cycle formulas written out again (not taken from minitorch).
 
-They live in ``tests/`` because they are references for correctness first; the benchmark
-scripts add the repository's root to ``sys.path`` to import them (nothing imports from
-``benchmarks/``).
+The other twins are beside this file: ``torch_twins_gan.py`` (the GAN models and one GAN step),
+``torch_twins_vgg.py`` (VGG16).  They live in ``tests/`` because they are references for
+correctness first; the benchmark scripts add the repository's root to ``sys.path`` to import
+them (nothing imports from ``benchmarks/``).
 """
 import math
 
@@ -23,7 +26,7 @@ import torch
 WD, MOMS, BETA2, DIV_FACTOR, PCT_START = 1e-2, (0.95, 0.85), 0.99, 25.0, 0.3
 
 
-# ---- the models ----------------------------------------------------------------------------------
+# ---- fastai's SequentialEx and MergeLayer --------------------------------------------------------
 class TorchSequentialEx(torch.nn.Module):
     """fastai's SequentialEx in torch: every layer sees the block's input as ``x.orig``."""
 
@@ -42,8 +45,18 @@ class TorchSequentialEx(torch.nn.Module):
 
 
 class TorchMerge(torch.nn.Module):
+    """fastai's MergeLayer: ``x + x.orig``, or ``cat([x, x.orig])`` along the channels when
+    ``dense``."""
+
+    def __init__(self, dense=False):
+        super().__init__()
+        self.dense = dense
+
     def forward(self, x):
-        return x + x.orig
+        return torch.cat([x, x.orig], 1) if self.dense else x + x.orig
+
+
+# ---- the lesson's models -------------------------------------------------------------------------
 
 
 def torch_conv_layer(ni, nf, stride=1):

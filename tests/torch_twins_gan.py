@@ -1,17 +1,23 @@
-"""The WGAN's models and steps written in plain PyTorch: the references that ``tests/test_gan.py``
-holds minitorch's GANTrainer to (one critic step and one generator step, float64), and that
-``benchmarks/bench_gan.py`` times.  Read after ``minitorch/vision/models/gan.py`` and
-``minitorch/vision/gan.py``.
+"""The GANs' models and their training step written in plain PyTorch: the references that
+``tests/test_gan.py`` holds minitorch's GANTrainer to (one critic step and one generator step,
+float64), and that ``benchmarks/bench_gan.py`` and ``bench_superres_gan.py`` time.  Read after
+``minitorch/vision/models/gan.py`` and ``minitorch/vision/gan.py``.
 
 * ``torch_basic_generator`` / ``torch_basic_critic`` — fastai v1's ``basic_generator`` /
   ``basic_critic`` from torch's own modules, with minitorch's parameter names, so
   ``copy_weights(minitorch_model, torch_model)`` works;
-* ``torch_critic_step`` / ``torch_generator_step`` — what GANTrainer does in one WGAN critic
-  batch and one generator batch, written out: requires_grad set on the model trained and
-  cleared on the other, the critic clamped to ±clip, the fake made without a graph for the
-  critic, the Wasserstein loss / the critic's score of the fakes, backward, the optimizer step.
+* ``torch_gan_step`` — what GANTrainer does in one critic batch or one generator batch, written
+  out: requires_grad set on the model trained and cleared on the other, the critic clamped to
+  ±clip (a WGAN), the fake made without a graph for the critic, the loss (the Wasserstein loss /
+  the critic's score of the fakes by default; the super-resolution GAN's with its own),
+  backward, the optimizer step.  The one GAN step of the tests and the benchmarks
+  (``benchmarks/gan_step.py`` has minitorch's side).
 
-A file of its own beside ``torch_twins.py`` (the MNIST models), which other work extends.
+* ``TorchSelfAttention`` (fastai's, with conv1d or in minitorch's conv2d layout) and
+  ``torch_gan_critic`` — the super-resolution GAN's critic.
+
+A file of its own beside ``torch_twins.py`` (fastai's SequentialEx and MergeLayer, the MNIST
+models) and ``torch_twins_vgg.py`` (VGG16).
 """
 import torch
 
@@ -81,37 +87,49 @@ def torch_gradient_penalty(critic, real, fake, eps, weight=10.):
     return weight * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
-# ---- one step each -------------------------------------------------------------------------------
-def torch_critic_step(generator, critic, opt_critic, real, noise, clip=CLIP):
-    """What GANTrainer does in a WGAN critic batch, in torch; returns the loss."""
-    for p in generator.parameters():
-        p.requires_grad_(False)
-    for p in critic.parameters():
-        p.requires_grad_(True)
-    with torch.no_grad():
-        for p in critic.parameters():
-            p.clamp_(-clip, clip)
-        fake = generator(noise)
-    loss = critic(real).mean() - critic(fake).mean()
-    opt_critic.zero_grad()
-    loss.backward()
-    opt_critic.step()
-    return loss.item()
+# ---- one step of GANTrainer's ---------------------------------------------------------------------
+def wasserstein_critic_loss(real_pred, fake_pred):
+    """WassersteinLoss: mean C(real) − mean C(fake)."""
+    return real_pred.mean() - fake_pred.mean()
 
 
-def torch_generator_step(generator, critic, opt_gen, noise, clip=CLIP):
-    """What GANTrainer does in a WGAN generator batch, in torch; returns the loss."""
-    for p in generator.parameters():
-        p.requires_grad_(True)
-    for p in critic.parameters():
+def wasserstein_generator_loss(fake_pred, fake, real):
+    """NoopLoss: the critic's mean score of the fakes."""
+    return fake_pred.mean()
+
+
+def torch_gan_step(generator, critic, opt, gen_mode, gen_input, real=None,
+                   critic_loss=wasserstein_critic_loss, generator_loss=wasserstein_generator_loss,
+                   clip=CLIP, switch_eval=False):
+    """What GANTrainer does in one batch, in torch; returns the loss.  A generator batch
+    (``gen_mode``) or a critic batch: ``requires_grad`` set on the model trained and cleared on
+    the other (which is put in eval mode with ``switch_eval``, GANTrainer's default), the
+    critic's weights clamped to ±``clip`` (a WGAN; None: no clamp), the fake made from
+    ``gen_input`` (noise, or a crappy image) — without a graph for the critic —, the loss
+    (``critic_loss(C(real), C(fake))`` or ``generator_loss(C(fake), fake, real)``; a WGAN's by
+    default), backward, the optimizer's step."""
+    trained, other = (generator, critic) if gen_mode else (critic, generator)
+    for p in other.parameters():
         p.requires_grad_(False)
-    with torch.no_grad():
-        for p in critic.parameters():
-            p.clamp_(-clip, clip)
-    loss = critic(generator(noise)).mean()
-    opt_gen.zero_grad()
+    for p in trained.parameters():
+        p.requires_grad_(True)
+    if switch_eval:
+        other.eval()
+        trained.train()
+    if clip is not None:
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(-clip, clip)
+    if gen_mode:
+        fake = generator(gen_input)
+        loss = generator_loss(critic(fake), fake, real)
+    else:
+        with torch.no_grad():
+            fake = generator(gen_input)
+        loss = critic_loss(critic(real), critic(fake))
+    opt.zero_grad()
     loss.backward()
-    opt_gen.step()
+    opt.step()
     return loss.item()
 
 
@@ -124,21 +142,24 @@ def _torch_sn_conv(ni, nf, ks, stride=1, padding=None, bias=True, leaky=True):
     return torch.nn.Sequential(conv, torch.nn.LeakyReLU(0.2)) if leaky else torch.nn.Sequential(conv)
 
 
-class TorchSelfAttention2d(torch.nn.Module):
-    """fastai v1's SelfAttention with 1×1 conv2d (minitorch's layout: a 1×1 conv2d on (N, C, H, W)
-    is fastai's conv1d on (N, C, H·W)), spectral-normed, γ starting at 0."""
+class TorchSelfAttention(torch.nn.Module):
+    """fastai v1's SelfAttention, spectral-normed, γ starting at 0.  ``conv1d=True`` is fastai's
+    own: 1×1 conv1d on the flattened (N, C, H·W); by default the 1×1 convs are conv2d on
+    (N, C, H, W) — the same numbers, in minitorch's parameter layout, so a state dict copies
+    across (the critic's twin, the benchmarks' translator)."""
 
-    def __init__(self, n_channels):
+    def __init__(self, n_channels, conv1d=False):
         super().__init__()
-        sn = torch.nn.utils.spectral_norm
-        self.query = sn(torch.nn.Conv2d(n_channels, n_channels // 8, 1, bias=False))
-        self.key = sn(torch.nn.Conv2d(n_channels, n_channels // 8, 1, bias=False))
-        self.value = sn(torch.nn.Conv2d(n_channels, n_channels, 1, bias=False))
+        sn, conv = torch.nn.utils.spectral_norm, torch.nn.Conv1d if conv1d else torch.nn.Conv2d
+        self.conv1d = conv1d
+        self.query = sn(conv(n_channels, n_channels // 8, 1, bias=False))
+        self.key = sn(conv(n_channels, n_channels // 8, 1, bias=False))
+        self.value = sn(conv(n_channels, n_channels, 1, bias=False))
         self.gamma = torch.nn.Parameter(torch.zeros(1))
 
     def forward(self, x):
-        n, c = x.shape[:2]
-        f, g, h = (conv(x).flatten(2) for conv in (self.query, self.key, self.value))
+        inputs = x.flatten(2) if self.conv1d else x
+        f, g, h = (conv(inputs).flatten(2) for conv in (self.query, self.key, self.value))
         beta = torch.softmax(f.transpose(1, 2) @ g, dim=1)
         return (self.gamma * (h @ beta)).view(x.shape) + x
 
@@ -163,7 +184,7 @@ def torch_gan_critic(n_channels=3, nf=128, n_blocks=3, p=0.15):
     for i in range(n_blocks):
         conv = _torch_sn_conv(nf, nf * 2, 4, stride=2, padding=1)
         if i == 0:
-            conv.append(TorchSelfAttention2d(nf * 2))
+            conv.append(TorchSelfAttention(nf * 2))
         layers += [torch.nn.Dropout2d(p), conv]
         nf *= 2
     layers += [_torch_sn_conv(nf, 1, 4, padding=0, bias=False, leaky=False), torch.nn.Flatten()]

@@ -13,14 +13,13 @@ Read the files in the order the data flows through them:
                          → split → label → transform → ``LabelLists``; the extension points.
 8. ``databunch.py``    — ``DataBunch``: the loaders, the contract the Learner relies on
                          (``dl``, ``one_batch``, ``normalize``, ``show_batch``).
-9. ``mnist.py``        — MNIST and Fashion-MNIST, and the lesson's DataBunch in one call.
+9. ``mnist.py``        — MNIST and Fashion-MNIST from their IDX files, as arrays and datasets.
+10. ``on_device.py``   — on a second reading: batches made on the GPU from a dataset kept there.
 
-Images as item lists (``ImageList``, ``ImageImageList``, ``get_transforms``) are in
-``minitorch/vision/data.py`` and ``vision/transform.py``; ``ImageList`` is re-exported here because
-the MNIST lesson reads it from here.  Figures are saved and shown by ``minitorch/plot.py``.
-
-The lesson's data, in one line: ``data = mnist_databunch(bs=128)``; what it does step by step is
-in ``mnist_databunch``'s docstring.
+This package knows nothing of images as such: ``ImageList``, ``ImageImageList``,
+``get_transforms`` and MNIST as the lesson's image folders (``mnist_image_list``,
+``mnist_databunch``) are in ``minitorch/vision/``, which is built on this package (``from
+minitorch.vision import *`` has them all).  Figures are saved and shown by ``minitorch/plot.py``.
 """
 from minitorch.data.data_block import (  # noqa: F401
     CategoryList, CategoryProcessor, EmptyLabelList, ItemList, ItemLists, LabelList, LabelLists)
@@ -33,20 +32,6 @@ from minitorch.data.download import (  # noqa: F401
 from minitorch.data.idx import IDXError, read_idx, write_idx  # noqa: F401
 from minitorch.data.image_folder import image_files, load_images, open_image, save_image  # noqa: F401
 from minitorch.data.loader import DataLoader  # noqa: F401
-from minitorch.data.mnist import (  # noqa: F401
-    MNIST, FashionMNIST, load_mnist, mnist_databunch, mnist_image_list)
+from minitorch.data.mnist import MNIST, FashionMNIST, load_mnist  # noqa: F401
 from minitorch.data.transforms import (  # noqa: F401
     Normalize, RandPadCrop, channel_stats, pad_crop, rand_pad)
-
-
-# Images are item lists of ``minitorch/vision`` (which is built on this package); they are
-# re-exported here, imported on first use so that either package can be imported first.
-_FROM_VISION = {"ImageList": "minitorch.vision.data", "ImageImageList": "minitorch.vision.data",
-                "imagenet_stats": "minitorch.vision.data", "show_image": "minitorch.vision.image"}
-
-
-def __getattr__(name):
-    if name in _FROM_VISION:
-        import importlib
-        return getattr(importlib.import_module(_FROM_VISION[name]), name)
-    raise AttributeError(f"module 'minitorch.data' has no attribute {name!r}")

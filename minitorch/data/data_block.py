@@ -50,6 +50,7 @@ from pathlib import Path, PurePosixPath
 import numpy
 
 from minitorch import backend
+from minitorch.data.databunch import DataBunch
 from minitorch.data.dataset import Dataset
 
 
@@ -264,10 +265,6 @@ class CategoryList(ItemList):
     def collate(self, batch):
         return numpy.asarray(batch, dtype=numpy.int64)
 
-    def device_arrays(self):
-        """``[labels]`` (int64), to be kept on the GPU by a loader there."""
-        return [numpy.asarray(self.items, dtype=numpy.int64)]
-
     def apply_tfms(self, batch, tfms, draws, rng, size=None, is_y=False):
         if tfms or size is not None:
             raise TypeError("CategoryList: class labels cannot be transformed; tfm_y=True is for "
@@ -346,10 +343,6 @@ class EmptyLabelList(ItemList):
 
     def collate(self, batch):
         return numpy.asarray(batch, dtype=numpy.int64)
-
-    def device_arrays(self):
-        """``[labels]`` (int64), to be kept on the GPU by a loader there."""
-        return [numpy.asarray(self.items, dtype=numpy.int64)]
 
 
 # ---- split lists ---------------------------------------------------------------------------------
@@ -455,39 +448,6 @@ class LabelList(Dataset):
                 y = self.y.apply_tfms(y, self.tfms, draws, rng, self.size, is_y=True)
         return self.x.collate(x), self.y.collate(y)
 
-    # ---- batches made on the GPU -------------------------------------------------------------
-    def on_device(self, device):
-        """``(x array, y array)`` of every item, kept on ``device`` (uploaded once, together, at
-        the first call; cached), when a whole batch can be made there: images in memory (MNIST's
-        uint8 array) with class labels, and only transforms that run on the device (``rand_pad``,
-        ``on_device = True``); else None, and the loader makes batches on the host.
-
-        Uploading each batch's pixels costs a host→device copy per batch; with the dataset on
-        the device a batch is one gather by the batch's indices, and augmentation runs there."""
-        if device == "cpu" or self.size is not None or self.tfm_y or not all(
-                getattr(tfm, "on_device", False) for tfm in self.tfms):
-            return None
-        cache = self.__dict__.setdefault("_on_device", {})
-        if device not in cache:
-            xs, ys = getattr(self.x, "device_arrays", None), getattr(self.y, "device_arrays", None)
-            xs = xs() if xs is not None else None
-            ys = ys() if ys is not None else None
-            if xs is None or ys is None or len(xs) != 1 or len(ys) != 1:
-                cache[device] = None
-            else:  # the one copy of the dataset
-                cache[device] = tuple(backend.to_device_together([xs[0], ys[0]], device))
-        return cache[device]
-
-    def device_batch(self, indices, device):
-        """``(x, y)`` for ``indices`` (an int64 array on ``device``) made on the device from
-        :meth:`on_device`'s arrays: gathered, transformed, collated, as :meth:`get_batch` does
-        on the host."""
-        xs, ys = self.on_device(device)
-        x = xs[indices]
-        for tfm in self.tfms:
-            x = tfm(x, None)  # device transforms draw from the device's generator
-        return self.x.collate(x), ys[indices]
-
     def __getitem__(self, index):
         if not _is_int(index):
             raise TypeError(f"LabelList: expected an integer index, got {type(index).__name__}")
@@ -558,7 +518,6 @@ class LabelLists:
     def databunch(self, bs=64, val_bs=None, device=None, seed=None, **kwargs):
         """The DataBunch: loaders of batch size ``bs`` (``val_bs`` for the others, default ``bs``)
         yielding Tensors on ``device``; ``seed`` makes the shuffling its own (see ``loader.py``)."""
-        from minitorch.data.databunch import DataBunch
         return DataBunch.create(self.train, self.valid, self.test, path=self.path, bs=bs,
                                 val_bs=val_bs, device=device, seed=seed, **kwargs)
 

@@ -1,24 +1,20 @@
-"""MNIST and Fashion-MNIST, from their canonical IDX files.  Read after ``idx.py``, ``download.py``,
-``data_block.py`` and ``minitorch/vision/data.py``.
+"""MNIST and Fashion-MNIST, from their canonical IDX files.  Read after ``idx.py``, ``download.py``
+and ``dataset.py``.
 
 Both datasets are four gzip-compressed IDX files: 60,000 training and 10,000 test images of 28x28
 uint8 pixels, and their labels 0-9.  :func:`load_mnist` finds (or downloads) and verifies the files
 (``download.py``), parses them (``idx.py``) and checks that they describe a sane dataset.  On top of
-it sit
+it sit :class:`MNIST` and :class:`FashionMNIST` — datasets in torchvision's shape (``.data`` uint8
+(N, 28, 28), ``.targets`` int64 (N,)).
 
-* :class:`MNIST` and :class:`FashionMNIST` — datasets in torchvision's shape (``.data`` uint8
-  (N, 28, 28), ``.targets`` int64 (N,));
-* :func:`mnist_image_list` — the data in the lesson's "image folders" form: an ImageList whose
-  items are named as in the ``mnist_png`` folders the lesson reads (``training/5/0.png``,
-  ``testing/7/0.png``), held in memory, so the lesson's data block steps apply word for word;
-* :func:`mnist_databunch` — those steps, done: the DataBunch the lesson trains on.
+The same data as the lesson's image folders (an ``ImageList``) and the lesson's DataBunch are
+images, so they are in ``minitorch/vision/mnist.py``.
 """
 import numpy
 
 from minitorch.data.dataset import Dataset
 from minitorch.data.download import fetch
 from minitorch.data.idx import read_idx
-from minitorch.data.transforms import rand_pad
 
 # train=True / False -> (images file, labels file): the names every mirror uses.
 SPLIT_FILES = {
@@ -29,8 +25,9 @@ IMAGE_SIZE = 28
 NUM_CLASSES = 10
 
 
-def _read_split(name, train, root, download, progress):
-    """``(images, labels, folder)``: :func:`load_mnist`'s arrays and the folder the files are in."""
+def read_split(name, train, root, download, progress):
+    """``(images, labels, folder)``: :func:`load_mnist`'s arrays and the folder the files are in
+    (``vision/mnist.py`` names its images after it)."""
     images_file, labels_file = SPLIT_FILES[bool(train)]
     images_path = fetch(name, images_file, root, download, progress=progress)
     labels_path = fetch(name, labels_file, root, download, progress=progress)
@@ -57,7 +54,7 @@ def load_mnist(name="mnist", train=True, root=None, download=True, progress=True
     else a download (see ``download.fetch``); their checksums are verified before they are read,
     and the arrays are checked to be a sane dataset (shapes, counts, labels 0-9).
     """
-    images, labels, _ = _read_split(name, train, root, download, progress)
+    images, labels, _ = read_split(name, train, root, download, progress)
     return images, labels
 
 
@@ -95,54 +92,3 @@ class FashionMNIST(MNIST):
 
 
 DATASETS = {"mnist": MNIST, "fashion_mnist": FashionMNIST}
-
-
-def _check_limit(limit, what):
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise ValueError(f"{what} must be a positive int or None, got {limit!r}")
-
-
-def mnist_image_list(name="mnist", root=None, limit=None, valid_limit=None, download=True):
-    """MNIST (or Fashion-MNIST) as the lesson's image folders, in memory.
-
-    Item ``i`` of the training split is named ``training/<class>/<i>.png``, of the test split
-    ``testing/<class>/<i>.png`` (the layout of the ``mnist_png`` folders), where ``<class>`` is
-    the class name ('0'-'9' for MNIST; a '/' in a Fashion-MNIST name becomes '_').  ``limit``
-    keeps only the first ``limit`` training images and ``valid_limit`` (default: ``limit``) the
-    first test images — the lesson's ``--quick`` mode.
-    """
-    from minitorch.vision.data import ImageList  # images live in vision/, built on this package
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}: expected one of {sorted(DATASETS)}")
-    valid_limit = limit if valid_limit is None else valid_limit
-    _check_limit(limit, "limit")
-    _check_limit(valid_limit, "valid_limit")
-    folder_names = [cls_name.replace("/", "_") for cls_name in DATASETS[name].classes]
-    pixels, items = [], []
-    for train, folder, keep in ((True, "training", limit), (False, "testing", valid_limit)):
-        images, labels, path = _read_split(name, train, root, download, progress=True)
-        images, labels = images[:keep], labels[:keep]
-        pixels.append(images)
-        items += [f"{folder}/{folder_names[label]}/{i}.png" for i, label in enumerate(labels.tolist())]
-    return ImageList.from_arrays(numpy.concatenate(pixels), items, path=path)
-
-
-def mnist_databunch(name="mnist", bs=128, device=None, limit=None, valid_limit=None, padding=3,
-                    stats=None, seed=None, root=None, download=True):
-    """The lesson's DataBunch, built with the lesson's own steps::
-
-        il = mnist_image_list(name)  # the lesson: ImageList.from_folder(path, convert_mode='L')
-        ll = il.split_by_folder(train='training', valid='testing').label_from_folder()
-        ll = ll.transform(([*rand_pad(padding=3, size=28, mode='zeros')], []))
-        data = ll.databunch(bs=128).normalize()
-
-    ``padding=0`` turns the augmentation off; ``stats=(mean, std)`` fixes the normalisation
-    (default: measured on a random training batch); ``seed`` gives the training loader its own
-    shuffling generator; ``limit``/``valid_limit`` keep the first images only (quick runs).
-    """
-    image_list = mnist_image_list(name, root, limit, valid_limit, download)
-    train_tfms = [*rand_pad(padding=padding, size=IMAGE_SIZE, mode="zeros")] if padding else []
-    labelled = (image_list.split_by_folder(train="training", valid="testing")
-                .label_from_folder()
-                .transform((train_tfms, [])))
-    return labelled.databunch(bs=bs, device=device, seed=seed).normalize(stats)

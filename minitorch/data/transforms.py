@@ -19,6 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from minitorch import backend
 from minitorch.ops.common import pair
+from minitorch.speed.gpu import to_device_together
 
 # fastai's padding modes, and what numpy.pad calls each of them.
 PAD_MODES = {"zeros": "constant", "reflection": "reflect", "border": "edge"}
@@ -188,7 +189,7 @@ class Normalize:
             return self.mean[:, None, None], self.std[:, None, None]
         cache = self.__dict__.setdefault("_on_device", {})
         if device not in cache:
-            mean, std = backend.to_device_together([self.mean, self.std], device)
+            mean, std = to_device_together([self.mean, self.std], device)
             cache[device] = (mean[:, None, None], std[:, None, None])
         return cache[device]
 

@@ -26,17 +26,20 @@ import numbers
 from functools import partial
 from pathlib import Path
 
-from minitorch import backend
+from minitorch import backend, serialization
 from minitorch.autograd import no_grad
 from minitorch.data import DatasetType
 from minitorch.learner import lr_finder, one_cycle
 from minitorch.learner.activations import loss_func2activ
 from minitorch.learner.callbacks import (
     CancelBatchException, CancelEpochException, CancelFitException, ProgressCallback, Recorder,
-    SmoothenValue, TerminateOnNaN, WeightedMeans, metric_name, metric_value, read_together)
+    SmoothenValue, WeightedMeans, metric_name, metric_value)
+from minitorch.learner.nan_stop import TerminateOnNaN, read_batch
 from minitorch.learner.optimizer import (
     OptimWrapper, check_lr, is_positive_number, norm_layer_types)
 from minitorch.learner.summary import flatten_model, layer_parameters, model_summary
+from minitorch.nn import eval_mode
+from minitorch.ops import cat
 from minitorch.optim import Adam
 from minitorch.tensor import tensor
 
@@ -230,28 +233,13 @@ class Learner:
             if self.training:
                 self.opt.zero_grad()
                 self.loss.backward()
-                self._read_batch()
+                read_batch(self)  # the batch's one read from the device (nan_stop.py)
                 self("after_backward")
                 self.opt.step()
                 self("after_step")
         except CancelBatchException:
             self("after_cancel_batch")
         self("after_batch")
-
-    def _read_batch(self):
-        """The training batch's one device→host read, after backward: the loss and whatever
-        the callbacks' ``values_to_read()`` ask for (the gradients' total for TerminateOnNaN),
-        stacked and read together (``callbacks.read_together``).  Sets ``last_loss``,
-        ``smooth_loss`` and ``batch_values`` for ``after_backward`` and later events."""
-        if self.loss.numel() != 1:
-            raise ValueError(f"the loss must have one element, got shape {tuple(self.loss.shape)}")
-        named = {"loss": self.loss.array}
-        for cb in sorted(self.callbacks + self.extra_callbacks, key=lambda c: c.order):
-            if hasattr(cb, "values_to_read"):
-                named.update(cb.values_to_read())
-        self.batch_values = read_together(named)
-        self.last_loss = self.batch_values["loss"]
-        self.smooth_loss = self.smoothener.add_value(self.last_loss)
 
     def fit_one_cycle(self, cyc_len, max_lr=None, moms=(0.95, 0.85), div_factor=25.,
                       pct_start=0.3, final_div=None, wd=None, callbacks=None):
@@ -270,7 +258,7 @@ class Learner:
         means, as the epoch table shows them."""
         dl = self.data.valid_dl if dl is None else dl
         sums = WeightedMeans(["loss"] + [metric_name(m) for m in self.metrics])
-        with _eval_mode(self.model), no_grad():
+        with eval_mode(self.model), no_grad():
             for xb, yb in dl:
                 pred = self.model(xb)
                 values = [self.loss_func(pred, yb)] + [metric_value(m, m(pred, yb))
@@ -288,17 +276,16 @@ class Learner:
         """Predictions (after the activation) for one batch: ``batch`` if given, else the first
         batch of the ``ds_type`` loader."""
         xb = batch[0] if batch is not None else next(iter(self.data.dl(ds_type)))[0]
-        with _eval_mode(self.model), no_grad():
+        with eval_mode(self.model), no_grad():
             return self._activation(activ)(self.model(xb))
 
     def get_preds(self, ds_type=DatasetType.Valid, activ=None):
         """``[predictions, targets]`` over a whole data set (default the validation set), as two
         tensors; predictions go through the loss's activation (softmax for cross-entropy).  A
         test set has no labels: its targets are whatever its loader yields in their place."""
-        from minitorch.ops import cat
         activation = self._activation(activ)
         preds, targets = [], []
-        with _eval_mode(self.model), no_grad():
+        with eval_mode(self.model), no_grad():
             for xb, yb in self.data.dl(ds_type):
                 preds.append(activation(self.model(xb)))
                 targets.append(yb)
@@ -401,7 +388,6 @@ class Learner:
     def save(self, name, with_opt=True):
         """Write the model's weights (and the optimizer's state) to ``path/model_dir/name.npz``;
         returns the file's path."""
-        from minitorch import serialization
         file = self._file(name)
         file.parent.mkdir(parents=True, exist_ok=True)
         state = {"model": self.model.state_dict()}
@@ -439,7 +425,6 @@ class Learner:
         only then are the weights copied.  A file that does not fit raises and leaves the
         model, the optimizer and its state as they were.
         """
-        from minitorch import serialization
         file = self._file(name)
         if not file.exists():
             raise FileNotFoundError(f"Learner.load: no file {file} (saved with learn.save"
@@ -459,17 +444,3 @@ class Learner:
                 f"loss_func={getattr(self.loss_func, '__name__', self.loss_func)!r}, "
                 f"metrics={[getattr(m, '__name__', m) for m in self.metrics]}, wd={self.wd}, "
                 f"true_wd={self.true_wd})")
-
-
-class _eval_mode:
-    """``with _eval_mode(model):`` evaluation mode inside, the previous mode restored after."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def __enter__(self):
-        self.was_training = self.model.training
-        self.model.eval()
-
-    def __exit__(self, *exc):
-        self.model.train(self.was_training)

@@ -32,6 +32,7 @@ swaps ``learn.opt`` between them.
 import math
 import numbers
 
+from minitorch import nn
 from minitorch.autograd import no_grad
 from minitorch.nn.hooks import flatten_model, layer_parameters
 from minitorch.optim.optimizer import check_grads
@@ -62,7 +63,6 @@ def check_lr(lr, caller, name="the learning rate"):
 def norm_layer_types():
     """The normalisation layers: they keep training when their layer group is frozen
     (``train_bn``), and their parameters are not weight-decayed with ``bn_wd=False``."""
-    from minitorch import nn
     return tuple(getattr(nn, name) for name in
                  ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
                   "InstanceNorm1d", "InstanceNorm2d") if hasattr(nn, name))

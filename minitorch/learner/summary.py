@@ -9,19 +9,17 @@ always the model's true parameter count.
 """
 from minitorch.autograd import no_grad
 from minitorch.nn.hooks import flatten_model, hook_outputs, layer_parameters  # noqa: F401
+from minitorch.nn.module import eval_mode
 
 
 def layers_info(model, xb):
     """One row per leaf layer: (type name, output shape or None if not called, parameter count,
-    trainable).  Runs ``model`` on ``xb`` in eval mode without gradients, then restores the mode."""
+    trainable).  Runs ``model`` on ``xb`` in eval mode without gradients, then restores every
+    module's mode."""
     layers = flatten_model(model)
-    was_training = model.training
     with hook_outputs(layers) as hooks:
-        try:
-            with no_grad():
-                model.eval()(xb)
-        finally:
-            model.train(was_training)
+        with eval_mode(model), no_grad():
+            model(xb)
         outputs = hooks.stored
     rows = []
     for layer, output in zip(layers, outputs):

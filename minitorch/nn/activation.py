@@ -1,7 +1,8 @@
 """Activation layers: the nonlinearities between linear layers, as modules.
 
 Read after ``functional.py``.  Each is a thin module around the function in ``F`` (whose op,
-with its derivative, is in ``ops/elementwise.py`` or ``ops/reduce.py``), so it can sit in a
+with its derivative, is in ``ops/elementwise.py``, ``ops/activation.py`` or ``ops/reduce.py``),
+so it can sit in a
 ``Sequential``.  ``inplace=True`` is accepted, as fastai passes it, and shows in the repr; the
 result is still a new tensor (see ``F.relu``).
 """
@@ -35,6 +36,20 @@ class LeakyReLU(Module):
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class GELU(Module):
+    """x Φ(x), Φ the standard normal CDF: a smooth ReLU (``approximate='tanh'``: its tanh form)."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, input):
+        return F.gelu(input, approximate=self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
 
 
 class Sigmoid(Module):

@@ -13,6 +13,7 @@ forward and backward are written.  The few defined here are short compositions o
 from minitorch import backend
 from minitorch.autograd import no_grad
 from minitorch.ops.common import require_floating, require_same_dtype
+from minitorch.ops.activation import gelu  # noqa: F401
 from minitorch.ops.conv import conv2d, conv_transpose2d, fold, unfold  # noqa: F401
 from minitorch.ops.elementwise import leaky_relu as _leaky_relu
 from minitorch.ops.elementwise import relu as _relu
@@ -29,6 +30,7 @@ from minitorch.ops.reduce import softmax as _softmax
 from minitorch.ops.resample import (  # noqa: F401
     interpolate, pad2d, pixel_shuffle, replication_pad2d)
 from minitorch.ops.shape import pad as _constant_pad
+from minitorch.speed.gpu import check_later
 from minitorch.tensor import Tensor, as_tensor
 
 
@@ -121,7 +123,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     n = weight.shape[0]
     if input.numel():  # on the GPU checked on the device, read with the next value that leaves it
         i = input.array
-        backend.check_later(((i < 0) | (i >= n)).any(), lambda: (
+        check_later(((i < 0) | (i >= n)).any(), lambda: (
             f"embedding: index {_first_bad_row(i, n)} is out of range for a table of {n} rows"))
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n

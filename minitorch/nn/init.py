@@ -9,6 +9,8 @@ scale (ReLU zeroes half the values: gain √2).
 * Xavier/Glorot (2010): std = gain · √(2 / (fan_in + fan_out)), a compromise between keeping
   the forward and the backward pass at scale.
 * Kaiming/He (2015): std = gain / √fan, with fan = fan_in (forward) or fan_out (backward).
+* Orthogonal (Saxe et al., 2013): a random orthogonal matrix keeps every vector's length, so
+  a deep linear stack neither shrinks nor blows up its input (RNNs use it for their recurrence).
 
 A uniform distribution on [−b, b] has std b/√3, so the uniform variants use b = √3 · std.
 
@@ -19,6 +21,9 @@ the graph, and returns it.  A tensor with no elements (``nn.Linear(0, 3)``, ``nn
 import math
 import warnings
 
+import numpy  # host-side: orthogonal_ factorises its random draw on the host, where it is drawn
+
+from minitorch import backend
 from minitorch.autograd import no_grad
 
 
@@ -137,6 +142,35 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return normal_(tensor, 0.0, std)
+
+
+def orthogonal_(tensor, gain=1.0):
+    """A random (semi-)orthogonal matrix, times ``gain``: rows orthonormal when there are fewer
+    rows than columns, columns orthonormal otherwise.  Dims after the first are flattened
+    (a conv weight (out, in, kh, kw) is read as out × (in·kh·kw)).
+
+    How: draw a matrix A of standard normal values (rows × cols, transposed when wide, so that
+    it is tall), factor A = QR, and flip the sign of each column of Q whose diagonal entry of R
+    is negative — that makes Q uniformly distributed over the orthogonal matrices (Mezzadri,
+    2007), exactly as PyTorch does.  Drawn and factorised on the host, like every random init
+    here (``backend.rng``), then copied into the tensor on its device.
+    """
+    if tensor.ndim < 2:
+        raise ValueError(f"Only tensors with 2 or more dimensions are supported (orthogonal_ "
+                         f"got shape {tuple(tensor.shape)})")
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    draw = backend.rng().standard_normal((rows, cols)).astype(tensor.dtype)
+    tall = draw.T if rows < cols else draw
+    q, r = numpy.linalg.qr(tall)
+    q = q * numpy.sign(numpy.diagonal(r))
+    q = q.T if rows < cols else q
+    with no_grad():
+        tensor.copy_(numpy.ascontiguousarray(q).reshape(tensor.shape))
+        tensor.mul_(gain)
+    return tensor
 
 
 def default_bias_bound(weight):

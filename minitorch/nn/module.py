@@ -4,13 +4,14 @@ A Module is an object whose attributes may be Parameters (tensors to train), buf
 to keep but not train, such as BatchNorm's running mean) and other Modules.  Assigning one of
 those to ``self.something`` registers it, so that the whole tree of modules can be walked:
 ``parameters()`` for the optimizer, ``state_dict()`` to save, ``train()``/``eval()`` to switch
-modes, ``to(device)`` to move.  Names are dotted paths through the tree (``'0.conv.weight'``),
+modes (``with eval_mode(model):`` for one block), ``to(device)`` to move.  Names are dotted paths through the tree (``'0.conv.weight'``),
 exactly as PyTorch names them, so a PyTorch ``state_dict`` loads into the same architecture.
 
 Calling a module runs ``forward`` between its forward pre-hooks and forward hooks; hooks are how
 fastai's U-Net and feature loss read the activations of a model they did not write.
 """
 import collections
+import contextlib
 import itertools
 
 import numpy  # only to read checkpoint values that are Python numbers or lists
@@ -235,10 +236,14 @@ class Module:
                     if t.grad is not None:
                         t.grad.array = convert(t.grad.array)
 
-    def to(self, *args, device=None, dtype=None):
-        """Move (``'cuda'``/``'cpu'``) and/or cast (a float dtype) every parameter and buffer."""
+    def to(self, *args, device=None, dtype=None, non_blocking=False):
+        """Move (``'cuda'``, ``'cpu'`` or a ``minitorch.device``) and/or cast (a float dtype)
+        every parameter and buffer, in place; returns the module.  ``model.to(tensor)`` takes
+        the tensor's device and dtype."""
         for a in args:
-            if isinstance(a, str):
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, str):
                 device = a
             else:
                 dtype = a
@@ -252,14 +257,18 @@ class Module:
     def cpu(self):
         return self.to("cpu")
 
-    def cuda(self):
-        return self.to("cuda")
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else backend.device(
+            device if isinstance(device, str) else f"cuda:{device}"))
 
     def double(self):
         return self.to(dtype="float64")
 
     def float(self):
         return self.to(dtype="float32")
+
+    def half(self):
+        return self.to(dtype="float16")
 
     # ---- running ----------------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
@@ -374,3 +383,22 @@ class Module:
         if len(extra_lines) == 1 and not child_lines:
             return head + extra_lines[0] + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """``with eval_mode(model):`` every module of ``model`` in evaluation mode inside the block
+    (dropout off, batchnorm on its running statistics); after it — also when the block raises —
+    each module back in the mode *it* had, so a model whose parts were in mixed modes (a GAN
+    whose critic is in eval mode while the generator trains) comes back exactly as it was.
+    ``model.train(was_training)`` would give every module the top module's mode instead.
+
+    For predicting in the middle of training: ``Learner.validate``, ``get_preds`` and
+    ``pred_batch``, the model summary, a GAN's samples.  Yields ``model``."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            object.__setattr__(module, "training", training)

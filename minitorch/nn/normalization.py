@@ -1,4 +1,4 @@
-"""Batch normalisation: BatchNorm1d and BatchNorm2d.
+"""Normalisation layers: BatchNorm1d and BatchNorm2d, then LayerNorm.
 
 Read after ``conv.py``; the math (normalise, then scale and shift, with its backward) is in
 ``ops/norm.py``.  In training mode each channel is normalised with the mean and variance of the
@@ -11,6 +11,10 @@ are used instead, so one image gives the same answer whatever batch it comes in.
 ``momentum=None`` makes the running statistics a plain cumulative average: momentum 1/k at
 the k-th batch, which is why the number of batches seen is kept (``num_batches_tracked``, a
 buffer that PyTorch saves too).
+
+Layer normalisation (Ba et al., 2016) normalises each *sample* instead, over its last dims
+(``normalized_shape``: a transformer's features), so it has no running statistics and behaves
+the same in training and evaluation, whatever the batch size.
 """
 from minitorch.tensor import int64, ones, zeros
 from minitorch.autograd import no_grad
@@ -111,3 +115,38 @@ class BatchNorm2d(_BatchNorm):
             raise ValueError(
                 f"{self!r}: expected input of shape (N, {self.num_features}, H, W) "
                 f"({self.num_features} channels), got shape {tuple(input.shape)}")
+
+
+class LayerNorm(Module):
+    """Normalise each sample over its last dims, ``normalized_shape`` (an int for the last dim,
+    or a tuple), then scale and shift per element by ``weight`` (ones) and ``bias`` (zeros),
+    which exist when ``elementwise_affine`` (``bias=False`` drops the shift)."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 device=None, dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+        self.normalized_shape = tuple(int(n) for n in shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(ones(self.normalized_shape, device=device, dtype=dtype))
+            if bias:
+                self.bias = Parameter(zeros(self.normalized_shape, device=device, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")

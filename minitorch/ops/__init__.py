@@ -4,7 +4,8 @@ Read in this order: ``common.py`` (broadcast bookkeeping, ``pair``), ``elementwi
 ``matmul.py``, ``reduce.py``, ``shape.py``, ``index.py``; then the neural-network ops, which are
 built the same way: ``conv.py`` (im2col: first the readable version, then the fast one, built on
 ``windows.py``: the batch-innermost layout, window view, im2col, col2im), ``pool.py``, ``blas.py``
-(sums as BLAS products) and ``norm.py``, ``resample.py`` (interpolate, pixel shuffle),
+(sums as BLAS products) and ``norm.py``, ``activation.py`` (GELU), ``resample.py`` (interpolate,
+pixel shuffle),
 ``loss.py``, and ``rnn.py`` (a whole
 recurrent layer as one op, its backpropagation through time written by hand).
 """
@@ -12,11 +13,11 @@ from minitorch.ops.elementwise import (  # noqa: F401
     abs, add, cast, clamp, clone, cos, div, eq, exp, ge, gt, le, leaky_relu, log, logical_and,
     logical_not, logical_or, lt, maximum, minimum, mul, ne, neg, pow, relu, sigmoid, sin, sqrt,
     sub, tanh, to_device, where)
-from minitorch.ops.matmul import matmul  # noqa: F401
+from minitorch.ops.matmul import bmm, matmul, mm  # noqa: F401
 from minitorch.ops.reduce import (  # noqa: F401
     all, any, argmax, argmin, log_softmax, max, mean, min, softmax, std, sum, var)
 from minitorch.ops.shape import (  # noqa: F401
-    cat, chunk, concatenate, expand, flatten, pad, permute, repeat, reshape, split, squeeze,
-    stack, transpose, unsqueeze, view)
-from minitorch.ops.index import gather, getitem, masked_fill, one_hot  # noqa: F401
+    cat, chunk, concatenate, contiguous, expand, flatten, narrow, pad, permute, repeat, reshape,
+    split, squeeze, stack, transpose, unsqueeze, view)
+from minitorch.ops.index import gather, getitem, masked_fill, one_hot, tril, triu  # noqa: F401
 from minitorch.ops import index  # noqa: F401  (Tensor.__setitem__ uses index.array_key)

@@ -7,9 +7,9 @@ statistic of batchnorm and layer norm) use them.
 which streams the numbers with vector instructions and accumulates them in blocks: measured
 faster at the lesson's shapes, and accurate in float32 (an ``einsum`` of products, which
 accumulates one by one, broke a gradient check here).  On the GPU the plain forms are faster,
-and those are what runs there (``backend.tuned_for_cpu`` says why).
+and those are what runs there (``minitorch/speed/cpu.py``, ``tuned_for_cpu``, says why).
 """
-from minitorch import backend
+from minitorch.speed.cpu import tuned_for_cpu
 
 
 def row_sums(xp, matrix):
@@ -21,7 +21,7 @@ def row_sums(xp, matrix):
     matrix-vector product ``matrix @ ones`` is as fast for small matrices but was measured over
     10× slower for 64 rows of 25,000+ numbers in OpenBLAS; the stack of dots has no such cliff.)
     """
-    if not backend.tuned_for_cpu(matrix):  # the GPU: one reduction kernel (see backend.py)
+    if not tuned_for_cpu(matrix):  # the GPU: one reduction kernel (see speed/cpu.py)
         return matrix.sum(axis=1)
     return row_dots(matrix, xp.ones((1, matrix.shape[1]), dtype=matrix.dtype))
 
@@ -32,7 +32,7 @@ def row_dots(a, b):
     No a·b temporary is made, and unlike ``einsum``, which accumulates float32 products one by
     one (it broke a gradient check here), BLAS accumulates in blocks.
     """
-    if not backend.tuned_for_cpu(a):  # the GPU: elementwise, then one reduction kernel
+    if not tuned_for_cpu(a):  # the GPU: elementwise, then one reduction kernel
         return (a * b).sum(axis=1)
     return (a[:, None, :] @ b[:, :, None])[:, 0, 0]
 

@@ -58,10 +58,11 @@ from minitorch import backend
 from minitorch.autograd import Function
 from minitorch.ops.blas import row_sums
 from minitorch.ops.common import pair, positive_pair, require_floating
-from minitorch.ops.shape import pad
+from minitorch.ops.shape import pad, squeeze, unsqueeze
 from minitorch.ops.windows import (
     batch_first, batch_last, col2im, conv_output_size, im2col, pad_batch_last, same_padding,
     window_view)
+from minitorch.speed.cpu import tuned_for_cpu
 
 
 def check_4d(x, op, what="input"):
@@ -179,7 +180,7 @@ def grouped_matmul_bt(a, b, groups):
     b = b.reshape(groups, b.shape[0] // groups, -1)
     (_, m, positions), n = a.shape, b.shape[1]
     if m * n > SMALL_PRODUCT or positions < 2 * POSITIONS_PER_PIECE \
-            or not backend.tuned_for_cpu(a):  # the GPU: one product (see backend.py)
+            or not tuned_for_cpu(a):  # the GPU: one product (see speed/cpu.py)
         return (b @ a.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(-1, n)
     pieces = positions // POSITIONS_PER_PIECE
     whole = pieces * POSITIONS_PER_PIECE
@@ -545,7 +546,6 @@ class Fold(Function):
 # ---- the functions users call (torch.nn.functional's signatures) ----------------------------------
 def _unbatched(input, op, expected_ndim):
     """PyTorch accepts a (C, H, W) image without a batch dim: add one (and say if we did)."""
-    from minitorch.ops.shape import unsqueeze
     if input.ndim == expected_ndim - 1:
         return unsqueeze(input, 0), True
     if input.ndim != expected_ndim:
@@ -555,7 +555,6 @@ def _unbatched(input, op, expected_ndim):
 
 
 def _rebatched(output, added):
-    from minitorch.ops.shape import squeeze
     return squeeze(output, 0) if added else output
 
 

@@ -1,4 +1,4 @@
-"""Indexing ops: ``x[...]``, masked_fill, gather and one_hot.
+"""Indexing ops: ``x[...]``, masked_fill, gather, one_hot, and tril/triu (a triangle kept).
 
 Read after ``ops/shape.py``.  Indexing *picks* elements, so backward puts each picked
 element's gradient back where it came from and leaves zeros elsewhere.  One subtlety: an index
@@ -13,6 +13,7 @@ other's adjoints, so gradients of every order alternate between the two.
 from minitorch import backend
 from minitorch.autograd import Function
 from minitorch.ops.common import broadcast_shape, normalize_dim
+from minitorch.speed.gpu import check_index_arrays, check_later
 from minitorch.tensor import Tensor, as_tensor
 
 
@@ -47,7 +48,7 @@ class GetItem(Function):
             parts = tuple(backend.to_device(self.xp.asarray(k), backend.device_of(x))
                           if isinstance(k, list) or backend.is_array(k) else k for k in parts)
             key = self.key = parts if isinstance(self.key, tuple) else parts[0]
-            backend.check_index_arrays(key, x.shape, "index")  # CuPy would wrap around
+            check_index_arrays(key, x.shape, "index")  # CuPy would wrap around
         return x[key]
 
     def backward(self, grad):
@@ -120,8 +121,8 @@ class Gather(Function):
         if index.dtype.kind not in "iu":
             raise RuntimeError(f"gather: index must be an integer tensor, got {index.dtype}")
         n = x.shape[self.axis]
-        if index.size:  # checked on the device, read with the next value (backend.check_later)
-            backend.check_later(((index < -n) | (index >= n)).any(), lambda: (
+        if index.size:  # checked on the device, read with the next value (speed/gpu.py: check_later)
+            check_later(((index < -n) | (index >= n)).any(), lambda: (
                 f"gather: index out of range for dim {self.dim} of size {n}"))
         self.x_shape = x.shape
         self.save_for_backward(index)
@@ -160,12 +161,41 @@ class OneHot(Function):
                                f"{x.dtype} (convert with .long())")
         n = self.num_classes if self.num_classes >= 0 else (int(x.max()) + 1 if x.size else 0)
         if x.size and self.num_classes >= 0:
-            backend.check_later(((x < 0) | (x >= n)).any(), lambda: (
+            check_later(((x < 0) | (x >= n)).any(), lambda: (
                 f"one_hot: class value {_first_outside(x, n)} is out of range [0, {n})"),
                 RuntimeError)
         elif x.size and int(x.min()) < 0:  # the size read from the values: a sync already
             raise RuntimeError(f"one_hot: class value {int(x.min())} is out of range [0, {n})")
         return (x[..., None] == self.xp.arange(n)).astype("int64")
+
+
+class Triangle(Function):
+    """``tril``/``triu``: y = x on and below (``lower``) or on and above the ``diagonal``-th
+    diagonal of the last two dims, 0 elsewhere;   dL/dx = dL/dy in the same triangle, 0 elsewhere.
+
+    The diagonal k counts from the main one: k > 0 is above it, k < 0 below.  Element (i, j)
+    is in the lower triangle when j − i ≤ k, in the upper one when j − i ≥ k.
+    """
+
+    def __init__(self, lower, diagonal):
+        self.lower, self.diagonal = lower, diagonal
+
+    def forward(self, x):
+        name = "tril" if self.lower else "triu"
+        if x.ndim < 2:
+            raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions, got "
+                               f"shape {tuple(x.shape)}")
+        rows, cols = x.shape[-2:]
+        below = self.xp.tri(rows, cols, k=self.diagonal if self.lower else self.diagonal - 1,
+                            dtype=bool)  # True where j − i ≤ k (tril) or ≤ k − 1 (not triu)
+        self.keep = below if self.lower else ~below
+        return self.xp.where(self.keep, x, x.dtype.type(0))
+
+    def backward(self, grad):
+        return self.xp.where(self.keep, grad, grad.dtype.type(0))
+
+    def backward_graph(self, grad):  # linear: the gradient is the same triangle of dL/dy
+        return Triangle(self.lower, self.diagonal)(grad)
 
 
 def _first_outside(x, n):
@@ -196,3 +226,13 @@ def gather(x, dim, index):
 
 def one_hot(x, num_classes=-1):
     return OneHot(num_classes)(x)
+
+
+def tril(input, diagonal=0):
+    """The lower triangle of the last two dims (on and below the ``diagonal``), zeros above."""
+    return Triangle(True, int(diagonal))(input)
+
+
+def triu(input, diagonal=0):
+    """The upper triangle of the last two dims (on and above the ``diagonal``), zeros below."""
+    return Triangle(False, int(diagonal))(input)

@@ -26,6 +26,7 @@ from minitorch.autograd import Function
 from minitorch.ops.common import require_floating, require_same_dtype, sum_to_shape
 from minitorch.ops.elementwise import cast, promote_types
 from minitorch.ops.reduce import log_softmax
+from minitorch.speed.gpu import check_later
 from minitorch.tensor import Tensor, as_tensor
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -99,9 +100,9 @@ def _class_targets(input, target, weight, ignore_index, op):
     n_classes = input.shape[1] if input.ndim >= 2 else input.shape[0]
     t = target.array
     bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
-    # Checked on the device and read with the next value that leaves it (backend.check_later):
+    # Checked on the device and read with the next value that leaves it (speed/gpu.py: check_later):
     # no sync of its own on the GPU.
-    backend.check_later(bad.any(), lambda: (
+    check_later(bad.any(), lambda: (
         f"{op}: target class {int(backend.to_numpy(t[bad]).reshape(-1)[0])} is out of range "
         f"for {n_classes} classes (expected 0 <= target < {n_classes}, or "
         f"ignore_index={ignore_index})"))

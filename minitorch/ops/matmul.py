@@ -84,3 +84,22 @@ def matmul(a, b):
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         require_same_dtype("matmul", a=a, b=b)
     return MatMul()(*_operands(a, b))
+
+
+def mm(input, mat2):
+    """The product of two matrices (2-d only; ``matmul`` broadcasts, ``mm`` does not)."""
+    for name, t in (("self", input), ("mat2", mat2)):
+        if t.ndim != 2:
+            raise RuntimeError(f"mm: {name} must be a matrix, got shape {tuple(t.shape)}")
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    """Batches of matrix products: (b, n, m) @ (b, m, p) → (b, n, p), the same b on both sides."""
+    for name, t in (("batch1", input), ("batch2", mat2)):
+        if t.ndim != 3:
+            raise RuntimeError(f"bmm: {name} must be a 3D tensor, got shape {tuple(t.shape)}")
+    if input.shape[0] != mat2.shape[0]:
+        raise RuntimeError(f"bmm: batch1 and batch2 must have the same batch size, got "
+                           f"{input.shape[0]} and {mat2.shape[0]}")
+    return matmul(input, mat2)

@@ -21,10 +21,11 @@ group's Σ x and Σ g·x̂ is a dot product that NumPy hands to BLAS, which stre
 vector instructions; that was measured faster than ``x.sum(axis)`` at the lesson's shapes, and
 it accumulates in blocks, so it stays accurate in float32 (an ``einsum`` of products did not).
 """
-from minitorch import backend
 from minitorch.autograd import Function
 from minitorch.ops.blas import column_sums, row_dots, row_sums
 from minitorch.ops.common import require_floating, require_same_dtype
+from minitorch.speed.cpu import tuned_for_cpu
+from minitorch.speed.gpu import fuse
 
 
 def channels_first_matrix(x):
@@ -48,14 +49,14 @@ def from_channels_first(matrix, x_shape, order):
     return matrix.reshape([x_shape[axis] for axis in order]).transpose(inverse)
 
 
-@backend.fuse
+@fuse
 def _normalize_affine(centered, inv_std, weight, bias):
     """x̂ = (x − mean)·inv_std and y = x̂·weight + bias, element-wise (one kernel on the GPU)."""
     normalized = centered * inv_std
     return normalized, normalized * weight + bias
 
 
-@backend.fuse
+@fuse
 def _batch_norm_grad(grad, normalized, mean_grad_weight, mean_grad_bias, scale):
     """dL/dx = (g − x̂·mean(g·x̂) − mean(g))·weight·inv_std, element-wise (one kernel on the
     GPU); the same operations, in the same order, as the CPU's in-place steps."""
@@ -100,8 +101,8 @@ class BatchNorm(Function):
             mean, var = self.running_mean.array, self.running_var.array
             centered = matrix - mean[:, None]
         inv_std = 1 / xp.sqrt(var + self.eps)
-        if weight is not None and bias is not None and not backend.tuned_for_cpu(x):
-            # the GPU: x̂ and the affine map in one fused kernel (backend.fuse)
+        if weight is not None and bias is not None and not tuned_for_cpu(x):
+            # the GPU: x̂ and the affine map in one fused kernel (speed/gpu.py: fuse)
             normalized, out = _normalize_affine(centered, inv_std[:, None], weight[:, None],
                                                 bias[:, None])
             self.save_for_backward(normalized, inv_std, weight)
@@ -125,7 +126,7 @@ class BatchNorm(Function):
         grads = []
         if self.needs_input_grad[0]:
             scale = inv_std if weight is None else inv_std * weight
-            if self.training and not backend.tuned_for_cpu(grad):  # the GPU: one fused kernel
+            if self.training and not tuned_for_cpu(grad):  # the GPU: one fused kernel
                 grad_x = _batch_norm_grad(grad, normalized, (grad_weight / count)[:, None],
                                           (grad_bias / count)[:, None], scale[:, None])
             elif self.training:

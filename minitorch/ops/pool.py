@@ -24,7 +24,10 @@ import math
 from minitorch import backend
 from minitorch.autograd import Function
 from minitorch.ops.common import pair, positive_pair, require_floating
+from minitorch.ops.conv import _rebatched as drop_batch_dim
+from minitorch.ops.conv import _unbatched as add_batch_dim
 from minitorch.ops.windows import batch_first, batch_last, col2im, pad_batch_last, window_view
+from minitorch.speed.gpu import reads_are_cheap
 
 
 def pooling_output_size(size, kernel, stride, padding, dilation, ceil_mode):
@@ -94,7 +97,7 @@ class MaxPool2d(Function):
             xp.multiply(better, offset, out=claim)
             xp.maximum(winner, claim, out=winner)
             xp.maximum(best, candidate, out=best)                # maximum, so a NaN stays NaN
-        if not backend.reads_are_cheap(best) or xp.isnan(best).any():
+        if not reads_are_cheap(best) or xp.isnan(best).any():
             # a window holding a NaN has NaN as its maximum, and PyTorch hands that window's
             # gradient to its last NaN (in window order): offsets grow, so the last write wins.
             # (On the GPU asking "any NaN?" is a sync: the fix-up runs always, branch-free.)
@@ -271,12 +274,10 @@ class AdaptivePool2d(Function):
 
 # ---- the functions users call (torch.nn.functional's signatures) ----------------------------------
 def _unbatched(input, op):
-    from minitorch.ops.conv import _unbatched as add_batch_dim
     return add_batch_dim(input, op, 4)
 
 
 def _rebatched(output, added):
-    from minitorch.ops.conv import _rebatched as drop_batch_dim
     if isinstance(output, tuple):
         return tuple(drop_batch_dim(o, added) for o in output)
     return drop_batch_dim(output, added)

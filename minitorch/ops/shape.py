@@ -14,6 +14,7 @@ Each backward is linear in the gradient and uses nothing of the input but its sh
 from minitorch.autograd import Function
 from minitorch.ops.common import normalize_dim, sum_to_shape
 from minitorch.ops.elementwise import cast, promote_types
+from minitorch.ops.index import getitem
 
 
 class Reshape(Function):
@@ -61,10 +62,31 @@ class View(Reshape):
         if not self.is_view:   # Reshape found that NumPy had to copy
             strides = tuple(s // x.itemsize for s in x.strides)
             raise RuntimeError(
-                f"view: shape {list(self.shape)} is not compatible with the memory layout of the "
-                f"input (shape {tuple(x.shape)}, strides {strides}): no view can show it; use "
+                f"view size is not compatible with input tensor's size and stride (at least one "
+                f"dimension spans across two contiguous subspaces). view: shape "
+                f"{list(self.shape)} is not compatible with the memory layout of the input "
+                f"(shape {tuple(x.shape)}, strides {strides}): no view can show it; use "
                 f".reshape(...) (which copies) or .contiguous() first")
         return y
+
+
+class Contiguous(Function):
+    """``x.contiguous()`` of a strided view: y = the same values laid out in row-major order
+    (a copy);   dL/dx = dL/dy.
+
+    A transposed or sliced tensor reads its numbers from scattered places in memory; ``view``
+    cannot reshape it (see :class:`View`), but it can reshape the contiguous copy.
+    (``Tensor.contiguous`` returns the tensor itself when it is already contiguous, as torch.)
+    """
+
+    def forward(self, x):
+        return x.copy(order="C")
+
+    def backward(self, grad):
+        return grad
+
+    def backward_graph(self, grad):
+        return grad
 
 
 class Permute(Function):
@@ -293,6 +315,10 @@ def reshape(x, shape):
     return Reshape(shape)(x)
 
 
+def contiguous(x):
+    return Contiguous()(x)
+
+
 def view(x, shape):
     return View(shape)(x)
 
@@ -314,6 +340,24 @@ def _prod(sizes):
     for n in sizes:
         total *= n
     return total
+
+
+def narrow(x, dim, start, length):
+    """``x`` cut to ``length`` elements of ``dim`` starting at ``start`` (negative counts from the
+    end): a view, the slice ``start:start + length`` of that dim."""
+    axis = normalize_dim(dim, x.ndim, "narrow")
+    size = x.shape[axis]
+    start, length = int(start), int(length)
+    if not -size <= start <= size:
+        raise IndexError(f"narrow: start out of range (expected to be in range of [{-size}, "
+                         f"{size}], but got {start})")
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    start = start + size if start < 0 else start
+    if start + length > size:
+        raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension "
+                           f"size ({size}).")
+    return getitem(x, (slice(None),) * axis + (slice(start, start + length),))
 
 
 def permute(x, dims):

@@ -16,7 +16,8 @@ decays at the same rate.  This is fastai's "true weight decay"; the Learner appl
 and gives the optimizer weight_decay=0, so either class serves there.
 """
 from minitorch.optim.optimizer import Optimizer
-from minitorch import backend
+from minitorch.speed.cpu import tuned_for_cpu
+from minitorch.speed.gpu import fuse
 from minitorch.tensor import Tensor
 
 
@@ -82,7 +83,7 @@ class Adam(Optimizer):
                 grad = grad + weight_decay * p.array  # a new array: p.grad stays as it was
 
         exp_avg, exp_avg_sq = state["exp_avg"].array, state["exp_avg_sq"].array
-        if not group["amsgrad"] and not backend.tuned_for_cpu(p.array):
+        if not group["amsgrad"] and not tuned_for_cpu(p.array):
             # The GPU: the whole update as one fused kernel (see adam_update), its results
             # written back in place (and in the parameter's dtype).
             new_p, new_avg, new_avg_sq = adam_update(
@@ -108,11 +109,11 @@ class Adam(Optimizer):
         p.array -= step_size * exp_avg / denominator
 
 
-@backend.fuse
+@fuse
 def adam_update(param, grad, exp_avg, exp_avg_sq, beta1, beta2, step_size, correction2, eps):
     """Adam's update of one parameter, as pure element-wise arithmetic (the same as the in-place
     steps of ``Adam.update``): returns the new parameter, first and second moments.  On the GPU
-    ``backend.fuse`` makes it a single kernel instead of about a dozen."""
+    ``fuse`` (``minitorch/speed/gpu.py``) makes it a single kernel instead of about a dozen."""
     exp_avg = exp_avg + (1 - beta1) * (grad - exp_avg)
     exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * grad * grad
     return param - step_size * exp_avg / (exp_avg_sq ** 0.5 / correction2 + eps), exp_avg, exp_avg_sq

@@ -31,6 +31,7 @@ from minitorch import backend
 from minitorch.data.data_block import ItemList, LabelList, host_array
 from minitorch.data.databunch import DataBunch
 from minitorch.plot import plot_multi
+from minitorch.speed.gpu import to_device_together
 from minitorch.tensor import tensor
 from minitorch.text.layers import CrossEntropyFlat
 from minitorch.text.vocab import Vocab
@@ -83,7 +84,7 @@ class LanguageModelLoader:
     def __iter__(self):
         # The token stream goes to the loader's device once per epoch (one copy); every batch
         # is then cut from it there, with no copy of its own.
-        stream, starts, offsets = backend.to_device_together(
+        stream, starts, offsets = to_device_together(
             [self.stream(), self.row_starts(), numpy.arange(self.bptt + 1)], self.device)
         for k in range(len(self)):
             # bptt + 1 consecutive positions per row; x is the first bptt, y the last bptt.

@@ -168,11 +168,6 @@ class ImageList(ItemList):
             return self._pixels[indices]
         return [self.open(self.items[int(i)]) for i in indices]
 
-    def device_arrays(self):
-        """In memory: ``[pixels]``, to be kept on the GPU by a loader there (``LabelList``'s
-        ``to_device``); files: None (they are opened on the host)."""
-        return [self._pixels] if self.in_memory else None
-
     def apply_tfms(self, batch, tfms, draws, rng, size=None, is_y=False):
         """Batch functions (``rand_pad``) run on the whole batch; fastai's image transforms
         (with ``draw``) and a ``size`` run image by image (``vision/transform.py``)."""

@@ -24,6 +24,7 @@ import numpy  # host-side: seeds
 from PIL import Image
 
 from minitorch.vision.crappify import crappify
+from minitorch.vision.models import vgg16_features
 from minitorch.vision.superres import (
     SuperresEval, grey_photo, load_generator, predictor, results_tables, save_png)
 
@@ -57,7 +58,6 @@ def crappified_pairs(photos, seed=0):
 def evaluate(model_paths, photo_paths, size=None, seed=0, out=None, features=True, device=None):
     """The tables for bicubic and each model on the photos (means over the photos); returns
     ``{name: measures}``."""
-    from minitorch.vision.models import vgg16_features
     photos = [centred(Image.open(path).convert("RGB"), size) for path in photo_paths]
     pairs, grey = crappified_pairs(photos, seed)
     evaluation = SuperresEval(pairs, grey, vgg16_features(upto=30) if features else None)

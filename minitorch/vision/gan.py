@@ -37,15 +37,17 @@ import numpy  # host-side only: the noise and the pictures
 from minitorch import backend, nn
 from minitorch.autograd import grad, no_grad
 from minitorch.data.databunch import DatasetType
-from minitorch.plot import plot_multi
-from minitorch.vision.data import ImageList
-from minitorch.vision.image import show_image
 from minitorch.learner import Learner
 from minitorch.learner.callbacks import Callback, SmoothenValue
 from minitorch.learner.optimizer import is_positive_number
 from minitorch.nn.hooks import flatten_model
+from minitorch.nn.module import eval_mode
 from minitorch.nn.normalization import _BatchNorm
+from minitorch.ops import cat
+from minitorch.plot import plot_multi
 from minitorch.tensor import full, rand
+from minitorch.vision.data import ImageList
+from minitorch.vision.image import show_image
 
 # ---- the two models as one ---------------------------------------------------------------------
 
@@ -330,7 +332,7 @@ class GANTrainer(Callback):
         without this, a mismatch surfaces deep inside the critic (a reshape, a kernel larger
         than its input) naming neither model."""
         noise, real = self.learn.xb, self.learn.yb  # before a critic batch swaps them
-        with _eval(self.learn.model), no_grad():
+        with eval_mode(self.learn.model), no_grad():
             fake = self.generator(noise[:1])
             if tuple(fake.shape[1:]) != tuple(real.shape[1:]):
                 raise ValueError(
@@ -645,9 +647,8 @@ class GANLearner(Learner):
             noise.append(xb)
             if sum(len(n) for n in noise) >= rows * rows:
                 break
-        from minitorch.ops import cat
         noise = cat(noise, 0)[:rows * rows]
-        with _eval(self.model.generator), no_grad():
+        with eval_mode(self.model.generator), no_grad():
             fakes = self.model.generator(noise)
         return image_grid(denorm_images(self.data, fakes), rows=rows, figsize=figsize, path=path)
 
@@ -664,21 +665,6 @@ def _load_into_either(opts, opt_state):
             errors.append(f"{key}: {error}")
     raise ValueError("GANLearner.load: the checkpoint's optimizer state fits neither the "
                      "generator's nor the critic's optimizer (" + "; ".join(errors) + ")")
-
-
-class _eval:
-    """The model in eval mode inside the block, its own mode restored after."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def __enter__(self):
-        self.modes = [(m, m.training) for m in self.model.modules()]
-        self.model.eval()
-
-    def __exit__(self, *exc):
-        for m, mode in self.modes:
-            object.__setattr__(m, "training", mode)
 
 
 # ---- pictures ----------------------------------------------------------------------------------

@@ -20,7 +20,13 @@ few thousand vectors, so it runs in NumPy (float64) whatever the device of the m
 """
 import numpy
 
-from minitorch import backend
+from minitorch import backend, nn
+from minitorch.autograd import no_grad
+from minitorch.backend import manual_seed
+from minitorch.data import ArrayDataset, DataBunch, DataLoader
+from minitorch.learner import Learner, accuracy
+from minitorch.tensor import tensor
+from minitorch.vision.models import resnet_ish
 
 
 def _as_host_matrix(name, x):
@@ -82,10 +88,6 @@ def train_judge(images, labels, valid_images, valid_labels, seed=0, device=None)
     sees and makes them — and validated on ``valid_images``.  Returns the Learner (its model in
     eval mode; ``learn.recorder.metrics[-1][0]`` is the validation accuracy).  Seeded: the same
     call gives the same judge, so two GANs (say, minitorch's and PyTorch's) are rated alike."""
-    from minitorch import manual_seed, nn
-    from minitorch.data import ArrayDataset, DataBunch, DataLoader
-    from minitorch.learner import Learner, accuracy
-    from minitorch.vision.models import resnet_ish
     manual_seed(seed)
     data = DataBunch(
         DataLoader(ArrayDataset(images, labels), 128, shuffle=True, drop_last=True, seed=seed),
@@ -101,7 +103,6 @@ def rate(classifier, images, device=None, batch_size=500):
     the judge ``classifier``, as NumPy arrays.  The features are the output of everything up to
     the last residual stage (``classifier[:4]``, 16×2×2 numbers per image) — what the Fréchet
     distance compares."""
-    from minitorch import no_grad, tensor
     features_of, head = classifier[:4], classifier[4:]
     probs, feats = [], []
     with no_grad():

@@ -24,6 +24,7 @@ Everything here is NumPy on the host: it runs in the data loader, on one image a
 import numpy
 
 from minitorch import backend
+from minitorch.plot import subplots
 
 PADDING_MODES = ("reflection", "border", "zeros")
 
@@ -139,7 +140,6 @@ def show_image(image, ax=None, figsize=(3, 3), cmap=None, title=None, title_colo
     returns ``ax``.  One-channel images use ``cmap``, by default :data:`GRAYSCALE_CMAP`."""
     pixels = image_array(image)
     if ax is None:
-        from minitorch.plot import subplots
         ax = subplots(1, 1, figsize)[1][0, 0]
     if pixels.shape[0] == 1:
         ax.imshow(pixels[0], cmap=cmap or GRAYSCALE_CMAP, vmin=0, vmax=1)

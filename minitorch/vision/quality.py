@@ -35,6 +35,10 @@ import math
 
 import numpy  # host-side: evaluation of finished images
 
+from minitorch import backend
+from minitorch.autograd import no_grad
+from minitorch.tensor import tensor
+
 LUMA = (0.299, 0.587, 0.114)
 
 
@@ -287,12 +291,10 @@ class FeatureDistance:
         self.features, self.input_map = features, input_map.to(self.device)
 
     def activations(self, images):
-        import minitorch
-        from minitorch import backend
         x = numpy.asarray(images, dtype=numpy.float32)
         x = x[None] if x.ndim == 3 else x
-        out, h = [], self.input_map(minitorch.tensor(x, device=self.device))
-        with minitorch.no_grad():
+        out, h = [], self.input_map(tensor(x, device=self.device))
+        with no_grad():
             for i, layer in enumerate(self.features):
                 h = layer(h)
                 if i in self.layer_ids:

@@ -29,8 +29,13 @@ import minitorch
 from minitorch import backend
 from minitorch.files import atomic_write
 from minitorch.learner import Callback
+from minitorch.nn import eval_mode
 from minitorch.vision.crappify import crappify, paired_random_crop, validation_pairs
 from minitorch.vision.data import ImageImageList, imagenet_stats
+from minitorch.vision.layers import NormType
+from minitorch.vision.learner import create_body
+from minitorch.vision.models import VGGInput, small16
+from minitorch.vision.models.unet import DynamicUnet
 from minitorch.vision.photos import PHOTOS, photo_paths
 from minitorch.vision.quality import (
     FeatureDistance, checkerboard_ratio, colour_spread, psnr, psnr_in_box, psnr_outside_box,
@@ -143,15 +148,10 @@ def predictor(model, device=None, bs=8):
     NumPy batches (N, 3, H, W) in [0, 1] in and out, run in eval mode without a graph."""
 
     def predict(pixels):
-        was_training = model.training
-        model.eval()
         out = []
-        try:
-            with minitorch.no_grad():
-                for i in range(0, len(pixels), bs):
-                    out.append(to_pixels(model(to_tensor(pixels[i:i + bs], device))))
-        finally:
-            model.train(was_training)
+        with eval_mode(model), minitorch.no_grad():
+            for i in range(0, len(pixels), bs):
+                out.append(to_pixels(model(to_tensor(pixels[i:i + bs], device))))
         return numpy.concatenate(out)
     return predict
 
@@ -169,7 +169,6 @@ def pixels_to_pil(pixels):
 
 # ---- saving a generator -------------------------------------------------------------------------
 def _encoders():
-    from minitorch.vision.models import small16
     return {"small16": small16}
 
 
@@ -189,9 +188,6 @@ def save_generator(model, path, encoder):
 def load_generator(path, device=None):
     """The DynamicUnet that :func:`save_generator` wrote to ``path``, with its weights, in eval
     mode."""
-    from minitorch.vision.layers import NormType
-    from minitorch.vision.learner import create_body
-    from minitorch.vision.models.unet import DynamicUnet
     state = minitorch.load(path)
     if not isinstance(state, dict) or "generator" not in state or "model" not in state:
         raise ValueError(f"load_generator: {path} holds no generator (a file written by "
@@ -245,7 +241,6 @@ class SuperresEval:
         self.grey_inputs = [pil_to_pixels(lr) for lr in grey_inputs]
         self.distance = None
         if features is not None:
-            from minitorch.vision.models import VGGInput
             self.distance = FeatureDistance(features, VGGInput(stats=None))
 
     @classmethod

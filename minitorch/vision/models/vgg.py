@@ -21,6 +21,8 @@ They expect RGB in 0–255 minus a per-channel mean (:class:`VGGInput` puts that
 """
 from minitorch import nn
 from minitorch.nn import init
+from minitorch.tensor import tensor
+from minitorch.vision.models.pretrained import load_vgg16_features_state
 
 # Output channels of each conv, "M" for a max pool: torchvision's configuration "D".
 CFG_VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
@@ -78,7 +80,6 @@ def vgg16(pretrained=False, num_classes=1000, **kwargs):
     (``features``; see ``pretrained.py``); the file has no classifier, so that stays random."""
     model = VGG(make_layers(CFG_VGG16), num_classes=num_classes, **kwargs)
     if pretrained:
-        from minitorch.vision.models.pretrained import load_vgg16_features_state
         state = load_vgg16_features_state()
         model.features.load_state_dict({k[len("features."):]: v for k, v in state.items()})
     return model
@@ -91,7 +92,6 @@ def vgg16_features(pretrained=True, upto=None):
     computing."""
     features = make_layers(CFG_VGG16)
     if pretrained:
-        from minitorch.vision.models.pretrained import load_vgg16_features_state
         state = load_vgg16_features_state()
         features.load_state_dict({k[len("features."):]: v for k, v in state.items()})
     if upto is not None:
@@ -114,10 +114,9 @@ class VGGInput(nn.Module):
         # x = xn · scale + shift, per channel
         scale = [255.0 * si for si in s]
         shift = [255.0 * mi - vi for mi, vi in zip(m, mean)]
-        import minitorch
         # float64, cast to the input's dtype at each call (float32 buffers would round the map)
         for name, value in (("scale", scale), ("shift", shift)):
-            self.register_buffer(name, minitorch.tensor(value, dtype="float64").view(1, 3, 1, 1),
+            self.register_buffer(name, tensor(value, dtype="float64").view(1, 3, 1, 1),
                                  persistent=False)
 
     def forward(self, x):
