@@ -121,7 +121,8 @@ image_grid(train32[:16] / 255, path=OUT / "real_batch.png", title="real images")
 # (`minitorch/vision/models/mnist.py`, as `lesson7_resnet_mnist.py` trains it), here for one
 # epoch on the same padded, [−1, 1] images the GAN sees, so that a sample goes in exactly as it
 # comes out (`train_judge` and `rate` in `minitorch/vision/gan_eval.py`: a few lines each,
-# kept there so that `benchmarks/wgan_in_torch.py` rates PyTorch's samples with the same judge).  Its softmax says how sure it is that a sample is a digit, and which; its
+# kept there so that `benchmarks/wgan_in_torch.py` rates PyTorch's samples with the same
+# judge).  Its softmax says how sure it is that a sample is a digit, and which; its
 # penultimate features (the 16×2×2 output of the last residual stage) describe a sample, and
 # the Fréchet distance between the Gaussians fitted to the features of two sets of images
 # (`minitorch/vision/gan_eval.py`) says how far apart they are.

@@ -162,6 +162,9 @@ class GradientPenalty(nn.Module):
                                  "needs each image's own gradient); build it without batchnorm, "
                                  "e.g. basic_critic(..., norm_type=None)")
         n = real.shape[0]
+        if eps is not None and tuple(eps.shape) != (n,):
+            raise ValueError(f"GradientPenalty: eps must hold one weight per image, shape "
+                             f"({n},), got {tuple(eps.shape)}")
         shape = (n,) + (1,) * (real.ndim - 1)             # one ε per image, over all its pixels
         eps = (rand(*shape, dtype=real.dtype, device=real.device) if eps is None
                else eps.reshape(shape))
