@@ -22,9 +22,9 @@ The models are the WGAN lesson's (``basic_generator`` / ``basic_critic`` for 1×
 
 Adam with betas (0, 0.99), lr 2e-4, no weight decay for the WGAN steps; both models in training
 mode (the lesson's ``switch_eval=False``).  Both frameworks start from the same weights
-(minitorch's, seeded, copied into torch).  Each framework runs in a process of its own and the processes alternate
-(``alternating.py``); the table gives medians over all timed steps, the ratio minitorch / torch,
-and the lowest and highest ratio of one round.  The steps are ``gan_step.py``'s and, in torch,
+(minitorch's, seeded, copied into torch).  Each framework runs in a process of its own and the
+processes alternate (``alternating.py``); the table gives medians over all timed steps, the
+ratio minitorch / torch, and the lowest and highest ratio of one round.  The steps are ``gan_step.py``'s and, in torch,
 ``tests/torch_twins_gan.py``'s (the references of ``tests/test_gan.py``, with the models).
 Targets: within 1.3× (the WGAN steps), within 1.5× (the WGAN-GP critic step).
 """

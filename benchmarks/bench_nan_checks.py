@@ -1,4 +1,4 @@
-"""What the Learner's NaN checks cost per training step (issue 11).
+"""What the Learner's NaN checks cost per training step.
 
 Usage:  python benchmarks/bench_nan_checks.py [--rounds 7] [--steps 20] [--models C]
 

@@ -21,7 +21,7 @@ knows the modules of the super-resolution GAN (weight- and spectral-normed convs
 Dropout2d, self-attention, Flatten), for ``bench_superres_gan.py``.  Each framework runs in a process of
 its own, alternating (``alternating.py``); the table gives the median over all
 timed steps, the ratio minitorch / torch, and the lowest and highest ratio of one round.
-Targets (issue 13): within 1.3× of PyTorch for each case.
+Targets: within 1.3× of PyTorch for each case.
 """
 import argparse
 import sys

@@ -44,7 +44,7 @@ first step's losses are printed side by side; for that step only the critic's Dr
 have p = 0 (the two frameworks draw different dropout masks), after it they have the lesson's.
 Each framework runs in a process of its own and the processes alternate
 (``alternating.py``); the table gives the median over all timed steps, the ratio
-minitorch / torch, and the lowest and highest ratio of one round.  Target (issue 15): within
+minitorch / torch, and the lowest and highest ratio of one round.  Target: within
 1.3× of PyTorch for each step.
 """
 import argparse

@@ -19,7 +19,7 @@ both alike; the table gives the medians over all timed steps and the ratio minit
 (below 1: minitorch is faster), and the lowest and highest ratio of one round (its two
 processes ran back to back) as a measure of the machine's noise.  Both processes import
 minitorch, so both run with the allocator setting of ``minitorch.speed.cpu.keep_freed_memory``.
-Targets (issue 4): A ≤ 1.0×, C ≤ 1.5×.
+Targets: A ≤ 1.0×, C ≤ 1.5×.
 """
 import argparse
 import json

@@ -8,7 +8,7 @@ this script trains the same models with the same recipe in PyTorch, so that the 
 final accuracy over seeds can be set side by side.  A single run of a 3-epoch training moves by
 a few hundredths of a percent with the seed; a published number is one such draw.
 
-The recipe, from ``../shared/reference/lesson7.md`` (fastai v1's defaults): torch's own modules
+The recipe, the notebook's with fastai v1's defaults: torch's own modules
 (``torch.nn.Conv2d`` with its default init for model A; conv_layer's kaiming-normal init and no
 conv bias for B and C), ``torch.optim.Adam`` with betas (mom, 0.99) and eps 1e-8, true weight
 decay 1e-2 (``p ← p·(1 − lr·wd)`` before each step, batchnorm included), one cycle (cosine

@@ -2,8 +2,8 @@
 # # Lesson 7, part 3: from a fully connected net to a 2-layer GRU — "human numbers"
 #
 # fast.ai course v3, lesson 7, notebook `lesson7-human-numbers`, reproduced with minitorch.
-# Read `../shared/reference/lesson7-notes.md` (the RNN part) beside it; the recipes and the
-# numbers to reproduce are in `../shared/reference/lesson7.md`, Notebook 5.
+# Watch the RNN part of the lesson beside it; the recipes and the numbers to reproduce are the
+# notebook's (`nbs/dl1/lesson7-human-numbers.ipynb` in `fastai/course-v3`).
 #
 # The task is a toy language model: the numbers written out in English ("eight thousand one ,
 # eight thousand two , …") and the model predicts the next word.  The lesson's point is that a

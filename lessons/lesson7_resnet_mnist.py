@@ -2,8 +2,8 @@
 # # Lesson 7, part 1: ResNets from scratch on MNIST
 #
 # fast.ai course v3, lesson 7, notebook `lesson7-resnet-mnist`, reproduced with minitorch.
-# Read `../shared/reference/lesson7-notes.md` (the lesson) beside it; the recipes and the
-# numbers to reproduce are in `../shared/reference/lesson7.md`, Notebook 1.
+# Watch the lesson beside it; the recipes and the numbers to reproduce are the notebook's
+# (`nbs/dl1/lesson7-resnet-mnist.ipynb` in `fastai/course-v3`).
 #
 # Three models of growing depth on the handwritten digits: a plain CNN of five stride-2 convs,
 # the same written with fastai's `conv_layer`, and a "ResNet-ish" net with a residual block after

@@ -3,8 +3,8 @@
 #
 # fast.ai course v3, lesson 7, notebook `wgan`, reproduced with minitorch — on MNIST padded to
 # 32 px instead of LSUN bedrooms at 64 px (the bedrooms take hours of GPU; the digits fit in
-# minutes on two CPU cores, and a digit can be *checked*).  Read "Notebook 4" in
-# `../shared/reference/lesson7.md` and the GAN part of `lesson7-notes.md` beside it; the
+# minutes on two CPU cores, and a digit can be *checked*).  Read the notebook
+# (`nbs/dl1/wgan.ipynb` in `fastai/course-v3`) and the GAN part of the lesson beside it; the
 # machinery is `minitorch/vision/gan.py`, the models `minitorch/vision/models/gan.py`.
 #
 # A generator turns a vector of 100 random numbers into an image; a critic scores images.  They
@@ -166,8 +166,8 @@ judge_seconds = time.perf_counter() - judge_start
 # last transposed conv to 1×32×32 with tanh.  `basic_critic(32, 1, n_features=32)`: strided
 # convs with LeakyReLU(0.2) (batchnorm after all but the first) down to 4×4, a 4×4 conv to one
 # score per image, and the mean over the batch.  The notebook uses `n_features=64` and one extra
-# layer at 64 px; 32 features are what two CPU cores train in the time (see
-# `../shared/reference/sizing-superres-gan.md`).
+# layer at 64 px; 32 features give the generator more steps in the same minutes on two CPU
+# cores, and WGAN with clipping needs steps more than width.
 
 # %%
 minitorch.manual_seed(args.seed)

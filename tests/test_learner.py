@@ -1,4 +1,4 @@
-"""The Learner machinery against fastai v1's semantics (``../shared/reference/lesson7.md``):
+"""The Learner machinery against fastai v1's semantics (its source, ``fastai/fastai1``):
 the one-cycle schedule, the lr finder, the recorder's smoothing and weighted validation means,
 true weight decay, callback order and cancel exceptions, stopping on NaN, save/load, metrics,
 freezing, and the summary's parameter totals for the lesson's three MNIST models.

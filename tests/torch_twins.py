@@ -3,7 +3,7 @@
 (``benchmarks/bench_train_step.py``, ``benchmarks/recipe_in_torch.py``) time and train.
 
 Read after ``minitorch/vision/models/mnist.py`` (the same models in minitorch) and
-``../shared/reference/lesson7.md`` (the recipe).
+the notebook ``lesson7-resnet-mnist`` (the recipe).
 
 * ``TorchSequentialEx`` and ``TorchMerge`` — fastai's ``SequentialEx`` and ``MergeLayer`` (the
   residual and dense blocks, the U-Net's skips) in torch: the one home of these twins, which

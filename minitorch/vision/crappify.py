@@ -1,5 +1,5 @@
 """``crappify``: how the super-resolution lessons make their inputs from clean photographs.
-Read lesson 7's "Image Restoration" notes first (``../shared/reference/lesson7-notes.md``).
+Watch lesson 7's "Image Restoration" part first (notebook ``lesson7-superres.ipynb``).
 
 A U-Net learns to *undo* damage.  The data is free: take a good photo (the target) and damage a
 copy of it (the input).  fastai's ``crappify.py`` damages it three ways at once:

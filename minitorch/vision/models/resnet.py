@@ -20,7 +20,7 @@ hooks the children after which the spatial size changes.
 
 ``small_encoder`` is not a ResNet from the lesson: a light encoder (four stages of
 ``conv_layer`` with stride 2 + ``res_block``) for U-Nets trained from scratch on a 2-core CPU,
-as measured in ``../shared/reference/sizing-superres-gan.md`` ("small": 32/64/128/256 channels).
+sized by what PyTorch itself trains in minutes there ("small": 32/64/128/256 channels).
 """
 from minitorch import nn
 from minitorch.autograd import no_grad
@@ -142,7 +142,7 @@ def small_encoder(pretrained=False, in_channels=3, channels=(32, 64, 128, 256)):
     ``Sequential`` (``[conv, res, conv, res, ...]``).  :class:`DynamicUnet` hooks the children
     after which the size changes: the res_blocks of every stage but the last.
 
-    (32, 64, 128, 256) is the "small" U-Net of ``../shared/reference/sizing-superres-gan.md``;
+    (32, 64, 128, 256) is the "small" U-Net;
     (16, 32, 64, 128) its "small16".  It is already a body: ``create_body`` keeps it whole."""
     _no_pretrained("small_encoder", pretrained)
     layers, c_in = [], in_channels

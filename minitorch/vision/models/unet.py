@@ -140,8 +140,8 @@ class DynamicUnet(SequentialEx):
     ``residual=True`` (beyond fastai): the output is ``input + U-Net(input)``, the last conv
     starting at zero, so the untrained model is the identity.  For super-resolution the input is
     the enlarged low-resolution image, so training starts from bicubic instead of from noise
-    (``../shared/reference/sizing-superres-gan.md``: from scratch in 5 minutes fastai's head
-    only reached bicubic, the residual head gained ~0.5 dB).  Needs ``n_classes`` equal to the
+    (measured in PyTorch on a 2-core CPU: from scratch in 5 minutes fastai's head only reached
+    bicubic, the residual head gained ~0.5 dB).  Needs ``n_classes`` equal to the
     input's channels, and no ``y_range`` (the sum is not squashed).
 
     The skips are read through forward hooks on the encoder, *not detached* (fastai 1.0.61),
