@@ -4,7 +4,9 @@ One table row per loss and setting: the inputs to draw and the keyword arguments
 through ``torch_compare.check`` for every reduction, in float64 (tight) and float32 (torch's
 default tolerances): the loss, the gradient of the input, and the gradient of the target where
 PyTorch gives one (the regression and binary losses).  Float64 rows also go through
-``minitorch.gradcheck``.  Then the edge cases: huge logits, ignored targets, out-of-range
+``minitorch.gradcheck``, and the derivatives of the derivatives (``create_graph=True``) through
+``check_higher_order`` (every row and reduction; third order on a few) and
+``minitorch.gradgradcheck``.  Then the edge cases: huge logits, ignored targets, out-of-range
 classes, bad shapes.
 """
 import numpy as np
@@ -15,7 +17,7 @@ import torch.nn.functional as TF
 import minitorch
 from minitorch import nn
 from minitorch.nn import functional as F
-from torch_compare import DEVICE, TORCH_DEVICE, check
+from torch_compare import DEVICE, TORCH_DEVICE, check, check_higher_order
 
 RNG = np.random.default_rng(0)
 
@@ -150,6 +152,44 @@ def test_loss_gradcheck(name, function, module, makers, kwargs, target_grad):
     mt_kwargs = _kwargs(kwargs, np.float64, "mt")
     for reduction in ("mean", "none"):
         assert minitorch.gradcheck(
+            lambda a, b: getattr(F, function)(a, b, reduction=reduction, **mt_kwargs), [x, t])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name,function,module,makers,kwargs,target_grad", LOSSES, ids=IDS)
+def test_loss_second_order(name, function, module, makers, kwargs, target_grad, reduction):
+    """Second derivatives (create_graph=True) against torch's, float64: with respect to the
+    input, the target where it takes a gradient, and the upstream gradient."""
+    arrays = _log_probs_if_nll(name, [make(np.float64) for make in makers])
+    mt_kwargs, torch_kwargs = _kwargs(kwargs, np.float64, "mt"), _kwargs(kwargs, np.float64, "torch")
+    check_higher_order(lambda x, t: getattr(F, function)(x, t, reduction=reduction, **mt_kwargs),
+                       lambda x, t: getattr(TF, function)(x, t, reduction=reduction,
+                                                          **torch_kwargs),
+                       arrays, requires_grad=[True, target_grad])
+
+
+THIRD_ORDER = ["ce", "ce_smooth_weight_ignore", "ce_spatial", "ce_probabilities", "nll_spatial",
+               "bce_logits_pos_weight", "bce", "mse", "smooth_l1_beta"]
+
+
+@pytest.mark.parametrize("name,function,module,makers,kwargs,target_grad",
+                         [row for row in LOSSES if row[0] in THIRD_ORDER], ids=THIRD_ORDER)
+def test_loss_third_order(name, function, module, makers, kwargs, target_grad):
+    arrays = _log_probs_if_nll(name, [make(np.float64) for make in makers])
+    mt_kwargs, torch_kwargs = _kwargs(kwargs, np.float64, "mt"), _kwargs(kwargs, np.float64, "torch")
+    check_higher_order(lambda x, t: getattr(F, function)(x, t, **mt_kwargs),
+                       lambda x, t: getattr(TF, function)(x, t, **torch_kwargs),
+                       arrays, requires_grad=[True, target_grad], order=3)
+
+
+@pytest.mark.parametrize("name,function,module,makers,kwargs,target_grad", LOSSES, ids=IDS)
+def test_loss_gradgradcheck(name, function, module, makers, kwargs, target_grad):
+    arrays = _log_probs_if_nll(name, [make(np.float64) for make in makers])
+    x = minitorch.tensor(arrays[0], device=DEVICE, requires_grad=True)
+    t = minitorch.tensor(arrays[1], device=DEVICE, requires_grad=target_grad)
+    mt_kwargs = _kwargs(kwargs, np.float64, "mt")
+    for reduction in ("mean", "none"):
+        assert minitorch.gradgradcheck(
             lambda a, b: getattr(F, function)(a, b, reduction=reduction, **mt_kwargs), [x, t])
 
 

@@ -24,7 +24,8 @@ import minitorch
 from minitorch import nn
 from minitorch.nn import functional as F
 from minitorch.nn import clip_grad, init
-from torch_compare import DEVICE, TORCH_DEVICE, assert_close, check, tolerance
+from torch_compare import (
+    DEVICE, TORCH_DEVICE, assert_close, check, check_higher_order, to_numpy, tolerance)
 
 
 def row(name, factory, shape, integer_input=None, **kw):
@@ -171,6 +172,18 @@ def test_layer_matches_torch(factory, shape, integer_input, dtype, mode):
     mt_buffers = dict(mt_layer.named_buffers())
     for name, buffer in torch_layer.named_buffers():
         assert_close(mt_buffers[name], buffer, what=f"buffer {name}", **tolerance(dtype))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("factory,shape,integer_input", LAYERS)
+def test_layer_second_order(factory, shape, integer_input, mode):
+    """Second derivatives (create_graph=True) with respect to the input and every parameter,
+    against torch's (float64)."""
+    mt_layer, torch_layer = twins(factory, np.float64)
+    mt_layer.train(mode == "train")
+    torch_layer.train(mode == "train")
+    check_higher_order(mt_layer, torch_layer, [make_input(shape, np.float64, integer_input)],
+                       params=parameter_pairs(mt_layer, torch_layer))
 
 
 @pytest.mark.parametrize("factory,shape,integer_input", LAYERS)
@@ -628,6 +641,38 @@ def test_weight_norm_matches_torch(factory, shape, dim, dtype):
     assert_close(mt_layer.weight, torch_layer.weight, **tolerance(dtype))
 
 
+WEIGHT_NORM_SECOND_ORDER = [
+    (lambda nn: nn.Conv2d(2, 3, 3, padding=1), (2, 2, 4, 4), 0),
+    (lambda nn: nn.Linear(4, 3), (3, 4), 1),
+    (lambda nn: nn.Linear(4, 3), (3, 4), None),
+]
+
+
+@pytest.mark.parametrize("factory,shape,dim", WEIGHT_NORM_SECOND_ORDER)
+def test_weight_norm_second_order(factory, shape, dim):
+    """w = g · v / ‖v‖ is composed of ops: differentiable twice in x, g, v and the bias.
+
+    The reference composes w from torch's ops too: torch.nn.utils.weight_norm computes it with
+    the fused ``torch._weight_norm``, whose second derivative with respect to v is wrong for a
+    ``dim`` (torch.autograd.gradgradcheck of it fails on the CPU, torch 2.13).
+    """
+    torch_layer = _torch_weight_norm(randomize(factory(torch.nn)), dim=dim).double()
+    mt_layer = nn.utils.weight_norm(factory(nn), dim=dim).double().to(DEVICE)
+    mt_layer.load_state_dict({k: v.detach().numpy() for k, v in torch_layer.state_dict().items()})
+    plain = factory(torch.nn).double()
+
+    def composed(x):
+        v = torch_layer.weight_v
+        norm = (v * v).sum().sqrt() if dim is None else \
+            (v * v).sum([d for d in range(v.ndim) if d != dim], keepdim=True).sqrt()
+        weight = v * (torch_layer.weight_g / norm)
+        return torch.func.functional_call(plain, {"weight": weight, "bias": torch_layer.bias}, x)
+    x = np.random.default_rng(2).standard_normal(shape)
+    check_higher_order(mt_layer, composed, [x], params=parameter_pairs(mt_layer, torch_layer))
+    inputs = [minitorch.tensor(x, device=DEVICE, requires_grad=True), *mt_layer.parameters()]
+    assert minitorch.gradgradcheck(lambda x, *params: mt_layer(x), inputs)
+
+
 def test_weight_norm_initial_g_is_the_norm_and_weight_is_unchanged():
     layer = nn.Linear(4, 3)
     before = layer.weight.detach().numpy().copy()
@@ -666,6 +711,41 @@ def test_spectral_norm_matches_torch_over_training_steps_and_eval(factory, shape
     u_before = mt_layer.weight_u.numpy().copy()
     mt_layer(minitorch.tensor(generator.standard_normal(shape)))
     np.testing.assert_array_equal(mt_layer.weight_u.numpy(), u_before)  # eval: no iteration
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("factory,shape", [
+    (lambda nn: nn.Conv2d(2, 3, 3, padding=1), (2, 2, 4, 4)),
+    (lambda nn: nn.Linear(5, 3), (3, 5)),
+])
+def test_spectral_norm_second_order(factory, shape, mode):
+    """W / σ with σ = uᵀWv (u, v constants after the power iteration) is composed of ops:
+    differentiable twice in x, the weight and the bias, in training (one power iteration
+    first) and in eval mode."""
+    torch_layer = torch.nn.utils.spectral_norm(randomize(factory(torch.nn))).double()
+    mt_layer = nn.utils.spectral_norm(factory(nn)).double().to(DEVICE)
+    mt_layer.load_state_dict({k: v.detach().numpy() for k, v in torch_layer.state_dict().items()})
+    mt_layer.train(mode == "train")
+    torch_layer.train(mode == "train")
+    check_higher_order(mt_layer, torch_layer, [np.random.default_rng(5).standard_normal(shape)],
+                       params=parameter_pairs(mt_layer, torch_layer))
+
+
+@pytest.mark.parametrize("fn,shape", [("dropout", (3, 4)), ("dropout2d", (3, 4, 2, 2))])
+def test_dropout_second_order(fn, shape):
+    """Dropout multiplies by a random mask, a constant: tanh(dropout(x)) against torch's with
+    minitorch's mask, and against finite differences with the mask drawn again from one seed."""
+    def mt_fn(x):
+        minitorch.manual_seed(7)
+        return getattr(F, fn)(x, 0.4, training=True).tanh()
+    kept = to_numpy(mt_fn(minitorch.ones(*shape, dtype=minitorch.float64, device=DEVICE))) != 0
+    assert kept.any() and not kept.all()
+    mask = torch.tensor(kept / 0.6)
+    check_higher_order(mt_fn, lambda x: (x * mask).tanh(),
+                       [np.random.default_rng(6).standard_normal(shape)])
+    x = minitorch.tensor(np.random.default_rng(6).standard_normal(shape), device=DEVICE,
+                         requires_grad=True)
+    assert minitorch.gradgradcheck(mt_fn, [x])
 
 
 def test_spectral_norm_bounds_the_largest_singular_value():

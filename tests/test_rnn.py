@@ -13,7 +13,7 @@ import torch
 import minitorch
 from minitorch import nn
 from minitorch.ops.rnn import gru_sequence, lstm_sequence, rnn_sequence
-from torch_compare import DEVICE, TORCH_DEVICE, check
+from torch_compare import DEVICE, TORCH_DEVICE, check, check_higher_order
 
 INPUT, HIDDEN, STEPS, BATCH = 4, 3, 5, 2
 
@@ -103,15 +103,14 @@ def module_row_id(row):
            f"{'fused' if fused else 'composed'}"
 
 
-@pytest.mark.parametrize("name,kwargs,dtype,with_state,fused", MODULE_ROWS,
-                         ids=[module_row_id(r) for r in MODULE_ROWS])
-def test_module_matches_torch(name, kwargs, dtype, with_state, fused):
-    torch_class = getattr(torch.nn, name)
-
+def module_calls(name, kwargs, dtype, with_state, fused):
+    """The minitorch and torch twins of one module row as functions of (x, *state) returning
+    (output, h_n[, c_n]), their input arrays, and their parameter pairs."""
     def mt_class(*args, **kw):
         return getattr(nn, name)(*args, fused=fused, **kw)
 
-    mt_module, torch_module = twins(mt_class, torch_class, dtype, INPUT, HIDDEN, **kwargs)
+    mt_module, torch_module = twins(mt_class, getattr(torch.nn, name), dtype, INPUT, HIDDEN,
+                                    **kwargs)
     if kwargs.get("dropout"):
         mt_module.eval()
         torch_module.eval()
@@ -122,7 +121,6 @@ def test_module_matches_torch(name, kwargs, dtype, with_state, fused):
     x = rng.standard_normal(shape).astype(dtype)
     h = rng.standard_normal((layers * directions, BATCH, HIDDEN)).astype(dtype)
     c = rng.standard_normal((layers * directions, BATCH, HIDDEN)).astype(dtype)
-    params = param_pairs(mt_module, torch_module)
 
     if name == "LSTM":
         def flat(module):  # (output, (h_n, c_n)) → output, h_n, c_n for the harness
@@ -137,7 +135,42 @@ def test_module_matches_torch(name, kwargs, dtype, with_state, fused):
                 return module(x, state[0] if state else None)
             return run
         arrays = [x, h] if with_state else [x]
-    check(flat(mt_module), flat(torch_module), arrays, params=params)
+    return flat(mt_module), flat(torch_module), arrays, param_pairs(mt_module, torch_module)
+
+
+@pytest.mark.parametrize("name,kwargs,dtype,with_state,fused", MODULE_ROWS,
+                         ids=[module_row_id(r) for r in MODULE_ROWS])
+def test_module_matches_torch(name, kwargs, dtype, with_state, fused):
+    mt_fn, torch_fn, arrays, params = module_calls(name, kwargs, dtype, with_state, fused)
+    check(mt_fn, torch_fn, arrays, params=params)
+
+
+# ---- derivatives of derivatives (create_graph=True) through the fused ops ------------------------
+# (the composed cells are the basic ops, each differentiable twice and tested in test_ops.py)
+SECOND_ORDER_ROWS = [
+    ("RNN", {"num_layers": 2}, True),
+    ("RNN", {"nonlinearity": "relu", "num_layers": 1, "bidirectional": True}, True),
+    ("RNN", {"num_layers": 1, "bias": False, "batch_first": True}, False),
+    ("LSTM", {"num_layers": 2}, True),
+    ("LSTM", {"num_layers": 1, "bidirectional": True, "bias": False}, False),
+    ("GRU", {"num_layers": 2, "batch_first": True}, True),
+    ("GRU", {"num_layers": 1, "bidirectional": True}, False),
+]
+SECOND_ORDER_IDS = [module_row_id((name, kwargs, "float64", state, True))
+                    for name, kwargs, state in SECOND_ORDER_ROWS]
+
+
+@pytest.mark.parametrize("name,kwargs,with_state", SECOND_ORDER_ROWS, ids=SECOND_ORDER_IDS)
+def test_module_second_order(name, kwargs, with_state):
+    """Second derivatives with respect to the input, the initial state and every weight."""
+    mt_fn, torch_fn, arrays, params = module_calls(name, kwargs, "float64", with_state, True)
+    check_higher_order(mt_fn, torch_fn, arrays, params=params)
+
+
+@pytest.mark.parametrize("name", ["GRU", "LSTM"])
+def test_module_third_order(name):
+    mt_fn, torch_fn, arrays, params = module_calls(name, {"num_layers": 1}, "float64", True, True)
+    check_higher_order(mt_fn, torch_fn, arrays, params=params, order=3)
 
 
 @pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
@@ -168,23 +201,36 @@ FUSED_ROWS = [
 ]
 
 
-@pytest.mark.parametrize("op,gates,with_bias,reverse,settings", FUSED_ROWS)
-def test_fused_recurrence_gradcheck(op, gates, with_bias, reverse, settings):
+def fused_call(op, gates, with_bias, reverse, settings, steps=4, batch=2, hidden=3):
+    """A fused recurrence as a function of its input tensors, and those inputs (float64)."""
     rng = np.random.default_rng(4)
 
     def leaf(*shape):
         return minitorch.tensor(rng.standard_normal(shape), dtype=minitorch.float64,
-                                requires_grad=True)
-    xw, h0, c0 = leaf(4, 2, gates * 3), leaf(2, 3), leaf(2, 3)
-    w_hh = leaf(gates * 3, 3)
-    b_hh = leaf(gates * 3) if with_bias else None
+                                device=DEVICE, requires_grad=True)
+    xw, h0, c0 = leaf(steps, batch, gates * hidden), leaf(batch, hidden), leaf(batch, hidden)
+    w_hh = leaf(gates * hidden, hidden)
+    b_hh = leaf(gates * hidden) if with_bias else None
     if op is lstm_sequence:
         inputs = [xw, h0, c0, w_hh] + ([b_hh] if with_bias else [])
         fn = lambda xw, h0, c0, w, *b: op(xw, h0, c0, w, *b, reverse=reverse)  # noqa: E731
     else:
         inputs = [xw, h0, w_hh] + ([b_hh] if with_bias else [])
         fn = lambda xw, h0, w, *b: op(xw, h0, w, *b, reverse=reverse, **settings)  # noqa: E731
-    assert minitorch.gradcheck(fn, inputs)
+    return fn, inputs
+
+
+@pytest.mark.parametrize("op,gates,with_bias,reverse,settings", FUSED_ROWS)
+def test_fused_recurrence_gradcheck(op, gates, with_bias, reverse, settings):
+    assert minitorch.gradcheck(*fused_call(op, gates, with_bias, reverse, settings))
+
+
+@pytest.mark.parametrize("op,gates,with_bias,reverse,settings", FUSED_ROWS)
+def test_fused_recurrence_gradgradcheck(op, gates, with_bias, reverse, settings):
+    """Second derivatives against finite differences of the first (3 steps: each element of
+    every input and upstream gradient is nudged, so this is kept small)."""
+    assert minitorch.gradgradcheck(*fused_call(op, gates, with_bias, reverse, settings,
+                                               steps=3, batch=1, hidden=2))
 
 
 # ---- state dicts, initialisation, errors ---------------------------------------------------------

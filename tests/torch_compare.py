@@ -206,13 +206,14 @@ def _compare_gradients(mt_grads, torch_grads, names, tol, order):
 
 
 def check_higher_order(mt_fn, torch_fn, arrays, order=2, requires_grad=True, rtol=None,
-                       atol=None, seed=0, keep_layout=False):
+                       atol=None, seed=0, keep_layout=False, params=()):
     """Derivatives up to ``order`` (2 or 3) of ``mt_fn`` against ``torch_fn``, in float64.
 
     First the gradients g₁ of the outputs with respect to the float inputs x, under random
     upstream gradients u that require grad themselves (``grad(outputs, x, u,
     create_graph=True)``); then g₂ = ∂(Σ g₁ · v)/∂(x, u) for a random v, and for order 3
-    g₃ = ∂(Σ g₂ · w)/∂(x, u).  Each step is compared with torch's.
+    g₃ = ∂(Σ g₂ · w)/∂(x, u).  Each step is compared with torch's.  ``params`` (as in
+    ``check``: (name, minitorch tensor, torch tensor), a layer's weights) count among the x.
     """
     tol = tolerance(np.float64)
     if rtol is not None:
@@ -223,7 +224,8 @@ def check_higher_order(mt_fn, torch_fn, arrays, order=2, requires_grad=True, rto
     mt_inputs, torch_inputs = as_inputs(arrays, requires_grad, keep_layout)
     variables = [k for k, t in enumerate(torch_inputs)
                  if isinstance(t, torch.Tensor) and t.requires_grad]
-    mt_x, torch_x = [mt_inputs[k] for k in variables], [torch_inputs[k] for k in variables]
+    mt_x = [mt_inputs[k] for k in variables] + [m for _, m, _ in params]
+    torch_x = [torch_inputs[k] for k in variables] + [t for _, _, t in params]
     mt_out = [o for o in _float_outputs(mt_fn(*mt_inputs))
               if isinstance(o, minitorch.Tensor) and o.dtype.kind == "f"]
     torch_out = [o for o in _float_outputs(torch_fn(*torch_inputs))
@@ -233,7 +235,7 @@ def check_higher_order(mt_fn, torch_fn, arrays, order=2, requires_grad=True, rto
                 for o in torch_out]
     mt_u = [minitorch.tensor(u, device=DEVICE, requires_grad=True) for u in upstream]
     torch_u = [torch.tensor(u, device=TORCH_DEVICE, requires_grad=True) for u in upstream]
-    names = [f"input {k}" for k in variables]
+    names = [f"input {k}" for k in variables] + [name for name, _, _ in params]
     mt_grads = _gradients(minitorch, mt_out, mt_x, mt_u, create_graph=True)
     torch_grads = _gradients(torch, torch_out, torch_x, torch_u, create_graph=True)
     _compare_gradients(mt_grads, torch_grads, names, tol, order=1)

@@ -14,9 +14,12 @@
 * :func:`pair` reads a 2-D size argument the way PyTorch takes it, an int or a pair
   (``kernel_size=3`` is ``(3, 3)``); convolutions, pooling, conv layers and image transforms
   all read theirs with it.
+* :class:`LinearMap` is how a linear op (average pooling, resampling, edge padding) is
+  differentiated twice: its backward, the adjoint, as an op of its own.
 """
 import numbers
 
+from minitorch.autograd import Function
 from minitorch.tensor import Tensor
 
 
@@ -114,3 +117,33 @@ def positive_pair(value, name, op):
     if min(result) <= 0:
         raise ValueError(f"{op}: {name} must be positive, got {value!r}")
     return result
+
+
+class LinearMap(Function):
+    """y = A·x, or Aᵀ·x with ``transposed``, for a linear op A: a linear op's ``backward_graph``.
+
+    The backward of a linear op A (average pooling, resampling, edge padding) is its adjoint:
+    dL/dx = Aᵀ·dL/dy, which reads nothing of x.  For ``create_graph=True`` that adjoint must be
+    an op, so that the gradient can be differentiated again: ``LinearMap(op, True)``.  Its own
+    backward is the adjoint of the adjoint, A, and its ``backward_graph`` is ``LinearMap(op,
+    False)``: the orders alternate between A and Aᵀ, as unfold and fold do.  (The derivatives
+    with respect to x itself are zero from the second on: a linear map has no curvature.)
+
+    ``op`` is the linear op after its forward, with ``apply(x)`` (A·x) and ``adjoint(g)`` (Aᵀ·g)
+    on arrays; both read only its settings and shapes, never saved arrays (which backward frees).
+    """
+
+    def __init__(self, op, transposed):
+        self.op, self.transposed = op, transposed
+
+    def forward(self, x):
+        return self.op.adjoint(x) if self.transposed else self.op.apply(x)
+
+    def backward(self, grad):
+        return self.op.apply(grad) if self.transposed else self.op.adjoint(grad)
+
+    def backward_graph(self, grad):
+        return LinearMap(self.op, not self.transposed)(grad)
+
+    def __repr__(self):
+        return f"<{type(self.op).__name__}{'Adjoint' if self.transposed else ''}Backward>"

@@ -52,7 +52,8 @@ col2im, and pooling (pool.py) reduces the same window view with max or mean.
 For ``create_graph=True`` (``autograd.py``), conv2d's ``backward_graph`` writes the same three
 formulas with ops on Tensors — ``unfold`` for cols(X), ``fold`` for col2im, ``matmul`` for the
 products — each of them differentiable again (unfold and fold are each other's backward), so
-gradients of any order go through a convolution.
+gradients of any order go through a convolution.  conv_transpose2d's is conv2d run forwards:
+``conv2d`` of the gradient, and ``unfold`` of it for the weight.
 """
 from minitorch import backend
 from minitorch.autograd import Function
@@ -471,6 +472,38 @@ class ConvTranspose2d(Function):
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             grad_b = row_sums(xp, grad.reshape(grad.shape[0], -1))   # (OC, out_h·out_w·N)
         return (grad_x, grad_w) if len(self.needs_input_grad) == 2 else (grad_x, grad_w, grad_b)
+
+    def backward_graph(self, grad):
+        """The formulas above with ops on Tensors: dL/dX is ``conv2d`` of the gradient with the
+        same weight and settings, and cols(dL/dy) is ``unfold``; both are differentiable again
+        (conv2d's graph backward is fold and matmul), and everything is linear in dL/dy and in
+        each of x and W.  When output_padding ≥ stride (possible with dilation) the conv2d sees
+        a row or column more than x has: only the first H × W positions belong to x.
+        """
+        x, weight = self.inputs[:2]
+        kernel, stride, (ph, _, pw, _), dilation, (h, w) = self.geometry
+        groups, in_channels, n = self.groups, weight.shape[0], x.shape[0]
+        grad_x = grad_w = grad_b = None
+        if self.needs_input_grad[0]:                                  # W · cols(dL/dy)
+            grad_x = conv2d(grad, weight, None, stride, (ph, pw), dilation, groups)
+            if grad_x.shape[2:] != (h, w):
+                grad_x = grad_x[:, :, :h, :w]
+        if self.needs_input_grad[1]:                                  # X · cols(dL/dy)ᵀ
+            cols = unfold(grad, kernel, dilation, (ph, pw), stride)   # (N, OC·kh·kw, L)
+            rows = cols.shape[1]
+            windows = [conv_output_size(size, k, s, p, p, d) for size, k, s, p, d in
+                       zip(grad.shape[2:], kernel, stride, (ph, pw), dilation)]
+            cols = cols.reshape(n, rows, *windows)                    # (N, OC·kh·kw, ≥H, ≥W)
+            if tuple(windows) != (h, w):
+                cols = cols[:, :, :h, :w]
+            cols = cols.permute(1, 0, 2, 3).reshape(groups, rows // groups, -1)
+            x_rows = x.permute(1, 0, 2, 3).reshape(groups, in_channels // groups, -1)
+            grad_w = (x_rows @ cols.transpose(1, 2)).reshape(weight.shape)
+        if len(self.inputs) == 2:
+            return grad_x, grad_w
+        if self.needs_input_grad[2]:
+            grad_b = grad.sum(dim=(0, 2, 3))
+        return grad_x, grad_w, grad_b
 
 
 class Unfold(Function):

@@ -17,6 +17,11 @@ stable for any logits (it subtracts the max), and the negative log-likelihood th
 the log-probability of the right class.  Binary cross-entropy on logits is written with
 softplus, log(1 + eᶻ) = max(z, 0) + log(1 + e^−|z|), which never overflows, so logits of ±10⁴
 give finite losses and gradients.
+
+For ``create_graph=True`` each op's ``backward_graph`` writes its derivative with ops on the
+inputs, so the gradient can be differentiated again: the classification loss places −w·dL/dℓ at
+the picked entries with an op whose own backward gathers them back (``ScatterIntoZeros``), the
+others are their formulas recomputed from x and y; the second derivatives are in the docstrings.
 """
 import numpy  # numpy.errstate only
 
@@ -24,7 +29,9 @@ from minitorch import backend
 
 from minitorch.autograd import Function
 from minitorch.ops.common import require_floating, require_same_dtype, sum_to_shape
-from minitorch.ops.elementwise import cast, promote_types
+from minitorch.ops.elementwise import (
+    cast, clamp, exp, log, promote_types, relu, sigmoid, where)
+from minitorch.ops.index import ScatterIntoZeros
 from minitorch.ops.reduce import log_softmax
 from minitorch.speed.gpu import check_later
 from minitorch.tensor import Tensor, as_tensor
@@ -78,6 +85,16 @@ class NLLLoss(Function):
         self.xp.put_along_axis(grad_log_probs, self.xp.expand_dims(safe_target, 1),
                                self.xp.expand_dims(-weight * grad, 1), axis=1)
         return grad_log_probs, None
+
+    def backward_graph(self, grad):
+        """The same placement as an op, ``ScatterIntoZeros`` at the picked entries (constants):
+        linear in dL/dℓ, nothing of log p, so its derivative with respect to dL/dℓ gathers
+        the picked entries again and the one with respect to log p is 0."""
+        safe_target, weight = self.saved_tensors
+        picked = list(self.xp.ogrid[tuple(slice(0, n) for n in safe_target.shape)])
+        picked.insert(1, safe_target)                     # (sample, class, positions…)
+        return ScatterIntoZeros(tuple(picked), self.log_probs_shape)(
+            -self.constant(weight) * grad), None
 
 
 def _class_targets(input, target, weight, ignore_index, op):
@@ -218,6 +235,9 @@ class BinaryCrossEntropyWithLogits(Function):
 
         dℓ/dz = (1 − y) − (1 + (p − 1)·y) · σ(−z)
         dℓ/dy = −z + (p − 1) · s(−z)
+
+    ``backward_graph`` writes these with ops (σ and s stay stable there too), which gives
+    ∂²ℓ/∂z² = (1 + (p − 1)·y) · σ(z)·σ(−z),  ∂²ℓ/∂z∂y = −1 − (p − 1)·σ(−z),  ∂²ℓ/∂y² = 0.
     """
 
     def forward(self, z, y, pos_weight):
@@ -237,6 +257,16 @@ class BinaryCrossEntropyWithLogits(Function):
             grad_y = grad * (-z + (pos_weight - 1) * softplus_neg)
         return grad_z, grad_y, None
 
+    def backward_graph(self, grad):
+        z, y, pos_weight = self.inputs
+        grad_z = grad_y = None
+        if self.needs_input_grad[0]:
+            grad_z = grad * ((1 - y) - (1 + (pos_weight - 1) * y) * sigmoid(-z))
+        if self.needs_input_grad[1]:
+            softplus_neg = relu(-z) + log(1 + exp(-z.abs()))
+            grad_y = grad * (-z + (pos_weight - 1) * softplus_neg)
+        return grad_z, grad_y, None
+
 
 class BinaryCrossEntropy(Function):
     """ℓ = −[y·log x + (1 − y)·log(1 − x)] for probabilities x, targets y.
@@ -245,6 +275,9 @@ class BinaryCrossEntropy(Function):
 
         dℓ/dx = (x − y) / max(x·(1 − x), 10⁻¹²)
         dℓ/dy = −(log x − log(1 − x)) = −logit(x)   (PyTorch does not clamp this one)
+
+    ``backward_graph`` writes these with ops, which gives (away from the clamp)
+    ∂²ℓ/∂x² = (x² − 2xy + y) / (x(1 − x))²,  ∂²ℓ/∂x∂y = −1 / (x(1 − x)),  ∂²ℓ/∂y² = 0.
     """
 
     def forward(self, x, y):
@@ -265,6 +298,15 @@ class BinaryCrossEntropy(Function):
             grad_x = grad * (x - y) / self.xp.maximum(x * (1 - x), 1e-12)
         if self.needs_input_grad[1]:
             grad_y = -grad * (log_x - log_1mx)
+        return grad_x, grad_y
+
+    def backward_graph(self, grad):
+        x, y = self.inputs
+        grad_x = grad_y = None
+        if self.needs_input_grad[0]:
+            grad_x = grad * (x - y) / clamp(x * (1 - x), min=1e-12)
+        if self.needs_input_grad[1]:
+            grad_y = -grad * (log(x) - log(1 - x))
         return grad_x, grad_y
 
 
@@ -322,6 +364,11 @@ class MSELoss(Function):
         g = 2 * grad * diff
         return sum_to_shape(g, self.x_shape), sum_to_shape(-g, self.y_shape)
 
+    def backward_graph(self, grad):  # ∂²ℓ/∂x² = ∂²ℓ/∂y² = 2, ∂²ℓ/∂x∂y = −2
+        x, y = self.inputs
+        g = 2 * grad * (x - y)
+        return sum_to_shape(g, self.x_shape), sum_to_shape(-g, self.y_shape)
+
 
 class L1Loss(Function):
     """ℓ = |x − y|;   dℓ/dx = sign(x − y)  (0 where x = y),  dℓ/dy = −sign(x − y)."""
@@ -337,6 +384,11 @@ class L1Loss(Function):
         g = grad * self.xp.sign(diff)
         return sum_to_shape(g, self.x_shape), sum_to_shape(-g, self.y_shape)
 
+    def backward_graph(self, grad):  # the sign is a constant: ∂²ℓ/∂x² = 0
+        diff, = self.saved_tensors
+        g = grad * self.constant(self.xp.sign(diff))
+        return sum_to_shape(g, self.x_shape), sum_to_shape(-g, self.y_shape)
+
 
 class SmoothL1Loss(Function):
     """Huber-like loss with threshold β, for d = x − y:
@@ -345,6 +397,7 @@ class SmoothL1Loss(Function):
         ℓ = |d| − ½ β    otherwise          dℓ/dd = sign(d)
 
     Quadratic near zero (smooth gradients), linear far away (robust to outliers).  β = 0 is L1.
+    Second derivative: ∂²ℓ/∂d² = 1/β where |d| < β, else 0 (where it is a constant mask).
     """
 
     def __init__(self, beta):
@@ -368,6 +421,17 @@ class SmoothL1Loss(Function):
             slope = xp.sign(diff)
         else:
             slope = xp.where(xp.abs(diff) < self.beta, diff / self.beta, xp.sign(diff))
+        g = grad * slope
+        return sum_to_shape(g, self.x_shape), sum_to_shape(-g, self.y_shape)
+
+    def backward_graph(self, grad):
+        diff, = self.saved_tensors
+        sign = self.constant(self.xp.sign(diff))
+        if self.beta == 0:
+            slope = sign
+        else:
+            x, y = self.inputs
+            slope = where(self.constant(self.xp.abs(diff) < self.beta), (x - y) / self.beta, sign)
         g = grad * slope
         return sum_to_shape(g, self.x_shape), sum_to_shape(-g, self.y_shape)
 

@@ -16,6 +16,18 @@ is the textbook formula (with g = dL/dy and sums over a group of M)::
     dL/dbias   = Σ g                    dL/dweight = Σ g · x̂
     dL/dx      = weight / √(var + eps) · (g − (Σ g)/M − x̂ · (Σ g·x̂)/M)
 
+For ``create_graph=True`` each op's ``backward_graph`` writes the same closed form with ops on
+Tensors, recomputing x̂ and 1/√(var + eps) from x (:func:`standardized`), so that differentiating
+it again also differentiates the statistics.  The second derivative that comes out, for a
+direction δx of one group (what the engine multiplies by), is the directional derivative of
+dL/dx = s · (ĝ − mean ĝ − x̂ · mean(ĝ x̂)) with s = 1/√(var + eps) and ĝ = weight · g::
+
+    δx̂ = s · (δx − mean δx − x̂ · mean(x̂ δx))          δs = −s² · mean(x̂ δx)
+    δ(dL/dx) = δs/s · dL/dx − s · (δx̂ · mean(ĝ x̂) + x̂ · mean(ĝ δx̂))
+
+and δ(dL/dweight) = Σ g · δx̂: nothing anyone would want to write out by hand, which is why the
+ops do it.
+
 The sums are **BLAS reductions** (``row_sums``, ``row_dots``, ``column_sums`` of ``ops/blas.py``): each
 group's Σ x and Σ g·x̂ is a dot product that NumPy hands to BLAS, which streams the numbers with
 vector instructions; that was measured faster than ``x.sum(axis)`` at the lesson's shapes, and
@@ -23,7 +35,7 @@ it accumulates in blocks, so it stays accurate in float32 (an ``einsum`` of prod
 """
 from minitorch.autograd import Function
 from minitorch.ops.blas import column_sums, row_dots, row_sums
-from minitorch.ops.common import require_floating, require_same_dtype
+from minitorch.ops.common import require_floating, require_same_dtype, sum_to_shape
 from minitorch.speed.cpu import tuned_for_cpu
 from minitorch.speed.gpu import fuse
 
@@ -97,27 +109,27 @@ class BatchNorm(Function):
                 self.running_var.array *= 1 - self.momentum
                 self.running_var.array += (self.momentum * count / (count - 1)) * var
                 self.running_var._version_counter[0] += 1
-        else:
-            mean, var = self.running_mean.array, self.running_var.array
+        else:  # (a copy of the running mean: backward_graph reads it after later updates)
+            mean, var = self.running_mean.array.copy(), self.running_var.array
             centered = matrix - mean[:, None]
         inv_std = 1 / xp.sqrt(var + self.eps)
         if weight is not None and bias is not None and not tuned_for_cpu(x):
             # the GPU: x̂ and the affine map in one fused kernel (speed/gpu.py: fuse)
             normalized, out = _normalize_affine(centered, inv_std[:, None], weight[:, None],
                                                 bias[:, None])
-            self.save_for_backward(normalized, inv_std, weight)
+            self.save_for_backward(normalized, inv_std, weight, mean)
             return from_channels_first(out, x.shape, self.order)
         normalized = centered
         normalized *= inv_std[:, None]                            # x̂, in place of x − mean
         out = normalized * weight[:, None] if weight is not None else normalized.copy()
         if bias is not None:
             out += bias[:, None]
-        self.save_for_backward(normalized, inv_std, weight)
+        self.save_for_backward(normalized, inv_std, weight, mean)
         return from_channels_first(out, x.shape, self.order)
 
     def backward(self, grad):
         xp = self.xp
-        normalized, inv_std, weight = self.saved_tensors
+        normalized, inv_std, weight, _ = self.saved_tensors
         count = normalized.shape[1]
         # the same axis order as forward's matrix, so column k of both is the same element
         grad = grad.transpose(self.order).reshape(grad.shape[1], -1)
@@ -143,6 +155,50 @@ class BatchNorm(Function):
         if self.has_bias:
             grads.append(grad_bias)
         return tuple(grads)
+
+    def backward_graph(self, grad):
+        """The closed form of ``backward`` with ops (see the module docstring): in training the
+        statistics are recomputed from x; in eval they are constants, so y is affine in x."""
+        x = self.inputs[0]
+        per_channel = (1, -1) + (1,) * (x.ndim - 2)        # a (C,) vector broadcast against x
+        dims = (0,) + tuple(range(2, x.ndim))
+        if self.training:
+            normalized, inv_std = standardized(x, dims, self.eps)
+        else:
+            _, inv_std, _, mean = self.saved_tensors
+            inv_std = self.constant(inv_std.reshape(per_channel))
+            normalized = (x - self.constant(mean.reshape(per_channel))) * inv_std
+        weight = self.inputs[1].reshape(per_channel) if self.has_weight else None
+        return affine_backward_graph(self, grad, normalized, inv_std, weight, dims, self.training,
+                                     lambda g: g.sum(dim=dims))
+
+
+def standardized(x, dims, eps):
+    """x̂ = (x − mean)/√(var + eps) and 1/√(var + eps) over ``dims`` (kept), with ops on x."""
+    centered = x - x.mean(dim=dims, keepdim=True)
+    inv_std = ((centered * centered).mean(dim=dims, keepdim=True) + eps) ** -0.5
+    return centered * inv_std, inv_std
+
+
+def affine_backward_graph(op, grad, normalized, inv_std, weight, dims, batch_statistics,
+                          parameter_sum):
+    """The gradients of y = weight · x̂ + bias as ops: dL/dx (through the statistics when they
+    are the batch's own), then dL/dweight = Σ g · x̂ and dL/dbias = Σ g, each summed to the
+    parameter's shape by ``parameter_sum``."""
+    grads = [None]
+    if op.needs_input_grad[0]:
+        grad_normalized = grad * weight if weight is not None else grad
+        if batch_statistics:
+            mean_grad = grad_normalized.mean(dim=dims, keepdim=True)
+            mean_grad_dot = (grad_normalized * normalized).mean(dim=dims, keepdim=True)
+            grads[0] = (grad_normalized - mean_grad - normalized * mean_grad_dot) * inv_std
+        else:
+            grads[0] = grad_normalized * inv_std
+    if op.has_weight:
+        grads.append(parameter_sum(grad * normalized))
+    if op.has_bias:
+        grads.append(parameter_sum(grad))
+    return tuple(grads)
 
 
 class LayerNorm(Function):
@@ -200,6 +256,16 @@ class LayerNorm(Function):
         if self.has_bias:
             grads.append(column_sums(xp, grad).reshape(self.normalized_shape))
         return tuple(grads)
+
+    def backward_graph(self, grad):
+        """The closed form of ``backward`` with ops, the statistics recomputed from x (see the
+        module docstring)."""
+        x = self.inputs[0]
+        dims = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        normalized, inv_std = standardized(x, dims, self.eps)
+        weight = self.inputs[1] if self.has_weight else None   # broadcasts over the last dims
+        return affine_backward_graph(self, grad, normalized, inv_std, weight, dims, True,
+                                     lambda g: sum_to_shape(g, self.normalized_shape))
 
 
 # ---- the functions users call (torch.nn.functional's signatures) ----------------------------------

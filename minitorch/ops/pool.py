@@ -18,14 +18,21 @@ Adaptive pooling chooses the windows from the output size: bin i of ``out`` bins
 pixels spans [⌊i·size/out⌋, ⌈(i+1)·size/out⌉).  When out divides size the bins are a regular
 pooling (kernel = stride = size/out) and go through the fast path; otherwise the bins differ in
 size and we loop over the (few) output bins.
+
+For ``create_graph=True`` (``autograd.py``) each backward becomes an op, so that the gradient
+can be differentiated again.  The mean is linear in x: its backward, the adjoint, is made an op
+by ``LinearMap`` (``ops/common.py``), whose own backward is the mean again.  The max scatters
+dL/dy to the winners, which are constants: ``ScatterIntoZeros`` (``ops/index.py``) at the
+winners' positions, whose own backward gathers from them.
 """
 import math
 
 from minitorch import backend
 from minitorch.autograd import Function
-from minitorch.ops.common import pair, positive_pair, require_floating
+from minitorch.ops.common import LinearMap, pair, positive_pair, require_floating
 from minitorch.ops.conv import _rebatched as drop_batch_dim
 from minitorch.ops.conv import _unbatched as add_batch_dim
+from minitorch.ops.index import ScatterIntoZeros
 from minitorch.ops.windows import batch_first, batch_last, col2im, pad_batch_last, window_view
 from minitorch.speed.gpu import reads_are_cheap
 
@@ -67,9 +74,9 @@ class MaxPool2d(Function):
     Forward walks the kh·kw kernel offsets with a running maximum and remembers, per window,
     which offset won (a small integer); ``candidate > best`` (not ≥) keeps the first maximum on
     ties, as in PyTorch.  Backward is then a single scatter: each window's gradient is added
-    at its winner's position (added, because overlapping windows can share a winner).  The
-    value of a window holding a NaN is NaN, as in PyTorch, but its gradient may go to another
-    pixel than PyTorch's (which picks the NaN).
+    at its winner's position (added, because overlapping windows can share a winner), on
+    arrays or, for create_graph, as an op.  The value of a window holding a NaN is NaN, as in
+    PyTorch, but its gradient may go to another pixel than PyTorch's (which picks the NaN).
     """
 
     def __init__(self, kernel, stride, padding, dilation, ceil_mode, return_indices):
@@ -117,25 +124,47 @@ class MaxPool2d(Function):
         return out, batch_first(rows * w + cols)
 
     def backward(self, grad, *grad_indices):
+        grad_padded = self.xp.zeros(self.padded_shape, dtype=grad.dtype)
+        backend.scatter_add(grad_padded.reshape(-1), self.winner_positions().reshape(-1),
+                            batch_last(grad).reshape(-1))
+        return batch_first(self.unpadded(grad_padded))
+
+    def backward_graph(self, grad, *grad_indices):
+        """The same scatter as an op (``ScatterIntoZeros``), at the same winners: a constant, so
+        the second derivative with respect to x is 0, and the derivative with respect to dL/dy
+        gathers from the winners — the forward, with the winners fixed."""
+        grad_x = self.unpadded(scatter_to(self.winner_positions(), self.padded_shape, grad))
+        return grad_x.permute(3, 0, 1, 2)
+
+    def winner_positions(self):
+        """Where each window's winner sits in the flattened padded (C, Hp, Wp, N) image, as an
+        array (C, OH, OW, N): the window's first pixel, plus the step to the winning offset."""
         xp = self.xp
         winner, = self.saved_tensors
         kh, kw = self.kernel
         c, height, width, n = self.padded_shape
         (sh, sw), (dh, dw), (oh, ow) = self.stride, self.dilation, self.out_size
-        # where each winner sits in the flattened padded (C, Hp, Wp, N) image: the window's
-        # first pixel, plus the step from there to the winning kernel offset
         start = ((xp.arange(c).reshape(-1, 1, 1, 1) * height
                   + xp.arange(oh).reshape(1, -1, 1, 1) * sh) * width
                  + xp.arange(ow).reshape(1, 1, -1, 1) * sw) * n + xp.arange(n)
         offsets = xp.arange(kh * kw)  # made on the device: no host→device copy
         steps = ((offsets // kw) * dh * width + (offsets % kw) * dw) * n
-        position = start + steps[winner]
-        grad_padded = xp.zeros(self.padded_shape, dtype=grad.dtype)
-        backend.scatter_add(grad_padded.reshape(-1), position.reshape(-1),
-                            batch_last(grad).reshape(-1))
-        top, _, left, _ = self.pads
-        h, w = height - self.pads[0] - self.pads[1], width - self.pads[2] - self.pads[3]
-        return batch_first(grad_padded[:, top:top + h, left:left + w])
+        return start + steps[winner]
+
+    def unpadded(self, padded):
+        """The image (C, H, W, N) inside a padded (C, Hp, Wp, N) one (an array or a Tensor)."""
+        top, bottom, left, right = self.pads
+        height, width = self.padded_shape[1:3]
+        return padded[:, top:height - bottom, left:width - right]
+
+
+def scatter_to(positions, image_shape, grad):
+    """dL/dy (N, C, OH, OW) added at the flat ``positions`` (C, OH, OW, N) of a zero image
+    (C, H, W, N): max pooling's backward as an op (its own backward gathers from the positions)."""
+    size = 1
+    for n in image_shape:
+        size *= n
+    return ScatterIntoZeros(positions, (size,))(grad.permute(1, 2, 3, 0)).reshape(image_shape)
 
 
 # ---- average pooling ------------------------------------------------------------------------------
@@ -156,7 +185,9 @@ def _divisors(xp, size, kernel, stride, padding, out, count_include_pad):
 class AvgPool2d(Function):
     """y = (1/d) Σ window;   dL/dx = Σ over the windows containing x of dL/dy / d.
 
-    d is the window's pixel count (see ``_divisors``) or ``divisor_override``.
+    d is the window's pixel count (see ``_divisors``) or ``divisor_override``.  Linear in x:
+    ``apply`` is y = A·x and ``adjoint`` (the backward) Aᵀ·dL/dy, and for create_graph
+    ``LinearMap`` makes Aᵀ an op (``ops/common.py``).
     """
 
     def __init__(self, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override):
@@ -167,44 +198,58 @@ class AvgPool2d(Function):
     def forward(self, x):
         xp = self.xp
         n, c, h, w = x.shape
-        ones = (1, 1)
-        out_size, pads = _pool_geometry(x, self.kernel, self.stride, self.padding, ones,
+        out_size, pads = _pool_geometry(x, self.kernel, self.stride, self.padding, (1, 1),
                                         self.ceil_mode, "avg_pool2d")
-        kh, kw = self.kernel
-        padded = pad_batch_last(xp, batch_last(x), pads)
-        windows = window_view(xp, padded, self.kernel, self.stride, ones, out_size)
-        total = windows[:, 0, 0].copy()
-        for offset in range(1, kh * kw):
-            total += windows[:, offset // kw, offset % kw]
         if self.divisor_override:
             divisor = xp.asarray(self.divisor_override, dtype=x.dtype)
         else:
-            rows = _divisors(xp, h, kh, self.stride[0], self.padding[0], out_size[0],
+            rows = _divisors(xp, h, self.kernel[0], self.stride[0], self.padding[0], out_size[0],
                              self.count_include_pad)
-            cols = _divisors(xp, w, kw, self.stride[1], self.padding[1], out_size[1],
+            cols = _divisors(xp, w, self.kernel[1], self.stride[1], self.padding[1], out_size[1],
                              self.count_include_pad)
             divisor = (rows[:, None] * cols[None, :]).astype(x.dtype)[:, :, None]  # (OH, OW, 1)
+        self.divisor, self.pads, self.out_size, self.x_shape = divisor, pads, out_size, (c, h, w, n)
         if x.dtype.kind in "iu":
             # An int64 image stays int64, as in PyTorch: the sum divided in integer
             # arithmetic, truncated toward zero (C's division, not Python's floor).
+            total = self.window_sums(x)
             quotient = xp.abs(total) // divisor
-            total = xp.where(total < 0, -quotient, quotient)
-        else:
-            total /= divisor
-        self.divisor, self.pads, self.out_size, self.x_shape = divisor, pads, out_size, (c, h, w, n)
+            return batch_first(xp.where(total < 0, -quotient, quotient))
+        return self.apply(x)
+
+    def window_sums(self, x):
+        """Σ window for every window: (C, OH, OW, N)."""
+        kh, kw = self.kernel
+        padded = pad_batch_last(self.xp, batch_last(x), self.pads)
+        windows = window_view(self.xp, padded, self.kernel, self.stride, (1, 1), self.out_size)
+        total = windows[:, 0, 0].copy()
+        for offset in range(1, kh * kw):
+            total += windows[:, offset // kw, offset % kw]
+        return total
+
+    def apply(self, x):
+        """y = A·x: each window's mean."""
+        total = self.window_sums(x)
+        total /= self.divisor
         return batch_first(total)
 
-    def backward(self, grad):
+    def adjoint(self, grad):
+        """Aᵀ·g: each window's g / d added onto every pixel of the window."""
         xp = self.xp
         kh, kw = self.kernel
         c, h, w, n = self.x_shape
-        top, bottom, left, right = self.pads
         share = batch_last(grad) / self.divisor                # each pixel's part of dL/dy
         # every kernel offset receives the same share: col2im of the broadcast columns
         cols = xp.broadcast_to(share[:, None, None], (c, kh, kw) + share.shape[1:])
-        grad_x = col2im(xp, cols, (c, h, w, n), self.kernel, self.stride,
-                        (top, bottom, left, right), (1, 1), self.out_size)
+        grad_x = col2im(xp, cols, (c, h, w, n), self.kernel, self.stride, self.pads, (1, 1),
+                        self.out_size)
         return batch_first(grad_x)
+
+    def backward(self, grad):
+        return self.adjoint(grad)
+
+    def backward_graph(self, grad):
+        return LinearMap(self, transposed=True)(grad)
 
 
 # ---- adaptive pooling -----------------------------------------------------------------------------
@@ -217,7 +262,9 @@ class AdaptivePool2d(Function):
     """Max or mean over PyTorch's adaptive bins, for bins of unequal sizes (a loop over bins).
 
     mean: y = (1/|bin|) Σ bin, dL/dx = dL/dy / |bin| on the bin;  max: y = max bin,
-    dL/dx = dL/dy at the bin's first argmax.  Bins may overlap, so backward adds.
+    dL/dx = dL/dy at the bin's first argmax.  Bins may overlap, so backward adds.  For
+    create_graph, the mean is linear (``apply`` and ``adjoint`` in a ``LinearMap``) and the max
+    scatters to its winners with an op, as ``MaxPool2d``.
     """
 
     def __init__(self, out_size, mode, return_indices):
@@ -229,47 +276,72 @@ class AdaptivePool2d(Function):
         self.x_shape = x.shape
         self.row_bins = adaptive_bins(h, self.out_size[0])
         self.col_bins = adaptive_bins(w, self.out_size[1])
+        if self.mode == "mean":
+            return self.apply(x)
         image = batch_last(x)                                  # (C, H, W, N)
         out = xp.empty((c,) + tuple(self.out_size) + (n,), dtype=x.dtype)
-        winners = xp.empty(out.shape, dtype=xp.int64) if self.mode == "max" else None
+        winners = xp.empty(out.shape, dtype=xp.int64)
         for a, (r0, r1) in enumerate(self.row_bins):
             for b, (c0, c1) in enumerate(self.col_bins):
                 block = image[:, r0:r1, c0:c1].reshape(c, -1, n)   # (C, bin pixels, N)
-                if self.mode == "max":
-                    where = xp.argmax(block, axis=1)  # the first maximum (or first NaN)
-                    holds_nan = xp.isnan(block)
-                    if holds_nan.any():   # PyTorch picks the last NaN of a bin
-                        last_nan = block.shape[1] - 1 - xp.argmax(holds_nan[:, ::-1], axis=1)
-                        where = xp.where(holds_nan.any(axis=1), last_nan, where)
-                    out[:, a, b] = xp.take_along_axis(block, where[:, None], axis=1)[:, 0]
-                    # flat index into the H·W plane
-                    winners[:, a, b] = (r0 + where // (c1 - c0)) * w + c0 + where % (c1 - c0)
-                else:
-                    out[:, a, b] = block.mean(axis=1)
+                where = xp.argmax(block, axis=1)  # the first maximum (or first NaN)
+                holds_nan = xp.isnan(block)
+                if holds_nan.any():   # PyTorch picks the last NaN of a bin
+                    last_nan = block.shape[1] - 1 - xp.argmax(holds_nan[:, ::-1], axis=1)
+                    where = xp.where(holds_nan.any(axis=1), last_nan, where)
+                out[:, a, b] = xp.take_along_axis(block, where[:, None], axis=1)[:, 0]
+                # flat index into the H·W plane
+                winners[:, a, b] = (r0 + where // (c1 - c0)) * w + c0 + where % (c1 - c0)
         self.save_for_backward(winners)
-        if self.mode == "max" and self.return_indices:
+        if self.return_indices:
             return batch_first(out), batch_first(winners)
         return batch_first(out)
 
-    def backward(self, grad, *grad_indices):
-        xp = self.xp
-        winners, = self.saved_tensors
+    def apply(self, x):
+        """y = A·x for the mean: each bin's mean."""
+        n, c = x.shape[:2]
+        image = batch_last(x)                                  # (C, H, W, N)
+        out = self.xp.empty((c,) + tuple(self.out_size) + (n,), dtype=x.dtype)
+        for a, (r0, r1) in enumerate(self.row_bins):
+            for b, (c0, c1) in enumerate(self.col_bins):
+                out[:, a, b] = image[:, r0:r1, c0:c1].reshape(c, -1, n).mean(axis=1)
+        return batch_first(out)
+
+    def adjoint(self, grad):
+        """Aᵀ·g for the mean: each bin's g / |bin| added onto every pixel of the bin."""
         n, c, h, w = self.x_shape
         grad = batch_last(grad)
-        grad_x = xp.zeros((c, h, w, n), dtype=grad.dtype)
-        if self.mode == "max":
-            # every output sends its gradient to its winner's pixel; bins overlap, so two
-            # outputs may share a winner: a scatter-add, with the flat index of (c, pixel, n)
-            channel = xp.arange(c).reshape(-1, 1, 1, 1)
-            sample = xp.arange(n).reshape(1, 1, 1, -1)
-            where = (channel * (h * w) + winners) * n + sample
-            backend.scatter_add(grad_x.reshape(-1), where.reshape(-1), grad.reshape(-1))
-        else:
-            for a, (r0, r1) in enumerate(self.row_bins):
-                for b, (c0, c1) in enumerate(self.col_bins):
-                    share = grad[:, a, b] / ((r1 - r0) * (c1 - c0))      # (C, N)
-                    grad_x[:, r0:r1, c0:c1] += share[:, None, None]
+        grad_x = self.xp.zeros((c, h, w, n), dtype=grad.dtype)
+        for a, (r0, r1) in enumerate(self.row_bins):
+            for b, (c0, c1) in enumerate(self.col_bins):
+                share = grad[:, a, b] / ((r1 - r0) * (c1 - c0))      # (C, N)
+                grad_x[:, r0:r1, c0:c1] += share[:, None, None]
         return batch_first(grad_x)
+
+    def backward(self, grad, *grad_indices):
+        if self.mode == "mean":
+            return self.adjoint(grad)
+        # every output sends its gradient to its winner's pixel; bins overlap, so two outputs
+        # may share a winner: a scatter-add
+        n, c, h, w = self.x_shape
+        grad_x = self.xp.zeros((c, h, w, n), dtype=grad.dtype)
+        backend.scatter_add(grad_x.reshape(-1), self.winner_positions().reshape(-1),
+                            batch_last(grad).reshape(-1))
+        return batch_first(grad_x)
+
+    def backward_graph(self, grad, *grad_indices):
+        if self.mode == "mean":
+            return LinearMap(self, transposed=True)(grad)
+        n, c, h, w = self.x_shape
+        return scatter_to(self.winner_positions(), (c, h, w, n), grad).permute(3, 0, 1, 2)
+
+    def winner_positions(self):
+        """Each output's winner as a flat index of the (C, H, W, N) image: (C, OH, OW, N)."""
+        xp = self.xp
+        winners, = self.saved_tensors                          # flat indices of the H·W plane
+        n, c, h, w = self.x_shape
+        channel = xp.arange(c).reshape(-1, 1, 1, 1)
+        return (channel * (h * w) + winners) * n + xp.arange(n)
 
 
 # ---- the functions users call (torch.nn.functional's signatures) ----------------------------------

@@ -21,6 +21,9 @@ is built from those two ops and autograd differentiates it.
 **pad2d** (modes replicate, reflect, circular) fills the border by reading pixels of the image
 itself: each padded row reads one source row, each padded column one source column.  Its
 backward adds the gradient of every copy back onto the pixel it copied.
+
+Resampling and padding are linear in x, so for ``create_graph=True`` their backward is the same
+adjoint made an op (``LinearMap``, ``ops/common.py``), whose backward is the forward again.
 """
 import math
 
@@ -28,7 +31,7 @@ import numpy  # host-side index arithmetic on the few resampling positions, not 
 
 from minitorch import backend
 from minitorch.autograd import Function
-from minitorch.ops.common import require_floating
+from minitorch.ops.common import LinearMap, require_floating
 from minitorch.ops.shape import permute, reshape
 
 
@@ -70,7 +73,11 @@ def linear_matrix(in_size, out_size, scale_factor, align_corners, dtype):
 
 
 class Resample2d(Function):
-    """y = R_h · x · R_wᵀ over the last two axes;   dL/dx = R_hᵀ · dL/dy · R_w."""
+    """y = R_h · x · R_wᵀ over the last two axes;   dL/dx = R_hᵀ · dL/dy · R_w.
+
+    Linear in x: ``apply`` and ``adjoint`` in a ``LinearMap`` (``ops/common.py``) for
+    create_graph.
+    """
 
     def __init__(self, rows, cols):
         self.rows, self.cols = rows, cols  # host (NumPy) matrices, moved to x's device below
@@ -79,10 +86,19 @@ class Resample2d(Function):
         device = backend.device_of(x)
         self.rows = backend.to_device(self.rows.astype(x.dtype), device)
         self.cols = backend.to_device(self.cols.astype(x.dtype), device)
+        return self.apply(x)
+
+    def apply(self, x):
         return self.rows @ x @ self.cols.T
 
-    def backward(self, grad):
+    def adjoint(self, grad):
         return self.rows.T @ grad @ self.cols
+
+    def backward(self, grad):
+        return self.adjoint(grad)
+
+    def backward_graph(self, grad):
+        return LinearMap(self, transposed=True)(grad)
 
 
 PAD_MODES = ("replicate", "reflect", "circular")
@@ -109,7 +125,8 @@ class EdgePad2d(Function):
     ``rows`` and ``cols`` are the source positions of :func:`source_positions`.  Backward: the
     interior of dL/dy goes straight back (an interior position reads itself), and the gradient
     of every border copy is added onto the row or column it copied — first along the rows, then
-    along the columns, so a corner copy reaches its corner source through both.
+    along the columns, so a corner copy reaches its corner source through both.  Linear in x:
+    ``apply`` and ``adjoint`` in a ``LinearMap`` (``ops/common.py``) for create_graph.
     """
 
     def __init__(self, pad, mode):
@@ -122,13 +139,22 @@ class EdgePad2d(Function):
         device = backend.device_of(x)
         self.rows = backend.to_device(source_positions(h, top, bottom, self.mode), device)
         self.cols = backend.to_device(source_positions(w, left, right, self.mode), device)
+        return self.apply(x)
+
+    def apply(self, x):
         return x[..., self.rows[:, None], self.cols[None, :]]
 
-    def backward(self, grad):
+    def adjoint(self, grad):
         left, _, top, _ = self.pad
         h, w = self.size
         grad_rows = fold_copies(grad, self.rows, top, h, lambda i: (Ellipsis, i, slice(None)))
         return fold_copies(grad_rows, self.cols, left, w, lambda i: (Ellipsis, i))
+
+    def backward(self, grad):
+        return self.adjoint(grad)
+
+    def backward_graph(self, grad):
+        return LinearMap(self, transposed=True)(grad)
 
 
 def fold_copies(grad, sources, before, size, on_axis):

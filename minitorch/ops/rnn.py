@@ -24,8 +24,17 @@ bidirectional layer) and stores each h_t at its own time position, so no flip is
 The weight gradients are gathered once at the end, not per step: with the per-step gradients of
 the recurrent pre-activations stacked in ``d_hw`` (T, B, G·H) and the states that fed them in
 ``h_prev`` (T, B, H), dL/dW_hh = Σ_t d_hwₜᵀ h_{t−1} is one (G·H × T·B) @ (T·B × H) product.
+
+For ``create_graph=True`` (gradients of gradients) the hand-written backward through time is
+not differentiated by hand a second time: ``backward_graph`` rebuilds the same recurrence from
+primitive ops on the input Tensors (``steps``: each op's equations once more, one step at a
+time) and lets the engine differentiate that with ``grad(..., create_graph=True)``.  It records
+~15 ops a step, as ``fused=False`` does, but only when a gradient is to be differentiated again.
 """
+from minitorch import autograd
 from minitorch.autograd import Function
+from minitorch.ops.elementwise import relu, sigmoid, tanh
+from minitorch.ops.shape import stack
 
 
 def _sigmoid(xp, z):
@@ -59,6 +68,21 @@ class _Recurrence(Function):
             return (grad_w,)
         grad_b = flat_d.sum(axis=0) if self.needs_input_grad[-1] else None
         return grad_w, grad_b
+
+    def backward_graph(self, *grad_outputs):
+        """The recurrence rebuilt from ops (``steps``) on the input Tensors, differentiated by
+        the engine: its gradients are then in a graph, differentiable again."""
+        wanted = [k for k, needed in enumerate(self.needs_input_grad) if needed]
+        found = autograd.grad(self.steps(*self.inputs), [self.inputs[k] for k in wanted],
+                              grad_outputs, create_graph=True, allow_unused=True)
+        grads = [None] * len(self.inputs)
+        for k, g in zip(wanted, found):
+            grads[k] = g
+        return tuple(grads)
+
+    def steps(self, *inputs):
+        """forward's equations with ops on Tensors: the same outputs, in a graph."""
+        raise NotImplementedError(f"{type(self).__name__} must define steps")
 
 
 class RNNSequence(_Recurrence):
@@ -100,6 +124,13 @@ class RNNSequence(_Recurrence):
             d_pre_all[t] = d_pre
             d_h = d_pre @ w_hh
         return (d_pre_all, d_h) + self._weight_grads(d_pre_all, h_prev, outputs.shape[-1])
+
+    def steps(self, xw, h0, w_hh, b_hh=None):
+        outputs, h = [None] * xw.shape[0], h0
+        for t in _step_order(xw.shape[0], self.reverse):
+            pre = xw[t] + self._hidden_projection(h, w_hh, b_hh)
+            h = outputs[t] = tanh(pre) if self.nonlinearity == "tanh" else relu(pre)
+        return stack(outputs), h
 
 
 class LSTMSequence(_Recurrence):
@@ -161,6 +192,14 @@ class LSTMSequence(_Recurrence):
             d_c = d_c * f
             d_h = d_pre @ w_hh
         return (d_pre_all, d_h, d_c) + self._weight_grads(d_pre_all, h_prev, hidden)
+
+    def steps(self, xw, h0, c0, w_hh, b_hh=None):
+        outputs, h, c = [None] * xw.shape[0], h0, c0
+        for t in _step_order(xw.shape[0], self.reverse):
+            i, f, g, o = (xw[t] + self._hidden_projection(h, w_hh, b_hh)).chunk(4, dim=-1)
+            c = sigmoid(f) * c + sigmoid(i) * tanh(g)
+            h = outputs[t] = sigmoid(o) * tanh(c)
+        return stack(outputs), h, c
 
 
 class GRUSequence(_Recurrence):
@@ -224,6 +263,16 @@ class GRUSequence(_Recurrence):
             d_hw[:, 2 * hidden:] = d_n * r
             d_h = d_h * z + d_hw @ w_hh
         return (d_xw_all, d_h) + self._weight_grads(d_hw_all, h_prev, hidden)
+
+    def steps(self, xw, h0, w_hh, b_hh=None):
+        outputs, h = [None] * xw.shape[0], h0
+        for t in _step_order(xw.shape[0], self.reverse):
+            x_r, x_z, x_n = xw[t].chunk(3, dim=-1)
+            h_r, h_z, h_n = self._hidden_projection(h, w_hh, b_hh).chunk(3, dim=-1)
+            r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
+            n = tanh(x_n + r * h_n)
+            h = outputs[t] = n + z * (h - n)
+        return stack(outputs), h
 
 
 # ---- what the modules call -----------------------------------------------------------------------
