@@ -380,17 +380,29 @@ def test_from_learners_combines_the_two_losses(tmp_path):
 
 
 # ---- WGAN-GP: the gradient penalty --------------------------------------------------------------
-GP_CRITICS = ["batch mean", "per image"]
+GP_CRITICS = ["batch mean", "per image", "batchnorm in eval mode"]
 
 
 def gp_critics(kind, dtype):
-    """A small basic_critic without batchnorm (16 px, conv + LeakyReLU(0.2), ``norm_type=None``:
-    WGAN-GP's critic) and its torch twin with the same weights, scoring the batch's mean
-    (AvgFlatten) or, ``kind="per image"``, each image (Flatten)."""
+    """A small basic_critic (16 px, conv + LeakyReLU(0.2)) and its torch twin with the same
+    weights.  ``kind``: without batchnorm (``norm_type=None``, WGAN-GP's critic) scoring the
+    batch's mean (AvgFlatten) or each image (Flatten); or with batchnorm in eval mode (an affine
+    map per channel), its weights, biases and running statistics random."""
     minitorch.manual_seed(2)
-    mt = basic_critic(16, 1, n_features=4, norm_type=None)
-    th = torch_basic_critic(16, 1, n_features=4, norm=False)
+    with_bn = kind == "batchnorm in eval mode"
+    mt = basic_critic(16, 1, n_features=4, **({} if with_bn else dict(norm_type=None)))
+    th = torch_basic_critic(16, 1, n_features=4, norm=with_bn)
     mt, th = (mt.double(), th.double()) if dtype == "float64" else (mt, th)
+    if with_bn:
+        rng = np.random.default_rng(3)
+        ranges = {"weight": (0.5, 1.5), "running_var": (0.5, 1.5), "bias": (-0.5, 0.5),
+                  "running_mean": (-0.5, 0.5)}
+        mt.load_state_dict({k: minitorch.tensor(rng.uniform(*ranges[k.rsplit(".", 1)[1]],
+                                                            v.shape).astype(dtype))
+                            if v.ndim == 1 and k.rsplit(".", 1)[1] in ranges else v
+                            for k, v in mt.state_dict().items()})
+        mt.eval()
+        th.eval()
     copy_weights(mt, th)
     if kind == "per image":
         mt[-1], th[-1] = minitorch.nn.Flatten(), torch.nn.Flatten()
@@ -425,16 +437,18 @@ def test_gradient_penalty_and_its_gradient_match_torch(kind, dtype):
     theirs = dict(torch_critic.named_parameters())
     checked = 0
     for name, p in mt_critic.named_parameters():
-        # A bias before a leaky ReLU moves no gradient ∇ₓC (the slopes are piecewise
-        # constant): torch gives it a zero gradient, minitorch none.
+        # A bias before a leaky ReLU (a conv's, a batchnorm's) moves no gradient ∇ₓC (the
+        # slopes are piecewise constant): minitorch gives it none, torch a zero gradient (a
+        # conv's) or none (a batchnorm's in eval mode, whose ∇ₓ is a product with the weight).
         if p.grad is None:
-            assert name.endswith("bias"), f"{name}: minitorch has no gradient"
-            assert not theirs[name].grad.any(), f"{name}: minitorch has no gradient"
+            their_grad = theirs[name].grad
+            assert name.endswith("bias") and (their_grad is None or not their_grad.any()), \
+                f"{name}: minitorch has no gradient, torch {their_grad}"
             continue
         assert float(abs(theirs[name].grad).max()) > 0
         assert_close(p.grad, theirs[name].grad, what=f"gradient of {name}", **tol)
         checked += 1
-    assert checked >= 3  # every conv's weight
+    assert checked >= 3 + (kind == "batchnorm in eval mode")  # every conv (and bn) weight
 
 
 def test_gradient_penalty_draws_one_eps_per_image_from_the_seeded_generator():
