@@ -132,7 +132,7 @@ def test_adaptive_switcher_follows_the_critic_threshold(tmp_path):
 # ---- what each turn sets -----------------------------------------------------------------------
 @pytest.mark.parametrize("switch_eval", [True, False])
 def test_requires_grad_and_train_eval_follow_the_turn(tmp_path, switch_eval):
-    learn = tiny_wgan(tmp_path, switcher=FixedGANSwitcher(2, 1), switch_eval=switch_eval)
+    learn = tiny_wgan(tmp_path, switcher=FixedGANSwitcher(n_crit=2, n_gen=1), switch_eval=switch_eval)
     spy = Spy()
     learn.fit(2, 1e-3, callbacks=[spy])
     for turn, s in zip(spy.turns, spy.states):
@@ -158,7 +158,7 @@ def test_critic_weights_are_clipped_before_each_batch(tmp_path):
 
 
 def test_discriminative_lr_multiplies_the_critic_lr_only(tmp_path):
-    learn = tiny_wgan(tmp_path, switcher=FixedGANSwitcher(2, 1))
+    learn = tiny_wgan(tmp_path, switcher=FixedGANSwitcher(n_crit=2, n_gen=1))
     spy = Spy()
     learn.fit(1, 1e-3, callbacks=[spy, GANDiscriminativeLR(mult_lr=5.)])
     assert spy.lrs == pytest.approx([5e-3 if t == "C" else 1e-3 for t in spy.turns])
@@ -252,7 +252,7 @@ def test_gan_item_list_fresh_noise_and_normalised_targets():
     images = np.random.default_rng(0).integers(0, 256, (70, 1, 4, 4)).astype(np.uint8)
     images[:, 0, 0, 0] = np.arange(70)  # every image different
     items = GANItemList.from_arrays(images, noise_sz=7)
-    assert items[3].shape == (7, 1, 1) and not np.array_equal(items[3], items[3])
+    assert items[3].data.shape == (7, 1, 1) and not np.array_equal(items[3].data, items[3].data)
     assert NoisyItem(5).data.shape == (5, 1, 1)
     data = (items.split_none().label_from_func(noop).databunch(bs=8, seed=0)
             .normalize(stats=([0.5], [0.5]), do_x=False, do_y=True))
@@ -289,8 +289,8 @@ def test_critic_and_generator_steps_match_torch(tmp_path, variant):
     and given to torch's)."""
     data, noise, images = tiny_data(n=16, bs=4, dtype=np.float64)
     with_gp = variant == "wgan_gp"
-    learn = tiny_wgan(tmp_path, switcher=FixedGANSwitcher(1, 1), data=data, show_img=False,
-                      with_gp=with_gp)
+    learn = tiny_wgan(tmp_path, switcher=FixedGANSwitcher(n_crit=1, n_gen=1), data=data,
+                      show_img=False, with_gp=with_gp)
     learn.model.double()
     t_gen = torch_basic_generator(SIZE, 1, noise_sz=NOISE, n_features=4).double()
     t_crit = torch_basic_critic(SIZE, 1, n_features=4, norm=not with_gp).double()
@@ -372,9 +372,11 @@ def test_from_learners_combines_the_two_losses(tmp_path):
         learn.model.switch(False)
         learn.loss_func.switch(False)
         assert learn.loss_func(learn.model(y), x).item() == pytest.approx(expected_C, rel=1e-6)
-    # the switcher given as a function (fastai's partial) became the learner's callback
-    switchers = [cb for cb in learn.callbacks if isinstance(cb, AdaptiveGANSwitcher)]
-    assert len(switchers) == 1 and switchers[0].critic_thresh == 0.65
+    # the switcher given as a function (fastai's partial) is one of the learner's callback_fns,
+    # called with the learner at each fit
+    switchers = [fn(learn) for fn in learn.callback_fns]
+    assert len(switchers) == 1 and isinstance(switchers[0], AdaptiveGANSwitcher)
+    assert switchers[0].critic_thresh == 0.65 and switchers[0].learn is learn
     learn.fit(1, 1e-3)  # it trains: the critic's turn first, kept while its loss is ≥ 0.65
     assert len(learn.gan_trainer.closses) >= 1
 

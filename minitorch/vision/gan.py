@@ -31,14 +31,17 @@ a real image normalised to [−1, 1] (what the generator's tanh produces).  Read
 Where the lesson's fastai had a bug, this file does what was meant and says so.
 """
 import numbers
+from functools import partial
 
 import numpy  # host-side only: the noise and the pictures
 
 from minitorch import backend, nn
 from minitorch.autograd import grad, no_grad
+from minitorch.core import requires_grad  # noqa: F401  (and exported, as fastai's)
 from minitorch.data.databunch import DatasetType
 from minitorch.learner import Learner
-from minitorch.learner.callbacks import Callback, SmoothenValue
+from minitorch.learner.callbacks import Callback, LearnerCallback, SmoothenValue
+from minitorch.learner.metrics import accuracy_thresh_expand  # noqa: F401  (fastai exports it here)
 from minitorch.learner.optimizer import is_positive_number
 from minitorch.nn.hooks import flatten_model
 from minitorch.nn.module import eval_mode
@@ -48,6 +51,14 @@ from minitorch.plot import plot_multi
 from minitorch.tensor import full, rand
 from minitorch.vision.data import ImageList
 from minitorch.vision.image import show_image
+from minitorch.vision.models.gan import basic_critic, basic_generator, gan_critic  # noqa: F401
+
+# What ``from minitorch.vision.gan import *`` gives, as fastai's ``vision/gan.py`` (the models
+# included: fastai defines them in the same file).
+__all__ = ["AdaptiveGANSwitcher", "AdaptiveLoss", "FixedGANSwitcher", "GANDiscriminativeLR",
+           "GANItemList", "GANLearner", "GANLoss", "GANModule", "GANTrainer", "GradientPenalty",
+           "NoisyItem", "NoopLoss", "WassersteinLoss", "accuracy_thresh_expand", "basic_critic",
+           "basic_generator", "gan_critic", "gan_loss_from_func", "noop", "requires_grad"]
 
 # ---- the two models as one ---------------------------------------------------------------------
 
@@ -224,12 +235,6 @@ class AdaptiveLoss(nn.Module):
 
 
 # ---- the turn-taking ---------------------------------------------------------------------------
-
-
-def requires_grad(model, value):
-    """Set ``requires_grad`` on every parameter of ``model``."""
-    for p in model.parameters():
-        p.requires_grad_(value)
 
 
 class GANTrainer(Callback):
@@ -435,7 +440,7 @@ def gan_trainer_of(callback):
     return trainer
 
 
-class FixedGANSwitcher(Callback):
+class FixedGANSwitcher(LearnerCallback):
     """``n_crit`` critic batches, then ``n_gen`` generator batches, and again.
 
     Each may be a number or a function: a function of the *other* model's number of batches so
@@ -445,7 +450,8 @@ class FixedGANSwitcher(Callback):
     reset to 0, so such a function always saw 0; we pass the running total, as meant.
     """
 
-    def __init__(self, n_crit=1, n_gen=1):
+    def __init__(self, learn=None, n_crit=1, n_gen=1):
+        super().__init__(learn)
         for name, n in (("n_crit", n_crit), ("n_gen", n_gen)):
             if not callable(n) and not (isinstance(n, numbers.Integral) and n >= 1):
                 raise ValueError(f"FixedGANSwitcher: {name} must be a positive integer or a "
@@ -488,12 +494,13 @@ class FixedGANSwitcher(Callback):
             self.n_c = self.n_g = 0
 
 
-class AdaptiveGANSwitcher(Callback):
+class AdaptiveGANSwitcher(LearnerCallback):
     """Switch to the other model after a batch whose loss is below the threshold of the model
     just trained (``gen_thresh``, ``critic_thresh``); a threshold of ``None`` switches after
     every batch.  (A later fastai v1 read ``self.crit_thresh``, a name it never set.)"""
 
-    def __init__(self, gen_thresh=None, critic_thresh=None):
+    def __init__(self, learn=None, gen_thresh=None, critic_thresh=None):
+        super().__init__(learn)
         self.gen_thresh, self.critic_thresh = gen_thresh, critic_thresh
 
     def begin_fit(self):
@@ -509,10 +516,12 @@ class AdaptiveGANSwitcher(Callback):
             trainer.switch()
 
 
-class GANDiscriminativeLR(Callback):
-    """Critic batches train with the learning rate × ``mult_lr`` (the superres GAN: 5)."""
+class GANDiscriminativeLR(LearnerCallback):
+    """Critic batches train with the learning rate × ``mult_lr`` (the superres GAN: 5); the
+    notebook adds it with ``learn.callback_fns.append(partial(GANDiscriminativeLR, mult_lr=5.))``."""
 
-    def __init__(self, mult_lr=5.):
+    def __init__(self, learn=None, mult_lr=5.):
+        super().__init__(learn)
         # (the rate is multiplied by it at each critic batch and divided by it after the step)
         if not is_positive_number(mult_lr):
             raise ValueError(f"GANDiscriminativeLR: mult_lr must be a finite number > 0, got "
@@ -543,10 +552,11 @@ def _scale(lr, factor):
 class GANLearner(Learner):
     """A Learner whose model is a :class:`GANModule` and whose loss is a :class:`GANLoss`, trained
     by a :class:`GANTrainer` (``learn.gan_trainer``) and a switcher (default: five critic
-    batches per generator batch).  ``switcher`` is a callback, or a function that makes one
-    (fastai's ``partial(AdaptiveGANSwitcher, critic_thresh=0.65)``).  The other keywords go to
-    ``Learner`` (``opt_func``, ``wd``, ``path``, ...).  ``save``/``load`` hold both models and
-    both optimizers (``Learner.save`` keeps ``learn.opt``: only the one whose turn it is)."""
+    batches per generator batch).  ``switcher`` is a callback, or a function of the learner that
+    makes one (fastai's ``partial(AdaptiveGANSwitcher, critic_thresh=0.65)``, then one of the
+    learner's ``callback_fns``, made afresh at each fit).  The other keywords go to ``Learner``
+    (``opt_func``, ``wd``, ``path``, ``callback_fns``, ...).  ``save``/``load`` hold both models
+    and both optimizers (``Learner.save`` keeps ``learn.opt``: only the one whose turn it is)."""
 
     def __init__(self, data, generator, critic, gen_loss_func, crit_loss_func, switcher=None,
                  gen_first=False, switch_eval=True, show_img=True, clip=None, gp=None,
@@ -554,18 +564,22 @@ class GANLearner(Learner):
         gan = GANModule(generator, critic)
         loss_func = GANLoss(gen_loss_func, crit_loss_func, gan)
         if switcher is None:
-            switcher = FixedGANSwitcher(n_crit=5, n_gen=1)
-        elif not isinstance(switcher, Callback):
-            made = switcher() if callable(switcher) else None
-            if not isinstance(made, Callback):
-                raise TypeError(f"GANLearner: switcher must be a Callback (such as "
-                                f"FixedGANSwitcher(5, 1)) or a function that makes one (such as "
-                                f"partial(AdaptiveGANSwitcher, critic_thresh=0.65)), got "
-                                f"{switcher!r}" + (f", which made {made!r}" if callable(switcher)
-                                                   else ""))
-            switcher = made
-        callbacks = [switcher] + list(learn_kwargs.pop("callbacks", None) or [])
-        super().__init__(data, gan, loss_func=loss_func, callbacks=callbacks, **learn_kwargs)
+            switcher = partial(FixedGANSwitcher, n_crit=5, n_gen=1)
+        elif not isinstance(switcher, Callback) and not callable(switcher):
+            raise TypeError(f"GANLearner: switcher must be a Callback (such as "
+                            f"FixedGANSwitcher(n_crit=5, n_gen=1)) or a function that makes one "
+                            f"(such as partial(AdaptiveGANSwitcher, critic_thresh=0.65)), got "
+                            f"{switcher!r}")
+        callbacks = list(learn_kwargs.pop("callbacks", None) or [])
+        callback_fns = learn_kwargs.pop("callback_fns", None) or []
+        callback_fns = (list(callback_fns) if isinstance(callback_fns, (list, tuple))
+                        else [callback_fns])
+        if isinstance(switcher, Callback):
+            callbacks = [switcher] + callbacks
+        else:  # made afresh at each fit, with the learner (fastai's callback_fns)
+            callback_fns = [switcher] + callback_fns
+        super().__init__(data, gan, loss_func=loss_func, callbacks=callbacks,
+                         callback_fns=callback_fns, **learn_kwargs)
         self.gan_trainer = GANTrainer(self, clip=clip, gp=gp, switch_eval=switch_eval,
                                       show_img=show_img, gen_first=gen_first)
         self.callbacks.append(self.gan_trainer)
@@ -638,9 +652,11 @@ class GANLearner(Learner):
         return cls(data, generator, critic, NoopLoss(), WassersteinLoss(), switcher=switcher,
                    clip=None, gp=gp, **learn_kwargs)
 
-    def show_results(self, ds_type=DatasetType.Train, rows=8, figsize=None, path=None):
+    def show_results(self, ds_type=DatasetType.Train, rows=8, figsize=None, path=None,
+                     imgsize=None):
         """A ``rows × rows`` grid of generated images (from the noise of ``ds_type``'s loader),
-        denormalised, saved as a PNG at ``path``.  Call ``learn.gan_trainer.switch(gen_mode=True)``
+        denormalised, saved as a PNG at ``path``; ``imgsize`` inches per image (when no
+        ``figsize``).  Call ``learn.gan_trainer.switch(gen_mode=True)``
         first, as the notebook does (``fit`` ends in generator mode anyway)."""
         if not self.model.gen_mode:
             raise RuntimeError("GANLearner.show_results: the model is in critic mode; call "
@@ -653,7 +669,8 @@ class GANLearner(Learner):
         noise = cat(noise, 0)[:rows * rows]
         with eval_mode(self.model.generator), no_grad():
             fakes = self.model.generator(noise)
-        return image_grid(denorm_images(self.data, fakes), rows=rows, figsize=figsize, path=path)
+        return image_grid(denorm_images(self.data, fakes), rows=rows, figsize=figsize, path=path,
+                          imgsize=imgsize)
 
 
 def _load_into_either(opts, opt_state):
@@ -685,12 +702,14 @@ def denorm_images(data, images):
     return numpy.clip(array, 0, 1)
 
 
-def image_grid(images, rows=None, figsize=None, path=None, title=None):
-    """Images (N, C, H, W) in [0, 1] as a square grid; saved as a PNG at ``path``."""
+def image_grid(images, rows=None, figsize=None, path=None, title=None, imgsize=None):
+    """Images (N, C, H, W) in [0, 1] as a square grid, ``imgsize`` inches per image (0.9 by
+    default) unless ``figsize`` is given; saved as a PNG at ``path``."""
     n = len(images)
     rows = rows if rows is not None else int(numpy.ceil(numpy.sqrt(n)))
     cols = int(numpy.ceil(n / rows))
-    figsize = figsize if figsize is not None else (cols * 0.9, rows * 0.9)
+    imgsize = 0.9 if imgsize is None else imgsize
+    figsize = figsize if figsize is not None else (cols * imgsize, rows * imgsize)
     cmap = "gray" if images.shape[1] == 1 else None
 
     def draw(i, j, ax):
@@ -765,13 +784,13 @@ class GANItemList(ImageList):
     def reconstruct(self, t):
         return NoisyItem(t.shape[0])
 
-    def show_xys(self, xs, ys, rows=3, figsize=(9, 9), path=None, cmap=None):
+    def show_xys(self, xs, ys, rows=3, figsize=(9, 9), path=None, cmap=None, imgsize=None):
         """The target images (the noise is not worth a look)."""
-        return ImageList.show_xys(self, ys, [""] * len(ys), rows, figsize, path, cmap)
+        return ImageList.show_xys(self, ys, [""] * len(ys), rows, figsize, path, cmap, imgsize)
 
-    def show_xyzs(self, xs, ys, zs, rows=3, figsize=(6, 6), path=None, cmap=None):
+    def show_xyzs(self, xs, ys, zs, rows=3, figsize=(6, 6), path=None, cmap=None, imgsize=None):
         """The generated images."""
-        return ImageList.show_xys(self, zs, [""] * len(zs), rows, figsize, path, cmap)
+        return ImageList.show_xys(self, zs, [""] * len(zs), rows, figsize, path, cmap, imgsize)
 
     def __repr__(self):
         return f"{super().__repr__()}\nnoise_sz {self.noise_sz}"
