@@ -385,16 +385,22 @@ class Conv2d(Function):
         groups, out_channels = self.groups, weight.shape[0]
         positions, rows = oh * ow * n, c * kernel[0] * kernel[1]
         grad_y = grad.permute(1, 2, 3, 0).reshape(groups, out_channels // groups, positions)
+        # fold and unfold pad the same amount on both sides; a conv padded unevenly ('same'
+        # with an even kernel) is folded to the padded size and cut.  (Padding inside fold and
+        # unfold keeps the batch-innermost layout; a separate pad op would copy it out.)
+        even = top == bottom and left == right
+        inner = (top, left) if even else 0
         grad_x = grad_w = grad_b = None
         if self.needs_input_grad[0]:                                  # col2im(Wᵀ · dL/dY)
             weights = weight.reshape(groups, out_channels // groups, rows // groups)
             cols = (weights.transpose(1, 2) @ grad_y).reshape(rows, oh * ow, n).permute(2, 0, 1)
-            grad_x = fold(cols, (top + h + bottom, left + w + right), kernel, dilation, 0, stride)
-            if any(padding):
+            size = (h, w) if even else (top + h + bottom, left + w + right)
+            grad_x = fold(cols, size, kernel, dilation, inner, stride)
+            if not even:
                 grad_x = pad(grad_x, (-left, -right, -top, -bottom))   # cut the padding off
         if self.needs_input_grad[1]:                                  # dL/dY · cols(X)ᵀ
-            padded = pad(x, (left, right, top, bottom)) if any(padding) else x
-            cols = unfold(padded, kernel, dilation, 0, stride)        # (N, C·kh·kw, OH·OW)
+            padded = x if even else pad(x, (left, right, top, bottom))
+            cols = unfold(padded, kernel, dilation, inner, stride)    # (N, C·kh·kw, OH·OW)
             cols = cols.permute(1, 2, 0).reshape(groups, rows // groups, positions)
             grad_w = (grad_y @ cols.transpose(1, 2)).reshape(weight.shape)
         if len(self.inputs) == 2:

@@ -13,15 +13,16 @@ turns; nothing in the training loop changes:
 * :class:`GANTrainer`, a callback, does the turn-taking: two optimizers (``learn.opt`` is swapped
   for the model whose turn it is), ``requires_grad`` on the model trained and off on the other,
   input and target swapped for critic batches (the critic's input is the real image; the noise
-  goes to the generator inside the loss), the critic's weights clipped to ±``clip`` (WGAN), the
-  two losses smoothed into ``gen_loss`` / ``disc_loss`` columns, and one grid of samples per
-  epoch saved as a PNG;
+  goes to the generator inside the loss), the critic's weights clipped to ±``clip`` (WGAN) or
+  its loss given a :class:`GradientPenalty` of weight ``gp`` (WGAN-GP), the two losses smoothed
+  into ``gen_loss`` / ``disc_loss`` columns, and one grid of samples per epoch saved as a PNG;
 * a *switcher* decides after each batch whose turn it is: :class:`FixedGANSwitcher` (n critic
   batches, then m generator batches) or :class:`AdaptiveGANSwitcher` (by loss thresholds);
 * :class:`GANLearner` puts it together; ``GANLearner.wgan`` is the Wasserstein GAN:
   critic loss ``mean C(real) − mean C(fake)`` (:class:`WassersteinLoss`), generator loss
   ``mean C(G(z))`` (:class:`NoopLoss`), critic clipped to ±0.01, five critic batches per
-  generator batch.
+  generator batch; ``GANLearner.wgan_gp`` the same with the gradient penalty instead of the
+  clipping (Gulrajani et al. 2017: the gradient of a gradient, ``autograd.py``).
 
 The data (:class:`GANItemList`): the input is a fresh noise vector at every access, the target is
 a real image normalised to [−1, 1] (what the generator's tanh produces).  Read
@@ -35,7 +36,7 @@ from functools import partial
 import numpy  # host-side only: the noise and the pictures
 
 from minitorch import backend, nn
-from minitorch.autograd import no_grad
+from minitorch.autograd import grad, no_grad
 from minitorch.core import requires_grad  # noqa: F401  (and exported, as fastai's)
 from minitorch.data.databunch import DatasetType
 from minitorch.learner import Learner
@@ -44,9 +45,10 @@ from minitorch.learner.metrics import accuracy_thresh_expand  # noqa: F401  (fas
 from minitorch.learner.optimizer import is_positive_number
 from minitorch.nn.hooks import flatten_model
 from minitorch.nn.module import eval_mode
+from minitorch.nn.normalization import _BatchNorm
 from minitorch.ops import cat
 from minitorch.plot import plot_multi
-from minitorch.tensor import full
+from minitorch.tensor import full, rand
 from minitorch.vision.data import ImageList
 from minitorch.vision.image import show_image
 from minitorch.vision.models.gan import basic_critic, basic_generator, gan_critic  # noqa: F401
@@ -54,8 +56,8 @@ from minitorch.vision.models.gan import basic_critic, basic_generator, gan_criti
 # What ``from minitorch.vision.gan import *`` gives, as fastai's ``vision/gan.py`` (the models
 # included: fastai defines them in the same file).
 __all__ = ["AdaptiveGANSwitcher", "AdaptiveLoss", "FixedGANSwitcher", "GANDiscriminativeLR",
-           "GANItemList", "GANLearner", "GANLoss", "GANModule", "GANTrainer", "NoisyItem",
-           "NoopLoss", "WassersteinLoss", "accuracy_thresh_expand", "basic_critic",
+           "GANItemList", "GANLearner", "GANLoss", "GANModule", "GANTrainer", "GradientPenalty",
+           "NoisyItem", "NoopLoss", "WassersteinLoss", "accuracy_thresh_expand", "basic_critic",
            "basic_generator", "gan_critic", "gan_loss_from_func", "noop", "requires_grad"]
 
 # ---- the two models as one ---------------------------------------------------------------------
@@ -104,6 +106,7 @@ class GANLoss(GANModule):
     def critic(self, real_pred, input):
         with no_grad():
             fake = self.gan_model.generator(input)
+        self.fake = fake  # the fakes this critic batch scored (GANTrainer's gradient penalty)
         fake_pred = self.gan_model.critic(fake)
         return self.loss_funcC(real_pred, fake_pred)
 
@@ -127,6 +130,60 @@ class WassersteinLoss(nn.Module):
 
     def forward(self, real, fake):
         return real.mean() - fake.mean()
+
+
+class GradientPenalty(nn.Module):
+    """WGAN-GP's penalty on the critic (Gulrajani et al. 2017): ``weight · mean over the images
+    of (‖∇ₓ C(x̂)‖₂ − 1)²`` at points ``x̂ = ε·real + (1 − ε)·fake``, one ε uniform in [0, 1) per
+    image — a random point on the line between a real image and a fake one.
+
+    Why: −(Wasserstein loss) estimates the Wasserstein distance only if the critic is
+    1-Lipschitz (the norm of its gradient with respect to the image at most 1).  WGAN clips the
+    weights to get there, which leaves the critic able to learn only simple functions; the paper
+    shows that the best critic has gradient norm exactly 1 on the lines between real and
+    generated images, and asks for that there, softly, instead of clipping.
+
+    The penalty is made of a gradient, so the critic's step differentiates a gradient:
+    ``autograd.grad(..., create_graph=True)`` gives ∇ₓ C as a Tensor in the graph, and the
+    loss's backward goes through it to the critic's weights.  ``forward(critic, real, fake)``;
+    ``eps`` (N,) gives the interpolation weights instead of drawing them.
+
+    The critic must score each image on its own (the paper drops batchnorm from it:
+    ``basic_critic(..., norm_type=None)``): a batchnorm in training mode makes each image's score
+    depend on the whole batch, and so its gradient.  A critic whose output is the batch's mean
+    score (``basic_critic``'s AvgFlatten) is differentiated at N × its output, the sum of the
+    images' scores, so that each image's gradient is its own score's.
+    """
+
+    def __init__(self, weight=10.):
+        super().__init__()
+        if not is_positive_number(weight):
+            raise ValueError(f"GradientPenalty: weight must be a positive finite number (λ, "
+                             f"10 in the paper), got {weight!r}")
+        self.weight = weight
+
+    def forward(self, critic, real, fake, eps=None):
+        if tuple(real.shape) != tuple(fake.shape):
+            raise ValueError(f"GradientPenalty: the real and the fake batch must have one shape, "
+                             f"got {tuple(real.shape)} and {tuple(fake.shape)}")
+        for m in critic.modules():
+            if isinstance(m, _BatchNorm) and m.training:
+                raise ValueError(f"GradientPenalty: the critic has a {type(m).__name__} in "
+                                 "training mode, which mixes the images of a batch (the penalty "
+                                 "needs each image's own gradient); build it without batchnorm, "
+                                 "e.g. basic_critic(..., norm_type=None)")
+        n = real.shape[0]
+        if eps is not None and tuple(eps.shape) != (n,):
+            raise ValueError(f"GradientPenalty: eps must hold one weight per image, shape "
+                             f"({n},), got {tuple(eps.shape)}")
+        shape = (n,) + (1,) * (real.ndim - 1)             # one ε per image, over all its pixels
+        eps = (rand(*shape, dtype=real.dtype, device=real.device) if eps is None
+               else eps.reshape(shape))
+        x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_()
+        scores = critic(x_hat)
+        grad_x, = grad(scores.mean() * n, x_hat, create_graph=True)
+        norms = (grad_x.reshape(n, -1) ** 2).sum(1).sqrt()
+        return self.weight * ((norms - 1) ** 2).mean()
 
 
 def gan_loss_from_func(loss_gen, loss_crit, weights_gen=None):
@@ -186,7 +243,9 @@ class GANTrainer(Callback):
     ``switch_eval``: the model not being trained is put in eval mode (its batchnorm uses running
     statistics, its dropout is off).  ``clip``: before every training batch the critic's weights
     are clamped to ``[−clip, clip]`` (WGAN); a positive finite number, checked whenever it is
-    set.  ``beta``: smoothing of the two losses.
+    set.  ``gp``: every critic batch's loss gets ``GradientPenalty(gp)`` of the critic between
+    that batch's real images and the fakes its loss scored (WGAN-GP; ``disc_loss`` includes
+    it); a positive finite number.  ``beta``: smoothing of the two losses.
     ``gen_first``: start with the generator.  ``show_img``: at the end of each epoch, save a
     grid of the last generated batch to ``learn.path / 'gan_samples' / 'epoch_{n}.png'``
     (denormalised: fastai v1 showed the tanh output as it was, too dark, fastai#2524).
@@ -197,9 +256,9 @@ class GANTrainer(Callback):
     order = -20  # before the recorder: the batch it records is the one this callback set up
 
     def __init__(self, learn=None, switch_eval=False, clip=None, beta=0.98, gen_first=False,
-                 show_img=True, n_show=16):
+                 show_img=True, n_show=16, gp=None):
         self.learn = learn
-        self.switch_eval, self.clip, self.beta = switch_eval, clip, beta
+        self.switch_eval, self.clip, self.gp, self.beta = switch_eval, clip, gp, beta
         self.gen_first, self.show_img, self.n_show = gen_first, show_img, n_show
         self.opt_gen = self.opt_critic = None
         self.gen_mode = gen_first
@@ -217,6 +276,18 @@ class GANTrainer(Callback):
             raise ValueError(f"GANTrainer: clip must be None or a positive finite number (the "
                              f"critic's weights are clamped to [-clip, clip]), got {value!r}")
         self._clip = value
+
+    @property
+    def gp(self):
+        return self._gp
+
+    @gp.setter
+    def gp(self, value):
+        if value is not None and not is_positive_number(value):
+            raise ValueError(f"GANTrainer: gp must be None or a positive finite number (the "
+                             f"weight λ of the gradient penalty, 10 in the paper), got {value!r}")
+        self.gradient_penalty = None if value is None else GradientPenalty(value)
+        self._gp = value
 
     @property
     def generator(self):
@@ -303,6 +374,14 @@ class GANTrainer(Callback):
             # The critic's input is the real image; the noise is its "target", which GANLoss
             # hands to the generator.
             learn.xb, learn.yb = learn.yb, learn.xb
+
+    def after_loss(self):
+        # WGAN-GP: the critic's loss gains the penalty, between this batch's real images (the
+        # critic's input, learn.xb) and the fakes the loss just made and scored.
+        learn = self.learn
+        if self.gradient_penalty is not None and learn.training and not self.gen_mode:
+            learn.loss = learn.loss + self.gradient_penalty(self.critic, learn.xb,
+                                                            learn.loss_func.fake)
 
     def after_backward(self):
         # The loss's value is read once per batch, after backward (callbacks.py, "When the
@@ -480,7 +559,8 @@ class GANLearner(Learner):
     and both optimizers (``Learner.save`` keeps ``learn.opt``: only the one whose turn it is)."""
 
     def __init__(self, data, generator, critic, gen_loss_func, crit_loss_func, switcher=None,
-                 gen_first=False, switch_eval=True, show_img=True, clip=None, **learn_kwargs):
+                 gen_first=False, switch_eval=True, show_img=True, clip=None, gp=None,
+                 **learn_kwargs):
         gan = GANModule(generator, critic)
         loss_func = GANLoss(gen_loss_func, crit_loss_func, gan)
         if switcher is None:
@@ -500,7 +580,7 @@ class GANLearner(Learner):
             callback_fns = [switcher] + callback_fns
         super().__init__(data, gan, loss_func=loss_func, callbacks=callbacks,
                          callback_fns=callback_fns, **learn_kwargs)
-        self.gan_trainer = GANTrainer(self, clip=clip, switch_eval=switch_eval,
+        self.gan_trainer = GANTrainer(self, clip=clip, gp=gp, switch_eval=switch_eval,
                                       show_img=show_img, gen_first=gen_first)
         self.callbacks.append(self.gan_trainer)
 
@@ -562,6 +642,15 @@ class GANLearner(Learner):
         the critic, weights clipped to ±``clip``."""
         return cls(data, generator, critic, NoopLoss(), WassersteinLoss(), switcher=switcher,
                    clip=clip, **learn_kwargs)
+
+    @classmethod
+    def wgan_gp(cls, data, generator, critic, switcher=None, gp=10., **learn_kwargs):
+        """A Wasserstein GAN with a gradient penalty (WGAN-GP): :meth:`wgan`'s losses, no
+        clipping, and every critic batch's loss plus :class:`GradientPenalty` of weight ``gp``
+        (the paper's λ = 10).  The critic must have no batchnorm
+        (``basic_critic(..., norm_type=None)``)."""
+        return cls(data, generator, critic, NoopLoss(), WassersteinLoss(), switcher=switcher,
+                   clip=None, gp=gp, **learn_kwargs)
 
     def show_results(self, ds_type=DatasetType.Train, rows=8, figsize=None, path=None,
                      imgsize=None):
