@@ -117,7 +117,9 @@ def main():
     parser.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--blas-threads", type=int, default=None,
                         help="OPENBLAS_NUM_THREADS for minitorch's process (default: as set, "
-                             "else OpenBLAS's own choice: one per core)")
+                             "else minitorch's: one OpenBLAS thread, the products cut over the "
+                             "idle cores by minitorch/speed/threads.py; MINITORCH_THREADS=1 in "
+                             "the environment turns that off)")
     parser.add_argument("--worker", choices=["minitorch", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -144,7 +146,8 @@ def main():
     print(f"\nOne training step (forward + backward + SGD), batch 128, float32; median of "
           f"{args.rounds} × {args.steps} steps per framework, each framework in its own process, "
           f"alternating; torch {torch.__version__} with {args.torch_threads} thread(s), "
-          f"minitorch with {args.blas_threads or 'the default number of'} BLAS thread(s)\n")
+          f"minitorch with {args.blas_threads or 'the default number of'} BLAS thread(s) and "
+          f"MINITORCH_THREADS={os.environ.get('MINITORCH_THREADS', '(unset)')}\n")
     print("| model | parameters | minitorch ms/step | torch ms/step | minitorch / torch "
           "| one round's ratio, lowest–highest |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -127,7 +127,8 @@ def main():
     root = Path(args.data)
     boxes = json.loads((root / "boxes.json").read_text())
     data = get_data(root, args.seed)
-    items = [str(p) for p in data.valid_ds.x.items]  # "valid/<name>.png", the keys of boxes.json
+    # "valid/<name>.png" (the items' paths below the lr folder): the keys of boxes.json
+    items = [p.relative_to(data.valid_ds.path).as_posix() for p in data.valid_ds.x.items]
 
     def scores(preds, targets):
         return (np.mean([psnr(p, t) for p, t in zip(preds, targets)]),

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import minitorch
 from minitorch import nn
-from minitorch.vision import mnist_databunch
+from minitorch.core import defaults
 from minitorch.files import atomic_write
 from minitorch.learner import Learner, accuracy
+from minitorch.vision import mnist_databunch
 
 parser = argparse.ArgumentParser(description="Lesson 7: ResNets on MNIST")
 parser.add_argument("--quick", action="store_true",
@@ -62,9 +63,11 @@ RESULTS = []  # (model, parameters, final accuracy, the lesson's accuracy, secon
 # digit, augmented on the training set only by a random padding of 3 pixels then a random
 # 28×28 crop (no flips or zooms: a flipped 2 is not a 2), batched by 128, and normalised with
 # statistics measured on a random training batch (there is no pretrained model whose
-# statistics we would have to match).
+# statistics we would have to match).  One-channel images are drawn in `defaults.cmap`; as in
+# the notebook, `'binary'` draws the digits as black ink on white paper.
 
 # %%
+defaults.cmap = "binary"
 LIMIT = dict(limit=2000, valid_limit=500) if args.quick else {}
 minitorch.manual_seed(0)  # the normalisation batch; each model seeds its own weights and order
 data = mnist_databunch(bs=128, device=args.device, **LIMIT)

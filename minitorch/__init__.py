@@ -43,3 +43,5 @@ from minitorch import accelerator, cuda  # noqa: E402,F401  (asking for a GPU, t
 # Last, as in torch: ``minitorch.nn`` and ``minitorch.optim`` after the core they build on, and
 # ``minitorch.utils.data`` (datasets and loaders) after them.
 from minitorch import nn, optim, utils  # noqa: E402,F401
+# fastai's helpers (``defaults``, ``Path.ls``...): ``Path.ls`` exists once minitorch is imported.
+from minitorch import core  # noqa: E402,F401

@@ -69,10 +69,13 @@ def subplots(nrows=1, ncols=1, figsize=None):
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
-def plot_multi(func, nrows=1, ncols=1, figsize=None, path=None, title=None):
+def plot_multi(func, nrows=1, ncols=1, figsize=None, path=None, title=None, imgsize=None):
     """fastai's ``plot_multi``: a grid of ``nrows`` x ``ncols`` axes, drawn by calling
     ``func(i, j, ax)`` for each, under ``title`` when given; returns the figure, saved as a PNG
-    at ``path`` when given and shown when running in a notebook."""
+    at ``path`` when given and shown when running in a notebook.  Without ``figsize``,
+    ``imgsize`` (fastai's) gives each cell that many inches a side."""
+    if figsize is None and imgsize is not None:
+        figsize = (imgsize * ncols, imgsize * nrows)
     fig, axes = subplots(nrows, ncols, figsize)
     for i in range(nrows):
         for j in range(ncols):

@@ -352,9 +352,10 @@ def test_split_by_folder_and_label_from_folder():
     labelled = _synthetic_image_list().split_by_folder(train="train", valid="valid").label_from_folder()
     assert labelled.classes == ["cat", "dog", "emu"]
     assert len(labelled.train) == 60 and len(labelled.valid) == 60
-    x, y = labelled.train[25]
-    assert x.shape == (1, 6, 6) and x.dtype == numpy.float32 and y == 1
-    assert x[0, 0, 0] == pytest.approx((40 + 5) / 255)
+    x, y = labelled.train[25]  # fastai's items: an Image and a Category
+    assert x.shape == (1, 6, 6) and x.data.dtype == minitorch.float32
+    assert int(y) == 1 and str(y) == "dog"
+    assert x.data.numpy()[0, 0, 0] == pytest.approx((40 + 5) / 255)
 
 
 def test_split_by_folder_names_the_folders_it_found():
@@ -432,9 +433,9 @@ def test_items_of_the_training_set_are_augmented_too():
     labelled = (_synthetic_image_list().split_by_folder().label_from_folder()
                 .transform(([*rand_pad(padding=2, size=6, mode="zeros")], [])))
     minitorch.manual_seed(1)
-    shifted = sum(bool((labelled.train[i][0] == 0).any()) for i in range(1, 20))
+    shifted = sum(bool((labelled.train[i][0].data.numpy() == 0).any()) for i in range(1, 20))
     assert shifted > 10  # constant non-zero images: any zero is padding brought in by a shift
-    assert not any((labelled.valid[i][0] == 0).any() for i in range(1, 20))
+    assert not any((labelled.valid[i][0].data.numpy() == 0).any() for i in range(1, 20))
 
 
 def test_batch_size_can_be_changed_on_every_loader():
@@ -515,12 +516,13 @@ def _write_png_folder(root):
 def test_image_folder_loading_in_grey_and_colour(tmp_path):
     written = _write_png_folder(tmp_path)
     grey = ImageList.from_folder(tmp_path, convert_mode="L")
-    assert grey.pixels.shape == (12, 1, 7, 5) and sorted(grey.items) == sorted(written)
-    for n, item in enumerate(grey.items):
-        numpy.testing.assert_array_equal(grey.pixels[n, 0], numpy.asarray(written[item].convert("L")))
+    names = [item.relative_to(tmp_path).as_posix() for item in grey.items]  # full paths, as fastai's
+    assert grey.pixels.shape == (12, 1, 7, 5) and sorted(names) == sorted(written)
+    for n, name in enumerate(names):
+        numpy.testing.assert_array_equal(grey.pixels[n, 0], numpy.asarray(written[name].convert("L")))
     colour = ImageList.from_folder(tmp_path)  # fastai's default: RGB
     assert colour.pixels.shape == (12, 3, 7, 5)
-    n = colour.items.index("train/a/0.png")  # a grey file: its channel repeated three times
+    n = colour.items.index(tmp_path / "train/a/0.png")  # a grey file: its channel three times
     assert (colour.pixels[n] == colour.pixels[n, :1]).all()
     data = grey.split_by_folder().label_from_folder().databunch(bs=2)
     assert data.classes == ["a", "b"] and data.train_ds.x.convert_mode == "L"

@@ -69,7 +69,7 @@ def test_summary_get_preds_show_results_and_predict_on_human_numbers(lm_learner,
     text, tokens, probs = learn.predict(xb[0])
     assert tuple(probs.shape) == (BPTT, nv) and tokens.shape == (BPTT,)
     np.testing.assert_array_equal(tokens, probs.numpy().argmax(-1))
-    assert text == learn.data.vocab.textify(tokens)
+    assert text.text == str(text) == learn.data.vocab.textify(tokens)  # a Text item
     shown = learn.data.show_batch(rows=2, path=tmp_path / "batch.png")
     assert [ax.get_title() for ax in shown.axes[:2]] == ["text", "target"]
 
@@ -101,8 +101,8 @@ def test_image_to_image_learner_shows_input_prediction_and_target(tmp_path):
     assert [ax.get_title() for ax in figure.axes[:3]] == ["input", "prediction", "target"]
     target_image = figure.axes[2].get_images()[0].get_array()  # denormalised: the pixels
     np.testing.assert_allclose(np.asarray(target_image), hi[0].transpose(1, 2, 0), atol=1e-5)
-    xb, _ = next(iter(data.valid_dl))
-    image, pred, raw = learn.predict(xb[0])
+    image, pred, raw = learn.predict(data.valid_ds[0][0])  # the input as an Image, pixels in [0, 1]
     assert image.shape == (3, 16, 16) and tuple(raw.shape) == (3, 16, 16)
-    np.testing.assert_allclose(image, (preds.numpy()[0] * std + mean), atol=1e-5)  # pixels
+    np.testing.assert_allclose(image.data.numpy(), np.clip(preds.numpy()[0] * std + mean, 0, 1),
+                               atol=1e-5)  # pixels
     learn.fit(1, 1e-3)  # trains: the loop takes image targets as they come

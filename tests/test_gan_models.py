@@ -37,13 +37,15 @@ def generator_formula(in_size, n_ch, noise_sz, nf, extra):
     return total + conv(c, n_ch, 4, False)
 
 
-def critic_formula(in_size, n_ch, nf, extra):
+def critic_formula(in_size, n_ch, nf, extra, batchnorm=True):
     """The first conv has a bias (no norm); then conv+batchnorm stages doubling the channels
-    down to 4×4; a last 4×4 conv to 1 without bias."""
-    total = conv(n_ch, nf, 4, True) + extra * (conv(nf, nf, 3, False) + 2 * nf)
+    down to 4×4 (without batchnorm: a conv with a bias); a last 4×4 conv to 1 without bias."""
+    def stage(ni, nf_, ks):
+        return conv(ni, nf_, ks, not batchnorm) + (2 * nf_ if batchnorm else 0)
+    total = conv(n_ch, nf, 4, True) + extra * stage(nf, nf, 3)
     c, size = nf, in_size // 2
     while size > 4:
-        total += conv(c, 2 * c, 4, False) + 2 * 2 * c
+        total += stage(c, 2 * c, 4)
         c *= 2
         size //= 2
     return total + conv(c, 1, 4, False)
@@ -70,6 +72,10 @@ def test_basic_generator_and_critic_parameter_counts(in_size, n_ch, noise_sz, nf
     c = basic_critic(in_size, n_ch, n_features=nf, n_extra_layers=extra)
     assert n_params(g) == generator_formula(in_size, n_ch, noise_sz, nf, extra)
     assert n_params(c) == critic_formula(in_size, n_ch, nf, extra)
+    # WGAN-GP's critic: no batchnorm anywhere, a bias on every conv but the last
+    c_gp = basic_critic(in_size, n_ch, n_features=nf, n_extra_layers=extra, norm_type=None)
+    assert n_params(c_gp) == critic_formula(in_size, n_ch, nf, extra, batchnorm=False)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in c_gp.modules())
     with minitorch.no_grad():
         fake = g(minitorch.randn(3, noise_sz, 1, 1))
         assert fake.shape == (3, n_ch, in_size, in_size)

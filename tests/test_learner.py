@@ -226,8 +226,12 @@ def test_recorder_plots_are_written_as_png(tmp_path):
     learn.show_results(rows=2, path=tmp_path / "results.png")
     for name in ("lr", "losses", "lr_moms", "metrics", "results"):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
-    with pytest.raises(ValueError, match="skip_start"):
-        learn.recorder.plot(skip_start=10, skip_end=5)  # only 8 batches recorded
+    short = learn.recorder.plot(skip_start=10, skip_end=5)  # only 8 batches recorded: all drawn
+    assert len(short.axes[0].lines[0].get_xdata()) == 8
+    assert short.axes[0].get_title() == "all 8 batches (no more than skip_start + skip_end = 15)"
+    fresh = make_learner()
+    with pytest.raises(ValueError, match="no batches were recorded"):
+        fresh.recorder.plot()
 
 
 # ---- true weight decay -----------------------------------------------------------------------------
@@ -419,10 +423,10 @@ def test_get_preds_predict_and_validate_agree():
     assert tuple(preds.shape) == (10, 4) and tuple(targets.shape) == (10,)
     np.testing.assert_allclose(preds.numpy().sum(1), 1, rtol=1e-5)  # softmax applied
     assert accuracy(preds, targets).item() == pytest.approx(learn.validate()[1])
-    xb, _ = next(iter(learn.data.valid_dl))
-    label, index, probs = learn.predict(xb[0])
+    label, index, probs = learn.predict(learn.data.valid_ds[0][0])  # fastai's (Category, index, probs)
     np.testing.assert_allclose(probs.numpy(), preds.numpy()[0], rtol=1e-5)
-    assert index == int(preds.numpy()[0].argmax()) and label == learn.data.classes[index]
+    assert int(index) == int(preds.numpy()[0].argmax())
+    assert str(label) == learn.data.classes[int(index)] and int(label) == int(index)
 
 
 # ---- freezing ----------------------------------------------------------------------------------------

@@ -40,7 +40,9 @@ def test_quick_resnet_mnist_lesson_prints_the_table_and_writes_the_figures(tmp_p
 
 WGAN_LESSON = LESSON.parent / "lesson7_wgan.py"
 WGAN_FIGURES = ["real_batch", "losses", "quality", "samples_8x8", "class_histogram",
-                "most_confident", "least_confident", "gan_samples/epoch_0"]
+                "most_confident", "least_confident", "gan_samples/epoch_0", "side_by_side",
+                "most_confident_gp", "least_confident_gp", "wgan_gp/samples_8x8",
+                "wgan_gp/gan_samples/epoch_0"]
 
 
 @pytest.mark.slow
@@ -53,19 +55,28 @@ def test_quick_wgan_lesson_prints_the_table_and_writes_the_figures(tmp_path, dat
     out = result.stdout
     assert "epoch     train_loss  gen_loss  disc_loss  time" in out
     assert "generator: 61,680 parameters" in out and "critic: 10,984 parameters" in out
-    table = out[out.index("| measure | value | target |"):]
-    values = {row[0]: row[1] for row in
+    assert "WGAN-GP critic (no batchnorm): 10,936 parameters" in out
+    table = out[out.index("| measure | WGAN (clipped) | WGAN-GP | target |"):]
+    values = {row[0]: row[1:3] for row in
               ([cell.strip() for cell in line.strip("|").split("|")]
                for line in table.splitlines() if line.startswith("| ") and "---" not in line)}
-    assert 0 <= float(values["samples classified with confidence ≥ 0.9"].rstrip("%")) <= 100
-    histogram = [float(v) for v in values["class histogram, % (0 … 9)"].split()]
-    # ten shares, each rounded to 0.1: their sum is within 10 × 0.05 of 100
-    assert len(histogram) == 10 and sum(histogram) == pytest.approx(100, abs=0.5)
-    floor = float(values["Fréchet distance: 128 training images vs test set (floor)"])
-    ceiling = float(values["Fréchet distance: untrained generator vs test set (ceiling)"])
+    for run in (0, 1):  # the clipped WGAN, WGAN-GP
+        confident = float(values["samples classified with confidence ≥ 0.9"][run].rstrip("%"))
+        assert 0 <= confident <= 100
+        histogram = [float(v) for v in values["class histogram of all samples, % (0 … 9)"][run]
+                     .split()]
+        # ten shares, each rounded to 0.1: their sum is within 10 × 0.05 of 100
+        assert len(histogram) == 10 and sum(histogram) == pytest.approx(100, abs=0.5)
+        confident_histogram = [float(v) for v in values[
+            "class histogram of the confident samples, % (0 … 9)"][run].split()]
+        assert len(confident_histogram) == 10 and (
+            sum(confident_histogram) == pytest.approx(100, abs=0.5) or confident == 0)
+    floor = float(values["Fréchet distance: 128 training images vs test set (floor)"][0])
+    ceiling = float(values["Fréchet distance: untrained generator vs test set (ceiling)"][0])
     assert 0 <= floor < ceiling
-    assert (tmp_path / "results.md").read_text().count("\n| ") == 13  # header + 12 rows
+    assert (tmp_path / "results.md").read_text().count("\n| ") == 15  # header + 14 rows
     assert (tmp_path / "models" / "wgan.npz").stat().st_size > 0
+    assert (tmp_path / "wgan_gp" / "models" / "wgan_gp.npz").stat().st_size > 0
     for name in WGAN_FIGURES:
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
 

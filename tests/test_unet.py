@@ -301,8 +301,9 @@ def test_a_frozen_unet_learner_trains_only_the_decoder_and_predicts_any_size():
         assert tuple(raw.shape) == tuple(pred.shape) == shape
 
 
-def test_unet_learner_pretrained_resnet_has_no_weights_here():
-    with pytest.raises(ValueError, match="pretrained"):
+def test_unet_learner_pretrained_resnet_without_converted_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINITORCH_MODELS", str(tmp_path))  # no resnet18_torchvision.npz there
+    with pytest.raises(ValueError, match="pretrained.*convert_torchvision"):
         unet_learner(_image_data(), resnet18, loss_func=F.mse_loss)
 
 

@@ -135,9 +135,12 @@ def test_resnet34_forward_matches_torch_eval():
         assert_close(model(minitorch.tensor(x)), twin(torch.tensor(x)), rtol=1e-7, atol=1e-10)
 
 
-def test_pretrained_resnet_says_there_are_no_weights():
-    with pytest.raises(ValueError, match="load_state_dict"):
+def test_pretrained_resnet_without_weights_names_the_conversion(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINITORCH_MODELS", str(tmp_path))  # no converted file there
+    with pytest.raises(ValueError, match="convert_torchvision resnet34"):
         resnet34(pretrained=True)
+    with pytest.raises(ValueError, match="small_encoder is trained from scratch"):
+        small_encoder(pretrained=True)
 
 
 # ---- create_body and cnn_config -----------------------------------------------------------------

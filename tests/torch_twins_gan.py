@@ -1,7 +1,8 @@
 """The GANs' models and their training step written in plain PyTorch: the references that
-``tests/test_gan.py`` holds minitorch's GANTrainer to (one critic step and one generator step,
-float64), and that ``benchmarks/bench_gan.py`` and ``bench_superres_gan.py`` time.  Read after
-``minitorch/vision/models/gan.py`` and ``minitorch/vision/gan.py``.
+``tests/test_gan.py`` holds minitorch's GANTrainer to (critic steps and generator steps of a
+WGAN and a WGAN-GP, float64), and that ``benchmarks/bench_gan.py`` and
+``bench_superres_gan.py`` time.  Read after ``minitorch/vision/models/gan.py`` and
+``minitorch/vision/gan.py``.
 
 * ``torch_basic_generator`` / ``torch_basic_critic`` — fastai v1's ``basic_generator`` /
   ``basic_critic`` from torch's own modules, with minitorch's parameter names, so
@@ -10,8 +11,10 @@ float64), and that ``benchmarks/bench_gan.py`` and ``bench_superres_gan.py`` tim
   out: requires_grad set on the model trained and cleared on the other, the critic clamped to
   ±clip (a WGAN), the fake made without a graph for the critic, the loss (the Wasserstein loss /
   the critic's score of the fakes by default; the super-resolution GAN's with its own),
-  backward, the optimizer step.  The one GAN step of the tests and the benchmarks
-  (``benchmarks/gan_step.py`` has minitorch's side).
+  backward, the optimizer step; with ``gp``, a WGAN-GP critic step (the loss plus
+  ``torch_gradient_penalty``, WGAN-GP's penalty written as PyTorch users write it, with
+  ``torch.autograd.grad(..., create_graph=True)``).  The one GAN step of the tests and the
+  benchmarks (``benchmarks/gan_step.py`` has minitorch's side).
 
 * ``TorchSelfAttention`` (fastai's, with conv1d or in minitorch's conv2d layout) and
   ``torch_gan_critic`` — the super-resolution GAN's critic.
@@ -39,13 +42,15 @@ class TorchAvgFlatten(torch.nn.Module):
         return x.mean(0).view(1)
 
 
-def torch_basic_critic(in_size, n_channels, n_features=64, n_extra_layers=0):
+def torch_basic_critic(in_size, n_channels, n_features=64, n_extra_layers=0, norm=True):
+    """``norm=False``: ``basic_critic(..., norm_type=None)``, WGAN-GP's critic."""
     layers = [_torch_conv_layer(n_channels, n_features, 4, 2, 1, leaky=0.2, norm=False)]
     cur_size, cur_ftrs = in_size // 2, n_features
-    layers.append(torch.nn.Sequential(*[_torch_conv_layer(cur_ftrs, cur_ftrs, 3, 1, 1, leaky=0.2)
+    layers.append(torch.nn.Sequential(*[_torch_conv_layer(cur_ftrs, cur_ftrs, 3, 1, 1, leaky=0.2,
+                                                          norm=norm)
                                         for _ in range(n_extra_layers)]))
     while cur_size > 4:
-        layers.append(_torch_conv_layer(cur_ftrs, cur_ftrs * 2, 4, 2, 1, leaky=0.2))
+        layers.append(_torch_conv_layer(cur_ftrs, cur_ftrs * 2, 4, 2, 1, leaky=0.2, norm=norm))
         cur_ftrs *= 2
         cur_size //= 2
     layers += [torch.nn.Conv2d(cur_ftrs, 1, 4, padding=0, bias=False), TorchAvgFlatten()]
@@ -75,7 +80,17 @@ def copy_weights(mt_model, torch_model):
                                  mt_model.state_dict().items()})
 
 
-# ---- one step of GANTrainer's ---------------------------------------------------------------------
+def torch_gradient_penalty(critic, real, fake, eps, weight=10.):
+    """WGAN-GP's penalty (``GradientPenalty``), the way PyTorch users write it: λ · mean over
+    the images of (‖∇ₓ C(x̂)‖₂ − 1)² at x̂ = ε·real + (1 − ε)·fake, the critic's output times N
+    differentiated (its batch mean: the sum of the images' scores)."""
+    eps = eps.reshape(-1, *[1] * (real.ndim - 1))
+    x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
+    grad, = torch.autograd.grad(critic(x_hat).mean() * len(real), x_hat, create_graph=True)
+    return weight * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+# ---- one step of GANTrainer's -------------------------------------------------------------------
 def wasserstein_critic_loss(real_pred, fake_pred):
     """WassersteinLoss: mean C(real) − mean C(fake)."""
     return real_pred.mean() - fake_pred.mean()
@@ -88,14 +103,16 @@ def wasserstein_generator_loss(fake_pred, fake, real):
 
 def torch_gan_step(generator, critic, opt, gen_mode, gen_input, real=None,
                    critic_loss=wasserstein_critic_loss, generator_loss=wasserstein_generator_loss,
-                   clip=CLIP, switch_eval=False):
+                   clip=CLIP, switch_eval=False, gp=None, gp_eps=None):
     """What GANTrainer does in one batch, in torch; returns the loss.  A generator batch
     (``gen_mode``) or a critic batch: ``requires_grad`` set on the model trained and cleared on
     the other (which is put in eval mode with ``switch_eval``, GANTrainer's default), the
     critic's weights clamped to ±``clip`` (a WGAN; None: no clamp), the fake made from
     ``gen_input`` (noise, or a crappy image) — without a graph for the critic —, the loss
     (``critic_loss(C(real), C(fake))`` or ``generator_loss(C(fake), fake, real)``; a WGAN's by
-    default), backward, the optimizer's step."""
+    default), backward, the optimizer's step.  ``gp``: a critic batch's loss gains
+    ``torch_gradient_penalty`` of that weight (WGAN-GP, with ``clip=None``) at the
+    interpolation weights ``gp_eps`` (N,), drawn uniform when None."""
     trained, other = (generator, critic) if gen_mode else (critic, generator)
     for p in other.parameters():
         p.requires_grad_(False)
@@ -115,6 +132,9 @@ def torch_gan_step(generator, critic, opt, gen_mode, gen_input, real=None,
         with torch.no_grad():
             fake = generator(gen_input)
         loss = critic_loss(critic(real), critic(fake))
+        if gp is not None:
+            eps = torch.rand(len(real), dtype=real.dtype) if gp_eps is None else gp_eps
+            loss = loss + torch_gradient_penalty(critic, real, fake, eps, weight=gp)
     opt.zero_grad()
     loss.backward()
     opt.step()

@@ -20,7 +20,8 @@ list knows, for its kind of item,
   into one big array for images held in memory; a list of arrays otherwise);
 * ``apply_tfms(batch, tfms, draws, rng, size, is_y)`` — the data augmentation;
 * ``collate(batch)`` — the batch as one array, the form the model is fed;
-* ``reconstruct(t)`` — one element of a batch back to something to show (an image, a class name);
+* ``reconstruct(t)`` — one element of a batch back to an item to look at (``items.py``: an
+  ``Image``, a ``Category``, a ``Text``); ``il[i]`` is ``reconstruct(get(i))``;
 * ``analyze_pred(pred)`` — a model output as this kind of target (the argmax for classes);
 * ``show_xys(xs, ys)`` / ``show_xyzs(xs, ys, zs)`` — draw inputs with their targets (and the
   predictions): ``DataBunch.show_batch`` and ``Learner.show_results`` call them on the *input*
@@ -52,6 +53,8 @@ import numpy
 from minitorch import backend
 from minitorch.data.databunch import DataBunch
 from minitorch.data.dataset import Dataset
+from minitorch.data.items import Category
+from minitorch.tensor import tensor
 
 
 def _is_int(value):
@@ -81,8 +84,9 @@ class ItemList:
     """A list of ``items`` under a folder ``path``: fastai's ``ItemList``, the base of every kind.
 
     ``items`` is a list (or a 1-d NumPy array) of whatever describes an item: a file name, a
-    number, a label.  ``il[i]`` is ``il.get(i)``; ``il[indices]`` (a slice, a list or an array of
-    indices, or a boolean mask) is a new item list of the same kind with those items.
+    number, a label.  ``il[i]`` is item ``i`` to look at, ``il.reconstruct(il.get(i))`` (an
+    ``Image``, a ``Category``, ...); ``il[indices]`` (a slice, a list or an array of indices, or
+    a boolean mask) is a new item list of the same kind with those items.
     """
 
     _label_cls = None          # the item list labels default to (None: guessed from the labels)
@@ -122,7 +126,7 @@ class ItemList:
             if not -len(self) <= index < len(self):
                 raise IndexError(f"index {index} is out of range for {type(self).__name__} of "
                                  f"{len(self)} items")
-            return self.get(int(index) % len(self))
+            return self.reconstruct(self.get(int(index) % len(self)))
         indices = numpy.arange(len(self))[index]
         return self.subset(indices)
 
@@ -150,7 +154,7 @@ class ItemList:
 
     # ---- showing ---------------------------------------------------------------------------------
     def reconstruct(self, t):
-        """One element of a collated batch, back to something to show (here: itself)."""
+        """One element of a collated batch, back to an item to look at (here: itself)."""
         return t
 
     def analyze_pred(self, pred):
@@ -202,6 +206,11 @@ class ItemList:
                 raise ValueError(f"split_by_folder: no items in a folder named {name!r} under "
                                  f"{self.path}; the top-level folders are {found}")
         return self.split_by_idxs(train_idx, valid_idx)
+
+    def random_split_by_pct(self, valid_pct=0.2, seed=None):
+        """fastai's name for :meth:`split_by_rand_pct` until version 1.0.47 (the course's
+        notebooks of that time use it)."""
+        return self.split_by_rand_pct(valid_pct, seed)
 
     def split_by_rand_pct(self, valid_pct=0.2, seed=None):
         """A random ``valid_pct`` of the items for validation (drawn from minitorch's generator, or
@@ -272,12 +281,14 @@ class CategoryList(ItemList):
         return batch
 
     def reconstruct(self, t):
-        """A class index (an int, an array or a Tensor of one element) → its name."""
-        return self.classes[int(host_array(t).reshape(()))]
+        """A class index (an int, an array or a Tensor of one element) → its :class:`Category`
+        (the index as a Tensor, and the class name, which it prints as)."""
+        index = int(host_array(t).reshape(()))
+        return Category(tensor(index, device="cpu"), self.classes[index])
 
     def analyze_pred(self, pred):
-        """Class probabilities → the index of the most likely class."""
-        return int(host_array(pred).argmax())
+        """Class probabilities → the index of the most likely class (a Tensor of one int64)."""
+        return tensor(int(host_array(pred).argmax()), device="cpu")
 
     def __repr__(self):
         return f"CategoryList ({len(self)} items, {self.c} classes: {self.classes[:10]})"
@@ -371,6 +382,21 @@ class ItemLists:
                                     [func(item) for item in self.valid._func_items()],
                                     label_cls, **kwargs)
 
+    def label_for_lm(self, **process_options):
+        """Language-model data from two ``TextList``s of raw texts: both are processed in place
+        (tokenized; the vocabulary built from the training texts, shared by the validation
+        ones; numbered — ``process_options`` go to ``TextList.process``), and labelled with
+        nothing: a language model's target is its input one token later, which its loader cuts
+        (``minitorch/text/lm_loader.py``)."""
+        if not hasattr(self.train, "process"):
+            raise TypeError(f"label_for_lm: expected TextLists of texts, got "
+                            f"{type(self.train).__name__}")
+        self.train.process(**process_options)
+        self.valid.process(vocab=self.train.vocab)
+        return LabelLists(
+            self.path, LabelList(self.train, EmptyLabelList(len(self.train), self.path)),
+            LabelList(self.valid, EmptyLabelList(len(self.valid), self.path)))
+
     def label_from_folder(self, label_cls=None, **kwargs):
         """Label each item with the name of the folder it is in (``training/5/0.png`` → '5')."""
         def parent(items_list, item):
@@ -422,6 +448,11 @@ class LabelList(Dataset):
         return getattr(self.y, "classes", None)
 
     @property
+    def vocab(self):
+        """The inputs' vocabulary (text), or None."""
+        return getattr(self.x, "vocab", None)
+
+    @property
     def c(self):
         """What a model's output size is for these targets: the number of classes, or the
         number of channels of target images."""
@@ -448,13 +479,25 @@ class LabelList(Dataset):
                 y = self.y.apply_tfms(y, self.tfms, draws, rng, self.size, is_y=True)
         return self.x.collate(x), self.y.collate(y)
 
+    def one_item(self, x, rng=None):
+        """A batch of one from ``x`` (an input in the form ``self.x.get(i)`` gives), through this
+        dataset's transforms and size, as for its own items (``learn.predict``)."""
+        rng = backend.rng() if rng is None else rng
+        batch = [x]
+        if self.tfms or self.size is not None:
+            draws = [tfm.draw(1, rng) if hasattr(tfm, "draw") else None for tfm in self.tfms]
+            batch = self.x.apply_tfms(batch, self.tfms, draws, rng, self.size, is_y=False)
+        return self.x.collate(batch)
+
     def __getitem__(self, index):
+        """``(x, y)`` for item ``index`` as items to look at (an ``Image`` and a ``Category``,
+        ...), transformed as a batch would be (a random draw for a random transform)."""
         if not _is_int(index):
             raise TypeError(f"LabelList: expected an integer index, got {type(index).__name__}")
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} is out of range for a dataset of {len(self)} items")
         x, y = self.get_batch(numpy.array([int(index) % len(self)]))
-        return x[0], (y[0].item() if y[0].ndim == 0 else y[0])
+        return self.x.reconstruct(x[0]), self.y.reconstruct(y[0])
 
     def __repr__(self):
         kind = "labelled" if self.has_labels else "unlabelled"
@@ -518,8 +561,9 @@ class LabelLists:
     def databunch(self, bs=64, val_bs=None, device=None, seed=None, **kwargs):
         """The DataBunch: loaders of batch size ``bs`` (``val_bs`` for the others, default ``bs``)
         yielding Tensors on ``device``; ``seed`` makes the shuffling its own (see ``loader.py``)."""
-        return DataBunch.create(self.train, self.valid, self.test, path=self.path, bs=bs,
-                                val_bs=val_bs, device=device, seed=seed, **kwargs)
+        bunch = getattr(self.train.x, "_bunch", DataBunch)  # text makes a TextLMDataBunch
+        return bunch.create(self.train, self.valid, self.test, path=self.path, bs=bs,
+                            val_bs=val_bs, device=device, seed=seed, **kwargs)
 
     def __repr__(self):
         return f"LabelLists;\n\nTrain: {self.train};\n\nValid: {self.valid};\n\nTest: {self.test}"

@@ -13,13 +13,16 @@ The contract the Learner relies on, whatever the data (images, text, noise for a
   item lists know how to show their items.
 * ``data.one_batch(ds_type, detach, denorm, cpu)`` — one batch to look at or to trace a model
   with; ``data.denorm(x)`` undoes the normalisation; ``data.show_batch(rows)``.
-* ``data.c`` (output size: classes, or target channels), ``data.classes`` (None without),
+* ``data.c`` (output size: classes, or target channels; settable, as fastai's, e.g. ``data.c = 3``
+  for image targets), ``data.classes`` (None without),
   ``data.device``, ``data.batch_size``, ``data.train_ds`` / ``valid_ds`` / ``test_ds``,
   ``data.loss_func`` (the loss the data suggests, or None).
 
 Normalisation (``normalize(stats, do_x=True, do_y=False)``) is a batch transform the loaders
 apply after collating: to the inputs, and to image targets too with ``do_y=True`` (the
-super-resolution lesson normalises both with ``imagenet_stats``).
+super-resolution lesson normalises both with ``imagenet_stats``; the WGAN only its targets,
+``do_x=False``: its inputs are noise).  ``data.denorm(b)`` undoes it on inputs when they were
+normalised, ``data.denorm(b, do_x=True)`` on normalised targets.
 """
 import enum
 from pathlib import Path
@@ -27,6 +30,8 @@ from pathlib import Path
 import numpy
 
 from minitorch import backend
+from minitorch.core import defaults
+from minitorch.data.items import ItemBase
 from minitorch.data.loader import DataLoader, check_batch_size
 from minitorch.data.transforms import Normalize, channel_stats
 from minitorch.tensor import Tensor, tensor
@@ -49,11 +54,12 @@ class DataBunch:
                  loss_func=None):
         self.train_dl, self.valid_dl, self.fix_dl, self.test_dl = train_dl, valid_dl, fix_dl, test_dl
         self.path = Path(path)
-        self.device = backend.canonical_device(device)
+        self.device = backend.canonical_device(defaults.device if device is None else device)
         for dl in self.dls:
             dl.device = self.device
         self.loss_func = loss_func
-        self.norm, self.stats, self.norm_y = None, None, False
+        self.norm, self.stats, self.norm_x, self.norm_y = None, None, False, False
+        self._c = None
 
     @classmethod
     def create(cls, train_ds, valid_ds, test_ds=None, path=".", bs=64, val_bs=None, device=None,
@@ -111,8 +117,13 @@ class DataBunch:
 
     @property
     def c(self):
-        """The size of a model's output: the number of classes (or of target channels)."""
-        return getattr(self.train_ds, "c", None)
+        """The size of a model's output: the number of classes (or of target channels), unless
+        set (``data.c = 3``)."""
+        return self._c if self._c is not None else getattr(self.train_ds, "c", None)
+
+    @c.setter
+    def c(self, value):
+        self._c = value
 
     @property
     def batch_size(self):
@@ -154,7 +165,7 @@ class DataBunch:
             if wanted and (len(channels) != 3 or channels[0] != norm.mean.size):
                 raise ValueError(f"normalize: the {what} have {channels[0] if channels else 'no'} "
                                  f"channels but the stats have {norm.mean.size}")
-        self.norm, self.norm_y = norm, bool(do_y)
+        self.norm, self.norm_x, self.norm_y = norm, bool(do_x), bool(do_y)
         self.stats = (norm.mean, norm.std)
         for dl in self.dls:
             if do_x:
@@ -163,11 +174,13 @@ class DataBunch:
                 dl.add_y_tfm(norm)
         return self
 
-    def denorm(self, x):
+    def denorm(self, x, do_x=None):
         """Undo the normalisation of a batch (a Tensor or an array) back to [0, 1] pixels, as a
-        NumPy array (images as targets with ``do_y`` too: the same stats)."""
+        NumPy array.  By default only when the inputs were normalised (``do_x``, fastai's
+        ``denorm``); ``do_x=True`` for targets normalised with ``do_y`` (the same stats)."""
         array = backend.to_numpy(x.array if isinstance(x, Tensor) else x)
-        return self.norm.denorm(array) if self.norm is not None else array
+        do_x = self.norm_x if do_x is None else do_x
+        return self.norm.denorm(array) if self.norm is not None and do_x else array
 
     # ---- looking at the data ---------------------------------------------------------------------
     def one_batch(self, ds_type=DatasetType.Train, detach=True, denorm=True, cpu=True):
@@ -176,19 +189,36 @@ class DataBunch:
         CPU; pass ``denorm=False, cpu=False`` for a batch exactly as the model sees it.  Batches
         never carry gradients, so ``detach`` is always satisfied."""
         xb, yb = next(iter(self.dl(ds_type)))[:2]
-        if denorm and self.norm is not None:
+        if denorm and self.norm_x:
             xb = tensor(self.denorm(xb), device=xb.device)
-            if self.norm_y:
-                yb = tensor(self.denorm(yb), device=yb.device)
+        if denorm and self.norm_y:
+            yb = tensor(self.denorm(yb, do_x=True), device=yb.device)
         if cpu:
             xb, yb = xb.to("cpu"), yb.to("cpu")
         return xb, yb
 
-    def show_batch(self, rows=3, ds_type=DatasetType.Train, figsize=(9, 9), path=None, **kwargs):
+    def one_item(self, item, ds_type=DatasetType.Valid):
+        """One item as a batch of one, as the model sees it (fastai's ``one_item``): the item (or
+        its data: pixels in [0, 1], token numbers) through the transforms and size of
+        ``ds_type``'s dataset, then the loader's normalisation, as a Tensor on the device."""
+        dl = self.dl(ds_type)
+        data = item.data if isinstance(item, ItemBase) else item
+        data = backend.to_numpy(data.array) if isinstance(data, Tensor) else numpy.asarray(data)
+        x = dl.dataset.one_item(data)
+        for tfm in getattr(dl, "batch_tfms", []):
+            x = tfm(x)
+        return tensor(x, device=self.device)
+
+    def show_batch(self, rows=3, ds_type=DatasetType.Train, figsize=(9, 9), path=None,
+                   imgsize=None, **kwargs):
         """One batch drawn by its item lists: a ``rows`` × ``rows`` grid of images titled with
         their labels, or ``rows`` lines of input beside target (``ImageImageList``).  The figure
-        is returned, saved as a PNG at ``path`` when given, and shown in a notebook."""
+        is returned, saved as a PNG at ``path`` when given, and shown in a notebook.
+        ``imgsize`` (inches per image, fastai's) sizes the figure instead of ``figsize``."""
         ds = self.dl(ds_type).dataset
+        if imgsize is not None:
+            figsize = None
+            kwargs["imgsize"] = imgsize
         xb, yb = self.one_batch(ds_type, denorm=True, cpu=True)
         n = min(rows * rows if getattr(ds.x, "_square_show", True) else rows, len(xb))
         xs = [ds.x.reconstruct(xb[i]) for i in range(n)]

@@ -24,15 +24,31 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 CONVERT_MODES = {"L": 1, "RGB": 3}
 
 
-def image_files(folder, extensions=IMAGE_EXTENSIONS, recurse=True):
-    """The image files under ``folder`` (in sub-folders too when ``recurse``), sorted by path."""
+def image_files(folder, extensions=IMAGE_EXTENSIONS, recurse=True, include=None, exclude=None):
+    """The image files under ``folder`` (in sub-folders too when ``recurse``), sorted by path.
+
+    ``include`` (names of ``folder``'s sub-folders) looks only inside those; ``exclude`` skips
+    those (fastai's ``get_files``: both apply to the top level only, and files lying directly in
+    ``folder`` are always listed)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder {folder} does not exist (or is not a folder)")
     extensions = {extension.lower() for extension in extensions}
     pattern = "**/*" if recurse else "*"
-    return sorted(path for path in folder.glob(pattern)
-                  if path.is_file() and path.suffix.lower() in extensions)
+    files = (path for path in folder.glob(pattern)
+             if path.is_file() and path.suffix.lower() in extensions)
+    for name, folders in (("include", include), ("exclude", exclude)):
+        if isinstance(folders, (str, Path)):
+            raise TypeError(f"image_files: {name} must be a list of folder names, got "
+                            f"{folders!r} (write [{str(folders)!r}])")
+    if include is not None or exclude is not None:
+        def wanted(path):
+            parts = path.relative_to(folder).parts
+            if len(parts) == 1:
+                return True
+            return parts[0] in include if include is not None else parts[0] not in exclude
+        files = filter(wanted, files)
+    return sorted(files)
 
 
 def _check_mode(convert_mode):

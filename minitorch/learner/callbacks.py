@@ -74,6 +74,19 @@ class Callback:
         return type(self).__name__
 
 
+class LearnerCallback(Callback):
+    """A callback made for one learner, given as its first argument (fastai's ``LearnerCallback``):
+    what a Learner's ``callback_fns`` call, ``partial(SomeCallback, option=...)(learn)``.  It may
+    also be made without one, ``SomeCallback(option=...)``, and passed in ``callbacks=[...]``;
+    the Learner sets ``learn`` either way."""
+
+    def __init__(self, learn=None):
+        if learn is not None and not hasattr(learn, "fit"):
+            raise TypeError(f"{type(self).__name__}: the first argument is the Learner (fastai's "
+                            f"convention; pass the other settings by name), got {learn!r}")
+        self.learn = learn
+
+
 class SmoothenValue:
     """An exponentially weighted moving average, debiased as in Adam:
     ``avg = beta·avg + (1 − beta)·value``, reported as ``avg / (1 − beta^n)``.
@@ -173,15 +186,22 @@ class Recorder(Callback):
         """Smoothed loss against learning rate, log-scaled lr axis: the lr finder's curve.
 
         The first ``skip_start`` points (still at the debiased start of the average) and the last
-        ``skip_end`` (where the loss explodes) are left out, as fastai does.
+        ``skip_end`` (where the loss explodes) are left out, as fastai does.  When the finder
+        stopped too early to leave any (it stops when the loss diverges), every point is drawn,
+        and the title says so (fastai drew an empty plot).
         """
+        if not getattr(self, "losses", None):
+            raise ValueError("Recorder.plot: no batches were recorded; run learn.lr_find() first")
         lrs = _trim(self.lrs, skip_start, skip_end)
         losses = _trim(self.losses, skip_start, skip_end)
+        title = None
         if not losses:
-            raise ValueError(f"Recorder.plot: only {len(self.losses)} batches were recorded, "
-                             f"fewer than skip_start + skip_end = {skip_start + skip_end}; "
-                             "lower them or run more batches")
+            lrs, losses = self.lrs, self.losses
+            title = (f"all {len(losses)} batches (no more than skip_start + skip_end = "
+                     f"{skip_start + skip_end})")
         fig, ax = plt.subplots(1, 1, figsize=(6, 4))
+        if title is not None:
+            ax.set_title(title)
         ax.plot([_last_group(lr) for lr in lrs], losses)
         ax.set_xscale("log")
         ax.set_xlabel("Learning Rate")

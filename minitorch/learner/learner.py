@@ -12,9 +12,15 @@ called at the events ``callbacks.py`` lists.  The vocabulary is fastai v1's::
     learn.recorder.plot_losses()
     learn.save('stage-1'); learn.load('stage-1')
     preds, targets = learn.get_preds()
+    category, index, probs = learn.predict(image)   # one item, as fastai's triple
 
 ``data`` is a DataBunch (``minitorch/data``): ``data.train_dl`` and ``data.valid_dl`` give
 ``(xb, yb)`` batches on ``data.device``; ``data.test_dl`` (optional) is only predicted.
+
+Callbacks join a Learner two ways, as in fastai: ``callbacks=[...]`` (objects, kept for every
+fit) and ``callback_fns=[...]`` (functions of the learner that make a callback, such as a class
+or ``partial(GANDiscriminativeLR, mult_lr=5.)``: called afresh at the start of every fit, so
+each fit starts with a clean one; ``learn.callback_fns.append(...)`` adds one later).
 
 Layer groups.  The model's leaf layers are split into *layer groups* (one group unless
 ``split`` says otherwise).  Each group can get its own learning rate (``lr=slice(1e-5, 1e-3)``
@@ -52,7 +58,8 @@ class Learner:
     ``true_wd=False``; ``bn_wd`` decays batchnorm and bias parameters too.  ``metrics`` are
     functions ``metric(pred, target)`` shown in the epoch table.  ``path / model_dir`` is
     where ``save`` writes (``path`` defaults to the current folder).  ``silent=True`` prints
-    nothing during training.
+    nothing during training.  ``callback_fns`` (one or a list) make callbacks at each fit (see
+    the module docstring).
     """
 
     default_lr = 3e-3
@@ -60,7 +67,7 @@ class Learner:
     def __init__(self, data, model, loss_func=None, metrics=None,
                  opt_func=partial(Adam, betas=(0.9, 0.99)), wd=1e-2, true_wd=True, bn_wd=True,
                  train_bn=True, path=None, model_dir="models", callbacks=None,
-                 layer_groups=None, silent=False):
+                 layer_groups=None, silent=False, callback_fns=None):
         if loss_func is None:
             loss_func = getattr(data, "loss_func", None)
             if loss_func is None:
@@ -87,6 +94,14 @@ class Learner:
         self.callbacks += list(callbacks or [])
         for cb in self.callbacks:
             cb.learn = self
+        if callback_fns is None:
+            callback_fns = []
+        self.callback_fns = (list(callback_fns) if isinstance(callback_fns, (list, tuple))
+                             else [callback_fns])
+        for fn in self.callback_fns:
+            if not callable(fn):
+                raise TypeError(f"Learner: callback_fns must be functions of the learner that "
+                                f"make a callback (a class, a partial), got {fn!r}")
         self.extra_callbacks = []
         self.training = False
         self.skip_validate = False
@@ -130,7 +145,8 @@ class Learner:
 
     def fit(self, epochs, lr=None, wd=None, callbacks=None):
         """Train for ``epochs`` epochs at learning rate ``lr`` (a number, one per layer group, or a
-        slice), validating after each; ``callbacks`` join the Learner's for this fit only."""
+        slice), validating after each; ``callbacks`` join the Learner's for this fit only, with
+        one callback made by each of ``callback_fns``."""
         if not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
         self.require_training_batches("fit")
@@ -140,7 +156,7 @@ class Learner:
             self.create_opt(lr, wd)
         else:
             self.opt.lr, self.opt.wd = lr, wd
-        self.extra_callbacks = list(callbacks or [])
+        self.extra_callbacks = [fn(self) for fn in self.callback_fns] + list(callbacks or [])
         for cb in self.extra_callbacks:
             cb.learn = self
         self.n_epochs, self.epoch, self.iter = epochs, 0, 0
@@ -272,12 +288,21 @@ class Learner:
         cross-entropy with logits, ...)."""
         return activ if activ is not None else loss_func2activ(self.loss_func)
 
-    def pred_batch(self, ds_type=DatasetType.Valid, batch=None, activ=None):
-        """Predictions (after the activation) for one batch: ``batch`` if given, else the first
-        batch of the ``ds_type`` loader."""
+    def pred_batch(self, ds_type=DatasetType.Valid, batch=None, activ=None, reconstruct=False):
+        """Predictions (after the activation) for one batch: ``batch`` if given (``(xb, yb)`` as
+        a loader yields it), else the first batch of the ``ds_type`` loader.  With
+        ``reconstruct=True``, a list of items instead, one per prediction, as the targets' item
+        list makes them (``Image``s, denormalised when the targets were normalised;
+        ``Category``s)."""
         xb = batch[0] if batch is not None else next(iter(self.data.dl(ds_type)))[0]
         with eval_mode(self.model), no_grad():
-            return self._activation(activ)(self.model(xb))
+            preds = self._activation(activ)(self.model(xb))
+        if not reconstruct:
+            return preds
+        y = self.data.dl(ds_type).dataset.y
+        preds = (self.data.denorm(preds, do_x=True) if getattr(self.data, "norm_y", False)
+                 else backend.to_numpy(preds.array))
+        return [y.reconstruct(y.analyze_pred(pred)) for pred in preds]
 
     def get_preds(self, ds_type=DatasetType.Valid, activ=None):
         """``[predictions, targets]`` over a whole data set (default the validation set), as two
@@ -291,16 +316,22 @@ class Learner:
                 targets.append(yb)
         return [cat(preds, 0), cat(targets, 0)]
 
-    def predict(self, x, activ=None):
-        """Predict one item ``x`` (as the loaders give it, without the batch dimension): returns
-        ``(shown, pred, raw)`` as fastai does — the prediction as the targets' item list shows it
-        (a class name, a text, an image), the analysed prediction (a class index, token numbers)
-        and the raw output after the activation (probabilities; pixels for normalised image
-        targets)."""
-        raw = self.pred_batch(batch=(x.unsqueeze(0).to(self._device()),), activ=activ)
+    def predict(self, item, activ=None):
+        """Predict one item: an item as the inputs' list gives it (``open_image(fn)``, ``il[0]``,
+        ``x`` of ``x, y = data.valid_ds[0]``) or its data (a Tensor or an array of pixels in
+        [0, 1], token numbers).  It goes through what the validation set's items go through —
+        its transforms and size, then the normalisation (``data.one_item``) — and the model.
+
+        Returns fastai's triple ``(item, pred, raw)``: the prediction as an item of the targets'
+        kind (a ``Category``, an ``Image``, a ``Text``), the analysed prediction (the class index,
+        the image's pixels, token numbers) and the raw output after the activation
+        (probabilities; pixels, denormalised when the targets were normalised), on the CPU."""
+        xb = self.data.one_item(item)
+        raw = self.pred_batch(batch=(xb.to(self._device()),), activ=activ)
         if getattr(self.data, "norm_y", False):  # an image target: back to pixels
-            raw = tensor(self.data.denorm(raw))
-        raw = raw[0]
+            raw = self.data.denorm(raw, do_x=True)
+        raw = tensor(backend.to_numpy(raw.array if hasattr(raw, "array") else raw)[0],
+                     device="cpu")
         y = self.data.valid_ds.y
         pred = y.analyze_pred(raw)
         return y.reconstruct(pred), pred, raw
@@ -313,21 +344,22 @@ class Learner:
         """One batch of ``ds_type`` with the model's predictions, drawn by the data's item lists
         (``x.show_xyzs``): for classes a ``rows × rows`` grid titled ``prediction/actual`` (red
         when wrong), for image targets ``rows`` lines of input / prediction / target.  Saved as
-        a PNG at ``path`` and shown in a notebook."""
+        a PNG at ``path`` and shown in a notebook.  ``kwargs`` go to ``show_xyzs``
+        (``imgsize=5``: inches per image, ``cmap``)."""
         dl = self.data.dl(ds_type)
         ds = dl.dataset
         xb, yb = next(iter(dl))[:2]
         preds = self.pred_batch(batch=(xb,))
         n = min(rows * rows if getattr(ds.x, "_square_show_res", True) else rows, len(xb))
-        denorm = getattr(self.data, "denorm", None)
-        x = denorm(xb[:n]) if denorm is not None else xb[:n]
-        y, preds = yb[:n], preds[:n]
+        x, y, preds = xb[:n], yb[:n], preds[:n]
+        if getattr(self.data, "norm_x", False):
+            x = self.data.denorm(x)
         if getattr(self.data, "norm_y", False):  # image targets normalised: back to pixels
-            y, preds = denorm(y), denorm(preds)
+            y, preds = self.data.denorm(y, do_x=True), self.data.denorm(preds, do_x=True)
         xs = [ds.x.reconstruct(x[i]) for i in range(n)]
         ys = [ds.y.reconstruct(y[i]) for i in range(n)]
         zs = [ds.y.reconstruct(ds.y.analyze_pred(preds[i])) for i in range(n)]
-        if figsize is not None:
+        if figsize is not None or "imgsize" in kwargs:  # imgsize sizes the figure when no figsize
             kwargs["figsize"] = figsize
         return ds.x.show_xyzs(xs, ys, zs, rows=rows, path=path, **kwargs)
 

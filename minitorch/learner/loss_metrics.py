@@ -8,12 +8,13 @@ the epoch hands the means to the recorder, which prints them beside ``valid_loss
 
     epoch     train_loss  valid_loss  pixel     feat_0    feat_1    feat_2    gram_0 ...
 """
-from minitorch.learner.callbacks import Callback, WeightedMeans
+from minitorch.learner.callbacks import LearnerCallback, WeightedMeans
 
 
-class LossMetrics(Callback):
+class LossMetrics(LearnerCallback):
     """Adds the metrics of the learner's loss function (``loss_func.metrics``) to the epoch
-    table: batch-size-weighted means over the validation set."""
+    table: batch-size-weighted means over the validation set.  ``callback_fns=LossMetrics``, as
+    in the lesson, or ``callbacks=[LossMetrics()]``."""
 
     order = -20  # before the Recorder (−10): its after_epoch takes what add_metrics gave
 

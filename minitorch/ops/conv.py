@@ -63,6 +63,7 @@ from minitorch.ops.shape import pad, squeeze, unsqueeze
 from minitorch.ops.windows import (
     batch_first, batch_last, col2im, conv_output_size, im2col, pad_batch_last, same_padding,
     window_view)
+from minitorch.speed import threads
 from minitorch.speed.cpu import tuned_for_cpu
 
 
@@ -119,8 +120,9 @@ def conv2d_simple(x, weight, bias=None, stride=1, padding=0, dilation=1):
 COLUMN_BLOCK_BYTES = 64 << 20
 
 
-def column_blocks(xp, x, kernel, stride, padding, dilation, out_size):
-    """im2col a few output rows at a time: yields (a slice of output rows, their columns).
+def column_blocks(xp, x, kernel, stride, padding, dilation, out_size, block_per_thread=False):
+    """im2col a few output rows at a time: returns (the blocks of output rows, as slices, and
+    ``columns(rows)``, which makes a block's columns).
 
     The same numbers as :func:`im2col`, in blocks of about ``COLUMN_BLOCK_BYTES``.  A matrix
     product that reads a block right after the copy wrote it finds it in the cache, while the
@@ -129,14 +131,23 @@ def column_blocks(xp, x, kernel, stride, padding, dilation, out_size):
     (forward + backward of 128×8×14² → 8, one thread, CPU time, one run): 5.7 ms with the whole
     matrix, 4.2 ms with 1 MiB blocks, 4.9 ms with 2 MiB and 5.3 ms with 4 MiB blocks — but see
     ``COLUMN_BLOCK_BYTES`` for why two threads want large blocks.
+
+    ``block_per_thread``: cut a large layer into at least one block per thread of
+    ``speed/threads.py``, for a caller that hands the blocks to the threads, each making its own
+    columns and product (conv2d's forward: every output entry is still one whole sum).  Not for
+    a caller that sums over the blocks (the weight gradient): more blocks would change the order
+    of its sums, and results would differ with the threads on and off.
     """
     windows = window_view(xp, pad_batch_last(xp, x, padding), kernel, stride, dilation, out_size)
     c, kh, kw, oh = windows.shape[:4]
     row_bytes = windows[:, :, :, :1].size * windows.itemsize          # the columns of one row
     step = max(1, COLUMN_BLOCK_BYTES // max(1, row_bytes))
-    for top in range(0, oh, step):
-        rows = slice(top, min(top + step, oh))
-        yield rows, xp.ascontiguousarray(windows[:, :, :, rows]).reshape(c * kh * kw, -1)
+    if block_per_thread:
+        step = min(step, -(-oh // threads.pieces_for(x, oh * row_bytes)))
+
+    def columns(rows):
+        return threads.contiguous(xp, windows[:, :, :, rows]).reshape(c * kh * kw, -1)
+    return [slice(top, min(top + step, oh)) for top in range(0, oh, step)], columns
 
 
 def grouped_matmul(a, b, groups):
@@ -146,7 +157,7 @@ def grouped_matmul(a, b, groups):
     this is a plain matrix product.
     """
     if groups == 1:
-        return a @ b
+        return threads.matmul(a, b)       # cut across the cores when large (speed/threads.py)
     out = a.reshape(groups, a.shape[0] // groups, -1) @ b.reshape(groups, b.shape[0] // groups, -1)
     return out.reshape(-1, out.shape[-1])
 
@@ -154,7 +165,7 @@ def grouped_matmul(a, b, groups):
 def grouped_matmul_at(a, b, groups):
     """aᵀ @ b blockwise: a (G·K, M), b (G·K, P)  →  (G·M, P), block g = a[g]ᵀ @ b[g]."""
     if groups == 1:
-        return a.T @ b
+        return threads.matmul(a.T, b)
     a = a.reshape(groups, a.shape[0] // groups, -1)
     out = a.transpose(0, 2, 1) @ b.reshape(groups, b.shape[0] // groups, -1)
     return out.reshape(-1, out.shape[-1])
@@ -182,6 +193,8 @@ def grouped_matmul_bt(a, b, groups):
     (_, m, positions), n = a.shape, b.shape[1]
     if m * n > SMALL_PRODUCT or positions < 2 * POSITIONS_PER_PIECE \
             or not tuned_for_cpu(a):  # the GPU: one product (see speed/cpu.py)
+        if groups == 1:
+            return threads.matmul(b[0], a[0].T).T
         return (b @ a.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(-1, n)
     pieces = positions // POSITIONS_PER_PIECE
     whole = pieces * POSITIONS_PER_PIECE
@@ -321,9 +334,13 @@ class Conv2d(Function):
             self.save_for_backward(cols, weight)
         else:                                         # nothing keeps cols(X): blocks of rows
             out = xp.empty((out_channels, oh, ow, n), dtype=x.dtype)
-            for rows, cols in column_blocks(xp, batch_last(x), *self.geometry):
-                out[:, rows] = grouped_matmul(weight_matrix, cols, self.groups).reshape(
+            blocks, columns = column_blocks(xp, batch_last(x), *self.geometry,
+                                            block_per_thread=True)
+
+            def block(rows):   # on the threads of speed/threads.py, a block each
+                out[:, rows] = grouped_matmul(weight_matrix, columns(rows), self.groups).reshape(
                     out_channels, -1, ow, n)
+            threads.each(block, blocks, x)
             self.save_for_backward(x, weight)
         if bias is not None:
             out += bias[:, None, None, None]
@@ -368,16 +385,22 @@ class Conv2d(Function):
         groups, out_channels = self.groups, weight.shape[0]
         positions, rows = oh * ow * n, c * kernel[0] * kernel[1]
         grad_y = grad.permute(1, 2, 3, 0).reshape(groups, out_channels // groups, positions)
+        # fold and unfold pad the same amount on both sides; a conv padded unevenly ('same'
+        # with an even kernel) is folded to the padded size and cut.  (Padding inside fold and
+        # unfold keeps the batch-innermost layout; a separate pad op would copy it out.)
+        even = top == bottom and left == right
+        inner = (top, left) if even else 0
         grad_x = grad_w = grad_b = None
         if self.needs_input_grad[0]:                                  # col2im(Wᵀ · dL/dY)
             weights = weight.reshape(groups, out_channels // groups, rows // groups)
             cols = (weights.transpose(1, 2) @ grad_y).reshape(rows, oh * ow, n).permute(2, 0, 1)
-            grad_x = fold(cols, (top + h + bottom, left + w + right), kernel, dilation, 0, stride)
-            if any(padding):
+            size = (h, w) if even else (top + h + bottom, left + w + right)
+            grad_x = fold(cols, size, kernel, dilation, inner, stride)
+            if not even:
                 grad_x = pad(grad_x, (-left, -right, -top, -bottom))   # cut the padding off
         if self.needs_input_grad[1]:                                  # dL/dY · cols(X)ᵀ
-            padded = pad(x, (left, right, top, bottom)) if any(padding) else x
-            cols = unfold(padded, kernel, dilation, 0, stride)        # (N, C·kh·kw, OH·OW)
+            padded = x if even else pad(x, (left, right, top, bottom))
+            cols = unfold(padded, kernel, dilation, inner, stride)    # (N, C·kh·kw, OH·OW)
             cols = cols.permute(1, 2, 0).reshape(groups, rows // groups, positions)
             grad_w = (grad_y @ cols.transpose(1, 2)).reshape(weight.shape)
         if len(self.inputs) == 2:
@@ -399,9 +422,12 @@ class Conv2d(Function):
         x = batch_last(x)                                             # (C, H, W, N)
         flipped = flipped_kernel(xp, weight, groups)                  # (C, OC/G·kh·kw)
         grad_x = xp.empty((c, h, w, n), dtype=grad.dtype) if needs_x else None
+        blocks, columns = column_blocks(xp, grad, kernel, (1, 1), self.flipped_pads, dilation,
+                                        (h, w))
+
         swapped = xp.zeros(flipped.shape, dtype=grad.dtype)           # X · Gᵀ, summed by block
-        for rows, cols in column_blocks(xp, grad, kernel, (1, 1), self.flipped_pads, dilation,
-                                        (h, w)):
+        for rows in blocks:   # (the copies and products inside are cut over the threads)
+            cols = columns(rows)
             if needs_x:
                 grad_x[:, rows] = grouped_matmul(flipped, cols, groups).reshape(c, -1, w, n)
             if needs_w:

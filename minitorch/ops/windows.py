@@ -20,6 +20,7 @@ Two ideas make it fast:
 col2im, the adjoint (each column entry added back onto its pixel), loops over the kh·kw kernel
 offsets, never over pixels: one offset's entries land on one strided slice of the image.
 """
+from minitorch.speed import threads
 
 
 # ---- geometry ------------------------------------------------------------------------------------
@@ -99,7 +100,7 @@ def im2col(xp, x, kernel, stride, padding, dilation, out_size):
     """The column matrix (C·kh·kw, OH·OW·N) of ``x`` (C, H, W, N): one copy of the window view."""
     c, kh, kw = x.shape[0], kernel[0], kernel[1]
     windows = window_view(xp, pad_batch_last(xp, x, padding), kernel, stride, dilation, out_size)
-    return xp.ascontiguousarray(windows).reshape(c * kh * kw, -1)
+    return threads.contiguous(xp, windows).reshape(c * kh * kw, -1)
 
 
 def offset_slices(offset, stride, dilation, out_size):

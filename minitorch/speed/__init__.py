@@ -12,10 +12,13 @@ another order).  Read it on a second reading, after the engine.
   back with the next value read (``check_later``, ``check_index_arrays``, ``read_back``).
 * ``cpu.py`` — the CPU's own: the shapes OpenBLAS was measured fastest with
   (``tuned_for_cpu``), and glibc's allocator told to keep freed memory (``keep_freed_memory``).
+* ``threads.py`` — the machine's other cores: large matrix products and im2col copies cut in
+  pieces that a small pool of sleeping threads runs side by side (``matmul``, ``contiguous``,
+  ``each``), with OpenBLAS's own spinning threads turned off (``one_blas_thread``);
+  ``MINITORCH_THREADS=1`` turns it off.
 
 A package, not a file, and a file per resource, because each trick is about one resource's
-costs (a kernel launch, a sync, a BLAS call, a page fault) and more will come: work spread over
-the machine's cores, say, is a file of its own beside these.  The package sits under
+costs (a kernel launch, a sync, a BLAS call, a page fault, an idle core).  The package sits under
 ``backend.py``: it knows CuPy's and glibc's tricks and nothing of minitorch, and
 ``backend.to_numpy`` reads from the GPU through ``gpu.read_back`` so that the pending checks
 travel with every read.

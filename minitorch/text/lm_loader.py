@@ -21,6 +21,13 @@ the end of the stream wraps around to its start.
 these, so the Learner's ``summary``, ``get_preds``, ``show_results`` and ``predict`` work on it as
 on images; each loader's ``dataset`` holds the documents as a :class:`TextList`, the item list
 that turns numbers back into words and shows a batch as a table of text.
+
+The data block API makes one from raw texts, as the lesson does::
+
+    train, valid = TextList([train_text], path=path), TextList([valid_text], path=path)
+    src = ItemLists(path, train, valid).label_for_lm()   # tokenize, build the vocabulary, number
+    data = src.databunch(bs=64)                          # a TextLMDataBunch, bptt 70
+    train[0].text                                        # a document, as a Text item
 """
 import math
 import textwrap
@@ -30,10 +37,12 @@ import numpy
 from minitorch import backend
 from minitorch.data.data_block import ItemList, LabelList, host_array
 from minitorch.data.databunch import DataBunch
+from minitorch.data.items import ItemBase
 from minitorch.plot import plot_multi
 from minitorch.speed.gpu import to_device_together
 from minitorch.tensor import tensor
 from minitorch.text.layers import CrossEntropyFlat
+from minitorch.text.tokenizer import Tokenizer
 from minitorch.text.vocab import Vocab
 
 
@@ -98,11 +107,25 @@ class LanguageModelLoader:
                 f"{self.total_tokens} tokens, shuffle={self.shuffle})")
 
 
+class Text(ItemBase):
+    """One text as an item (fastai's ``Text``): ``data`` its token numbers (an int64 array),
+    ``text`` the tokens joined by spaces, which it prints as."""
+
+    def __init__(self, ids, text):
+        super().__init__(numpy.asarray(ids, dtype=numpy.int64), text)
+        self.text = text
+
+
 class TextList(ItemList):
-    """Numericalized documents (int64 token arrays) and their ``vocab``: the item list of a
-    language model's inputs and targets.  It turns numbers back into words (``reconstruct``),
-    a model's scores into the most likely next tokens (``analyze_pred``), and shows a batch as
-    a table of text (``show_xys``: text / target; ``show_xyzs``: text / target / prediction)."""
+    """Documents and their ``vocab``: the item list of a language model's inputs and targets.
+
+    Made from raw texts (strings), it is *processed* by ``ItemLists.label_for_lm`` (or
+    :meth:`process`): each text tokenized (``tokenizer.py``), the vocabulary built from the
+    training texts (``Vocab.create``), every document numericalized, in place — the items become
+    int64 token arrays.  Then ``tl[i]`` is a :class:`Text`, and the list turns numbers back into
+    words (``reconstruct``), a model's scores into the most likely next tokens
+    (``analyze_pred``), and shows a batch as a table of text (``show_xys``: text / target;
+    ``show_xyzs``: text / target / prediction)."""
 
     _square_show = False
     _square_show_res = False
@@ -114,9 +137,39 @@ class TextList(ItemList):
     def _new_kwargs(self):
         return {"path": self.path, "vocab": self.vocab}
 
+    @property
+    def _bunch(self):
+        """The DataBunch that ``LabelLists.databunch`` makes from text: a language model's."""
+        return TextLMDataBunch
+
+    @property
+    def is_processed(self):
+        return self.vocab is not None
+
+    def process(self, vocab=None, max_vocab=60000, min_freq=2, tokenizer=None):
+        """Tokenize the texts and number the tokens, in place: with ``vocab`` (the training
+        list's, for a validation list), else a vocabulary built from these texts (at most
+        ``max_vocab`` tokens seen ``min_freq`` times or more, fastai's defaults).  A list already
+        processed is left as it is.  Returns the list."""
+        if self.is_processed:
+            return self
+        texts = list(self.items)
+        if not all(isinstance(text, str) for text in texts):
+            raise TypeError("TextList.process: expected the items to be texts (strings), got "
+                            f"{sorted({type(t).__name__ for t in texts})}; numbers need a vocab")
+        tokens = (tokenizer or Tokenizer()).process_all(texts)
+        vocab = vocab if vocab is not None else Vocab.create(tokens, max_vocab, min_freq)
+        self.items = [vocab.numericalize(t) for t in tokens]
+        self.vocab = vocab
+        return self
+
     def reconstruct(self, t):
-        """Token numbers (a Tensor or an array) → the text."""
-        return self.vocab.textify(host_array(t).reshape(-1))
+        """Token numbers (a Tensor or an array) → a :class:`Text`; a text not yet processed is
+        given back as it is."""
+        if self.vocab is None:
+            return t
+        ids = host_array(t).reshape(-1)
+        return Text(ids, self.vocab.textify(ids))
 
     def analyze_pred(self, pred):
         """Scores (…, vocabulary) → the most likely token at each position."""
@@ -136,7 +189,7 @@ def _text_table(header, rows, figsize, path, max_words):
     """A figure: one line per row, one column per field, the first ``max_words`` words each."""
     def draw(i, j, ax):
         ax.set_axis_off()
-        words = rows[i][j].split()
+        words = str(rows[i][j]).split()
         text = " ".join(words[:max_words]) + (" …" if len(words) > max_words else "")
         ax.text(0, 0.5, textwrap.fill(text, 40), va="center", fontsize=8, family="monospace")
         if i == 0:
@@ -156,6 +209,20 @@ class TextLMDataBunch(DataBunch):
         valid_dl = LanguageModelLoader(valid_ids, bs, bptt, shuffle=False, vocab=vocab)
         super().__init__(train_dl, valid_dl, path=path, device=device,
                          loss_func=CrossEntropyFlat())
+
+    @classmethod
+    def create(cls, train_ds, valid_ds, test_ds=None, path=".", bs=64, val_bs=None, bptt=70,
+               device=None, seed=None):
+        """From labelled datasets whose inputs are processed TextLists (what
+        ``ItemLists(...).label_for_lm().databunch(bs=..., bptt=...)`` calls)."""
+        if test_ds is not None or val_bs not in (None, bs) or seed is not None:
+            raise ValueError("TextLMDataBunch.create: a language model's loaders take bs and "
+                             "bptt only (no test set, val_bs or seed)")
+        x = train_ds.x
+        if not x.is_processed:
+            raise ValueError("TextLMDataBunch.create: the texts are not numbered yet; label them "
+                             "with label_for_lm(), which tokenizes and numbers them")
+        return cls(list(x.items), list(valid_ds.x.items), x.vocab, bs, bptt, device, path)
 
     @classmethod
     def from_tokens(cls, train_tokens, valid_tokens, vocab=None, bs=64, bptt=70, device=None,

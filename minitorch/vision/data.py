@@ -8,29 +8,34 @@ An :class:`ImageList` is a list of images, held one of three ways:
 * **in memory**: one array ``pixels`` (N, C, H, W), uint8 (0-255) or float (0-1) — MNIST, or
   images made by code.  A batch is one fancy index into it, and a batch-wide transform such as
   ``rand_pad`` runs on the whole batch at once (the ResNet-MNIST lesson's fast path);
-* **as files** under ``path`` (``from_folder``): each image is opened when a batch needs it, so
-  the images may differ in size; ``transform(..., size=64)`` gives them one.  ``il.pixels``
-  reads them all into memory once, when they share a size;
+* **as files** under ``path`` (``from_folder``; the items are the files' full paths, as in
+  fastai): each image is opened when a batch needs it, so the images may differ in size;
+  ``transform(..., size=64)`` gives them one.  ``il.pixels`` reads them all into memory once,
+  when they share a size;
 * **as arrays, item by item** (``items`` are the images themselves): what ``label_from_func``
   makes when the function returns an image.
 
 Either way ``il.get(i)`` is image ``i`` as float32 (C, H, W) in [0, 1], C = 1 (grey, 'L') or
-3 (colour, 'RGB'), and a collated batch is float32 (N, C, H, W) in [0, 1].
+3 (colour, 'RGB'), and a collated batch is float32 (N, C, H, W) in [0, 1].  Indexing,
+``il[i]``, gives the same image as fastai's ``Image`` (``image_item.py``), to show or predict.
 
 An :class:`ImageImageList` is an ImageList whose targets are images too (super-resolution,
 de-noising): labelled with ``label_from_func(lambda p: path_hr / p.name)``, transformed with
 ``tfm_y=True`` so input and target get the same crop, flip, warp, rotation and zoom, shown as
 input beside target (``show_batch``) and input / prediction / target (``show_results``).
 """
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy
 
 from minitorch import backend
+from minitorch.core import defaults
 from minitorch.data.data_block import ItemList, check_size, host_array
 from minitorch.data.image_folder import IMAGE_EXTENSIONS, image_files, load_images, open_image
 from minitorch.plot import plot_multi
+from minitorch.tensor import tensor
 from minitorch.vision.image import show_image
+from minitorch.vision.image_item import Image
 from minitorch.vision.transform import apply_tfms as apply_image_tfms
 from minitorch.vision.transform import get_transforms  # noqa: F401  (fastai exports it here)
 
@@ -52,8 +57,9 @@ def _to_float(pixels):
 
 
 class ImageList(ItemList):
-    """Images: ``items`` name them (file names relative to ``path``, or paths); ``pixels`` holds
-    them in memory, or None to open the files when needed (see the module docstring)."""
+    """Images: ``items`` name them (paths of files; strings are names relative to ``path``);
+    ``pixels`` holds them in memory, or None to open the files when needed (see the module
+    docstring)."""
 
     def __init__(self, items, path=".", convert_mode="RGB", pixels=None, open_size=None):
         super().__init__(items, path)
@@ -85,20 +91,20 @@ class ImageList(ItemList):
     # ---- making image lists --------------------------------------------------------------------
     @classmethod
     def from_folder(cls, path=".", extensions=IMAGE_EXTENSIONS, convert_mode="RGB", size=None,
-                    recurse=True, **kwargs):
-        """Every image file under ``path`` (names relative to it), opened when needed in
-        ``convert_mode`` ('RGB', fastai's default, or 'L' for grayscale) and resized to
-        ``size`` on opening when given."""
+                    recurse=True, include=None, exclude=None, **kwargs):
+        """Every image file under ``path`` — only in its sub-folders named in ``include``, or not
+        in those in ``exclude``, when given — opened when needed in ``convert_mode`` ('RGB',
+        fastai's default, or 'L' for grayscale) and resized to ``size`` on opening when given.
+        The items are the files' paths (``path / 'training/5/0.png'``), as fastai's."""
         path = Path(path)
-        files = image_files(path, extensions, recurse)
+        files = image_files(path, extensions, recurse, include=include, exclude=exclude)
         if not files:
             raise FileNotFoundError(f"{cls.__name__}.from_folder: no image files "
                                     f"({', '.join(extensions)}) under {path}")
         if convert_mode not in ("L", "RGB"):
             raise ValueError(f"unsupported image mode {convert_mode!r}: expected one of "
                              "['L', 'RGB'] ('L' for grayscale, 'RGB' for colour)")
-        items = [file.relative_to(path).as_posix() for file in files]
-        return cls(items, path, convert_mode=convert_mode, open_size=size, **kwargs)
+        return cls(files, path, convert_mode=convert_mode, open_size=size, **kwargs)
 
     @classmethod
     def from_arrays(cls, images, items=None, path=".", **kwargs):
@@ -127,6 +133,7 @@ class ImageList(ItemList):
         return self.new([self.items[i] for i in indices], pixels=pixels)
 
     def _func_items(self):
+        """What ``label_from_func`` passes: paths (a name in memory joined to ``path``)."""
         return [self.path / item if isinstance(item, str) else item for item in self.items]
 
     # ---- reading images ------------------------------------------------------------------------
@@ -151,10 +158,11 @@ class ImageList(ItemList):
 
     def open(self, item):
         """The image ``item`` stands for: the file it names, opened as uint8 (C, H, W), or the
-        item itself when it is an array (an image made in memory, e.g. by ``label_from_func``)."""
+        item itself when it is an array (an image made in memory, e.g. by ``label_from_func``).
+        A path is used as it is; a string is a name relative to ``path``."""
         if isinstance(item, numpy.ndarray):
             return item
-        path = self.path / item if isinstance(item, (str, PurePosixPath)) else Path(item)
+        path = item if isinstance(item, Path) else self.path / item
         return open_image(path, self.convert_mode, self.open_size)
 
     def get(self, i):
@@ -169,9 +177,12 @@ class ImageList(ItemList):
         return [self.open(self.items[int(i)]) for i in indices]
 
     def apply_tfms(self, batch, tfms, draws, rng, size=None, is_y=False):
-        """Batch functions (``rand_pad``) run on the whole batch; fastai's image transforms
-        (with ``draw``) and a ``size`` run image by image (``vision/transform.py``)."""
+        """Batch functions (``rand_pad``) run on the whole batch (images opened from files are
+        stacked for them first); fastai's image transforms (with ``draw``) and a ``size`` run
+        image by image (``vision/transform.py``)."""
         if size is None and all(draw is None for draw in draws):
+            if isinstance(batch, list):
+                batch = self._stack(batch)
             return super().apply_tfms(batch, tfms, draws, rng, size, is_y)
         if any(draw is None for draw in draws):
             plain = [tfm for tfm, draw in zip(tfms, draws) if draw is None]
@@ -183,34 +194,45 @@ class ImageList(ItemList):
             out.append(apply_image_tfms(_to_float(numpy.asarray(image)), tfms, params, size, is_y))
         return out
 
+    def _stack(self, images):
+        """A list of images (C, H, W) as one array (N, C, H, W); they must share a shape."""
+        shapes = sorted({tuple(image.shape) for image in images})
+        if len(shapes) > 1:
+            raise ValueError(f"{type(self).__name__}: images of shapes {shapes} cannot be "
+                             "stacked into one batch; give them one size with "
+                             "transform(..., size=...) or from_folder(..., size=...)")
+        return numpy.stack(images)
+
     def collate(self, batch):
         """float32 (N, C, H, W) in [0, 1]: uint8 pixels are divided by 255 in one operation."""
         if isinstance(batch, list):
-            shapes = sorted({tuple(image.shape) for image in batch})
-            if len(shapes) > 1:
-                raise ValueError(f"{type(self).__name__}: images of shapes {shapes} cannot be "
-                                 "stacked into one batch; give them one size with "
-                                 "transform(..., size=...) or from_folder(..., size=...)")
-            batch = numpy.stack(batch)
+            batch = self._stack(batch)
         return _to_float(batch)
 
     # ---- showing ---------------------------------------------------------------------------------
     def reconstruct(self, t):
-        """One image of a batch (a Tensor or an array) as a host array (C, H, W)."""
-        return host_array(t)
+        """One image (a Tensor or an array (C, H, W), e.g. of a batch) as an ``Image`` on the
+        host, its pixels clipped to [0, 1] (denormalising leaves rounding errors outside)."""
+        return Image(tensor(numpy.clip(_to_float(host_array(t)), 0, 1), device="cpu"))
 
-    def show_xys(self, xs, ys, rows=3, figsize=(9, 9), path=None, cmap=None):
-        """A ``rows`` × ``rows`` grid of images titled with their targets."""
+    def show_xys(self, xs, ys, rows=3, figsize=(9, 9), path=None, cmap=None, imgsize=None):
+        """A ``rows`` × ``rows`` grid of images titled with their targets; one-channel images in
+        ``cmap`` (``defaults.cmap`` unless given); ``imgsize`` inches per image when ``figsize``
+        is None."""
+        cmap = defaults.cmap if cmap is None else cmap
+
         def draw(i, j, ax):
             n = i * rows + j
             if n < len(xs):
                 show_image(xs[n], ax=ax, cmap=cmap, title=ys[n])
             else:
                 ax.set_axis_off()
-        return plot_multi(draw, rows, rows, figsize=figsize, path=path)
+        return plot_multi(draw, rows, rows, figsize=figsize, path=path, imgsize=imgsize)
 
-    def show_xyzs(self, xs, ys, zs, rows=3, figsize=(6, 6), path=None, cmap=None):
+    def show_xyzs(self, xs, ys, zs, rows=3, figsize=(6, 6), path=None, cmap=None, imgsize=None):
         """A ``rows`` × ``rows`` grid of images titled ``prediction/actual``, red when wrong."""
+        cmap = defaults.cmap if cmap is None else cmap
+
         def draw(i, j, ax):
             n = i * rows + j
             if n < len(xs):
@@ -218,7 +240,8 @@ class ImageList(ItemList):
                            title_color="black" if zs[n] == ys[n] else "red")
             else:
                 ax.set_axis_off()
-        return plot_multi(draw, rows, rows, figsize=figsize, path=path, title="prediction/actual")
+        return plot_multi(draw, rows, rows, figsize=figsize, path=path, title="prediction/actual",
+                          imgsize=imgsize)
 
     def __repr__(self):
         where = "in memory" if self.in_memory else "files"
@@ -237,19 +260,34 @@ class ImageImageList(ImageList):
     _square_show = False
     _square_show_res = False
 
-    def show_xys(self, xs, ys, rows=3, figsize=None, path=None, cmap=None):
+    def show_xys(self, xs, ys, rows=3, figsize=None, path=None, cmap=None, imgsize=None):
         """``rows`` lines: input, target."""
-        rows = min(rows, len(xs))
+        rows, cmap = min(rows, len(xs)), defaults.cmap if cmap is None else cmap
 
         def draw(i, j, ax):
             show_image((xs, ys)[j][i], ax=ax, cmap=cmap, title=("input", "target")[j] if i == 0 else None)
-        return plot_multi(draw, rows, 2, figsize=figsize or (6, 3 * rows), path=path)
+        side = imgsize or 3
+        return plot_multi(draw, rows, 2, figsize=figsize or (2 * side, rows * side), path=path)
 
-    def show_xyzs(self, xs, ys, zs, rows=3, figsize=None, path=None, cmap=None):
+    def show_xyzs(self, xs, ys, zs, rows=3, figsize=None, path=None, cmap=None, imgsize=None):
         """``rows`` lines: input, prediction, target."""
-        rows = min(rows, len(xs))
+        rows, cmap = min(rows, len(xs)), defaults.cmap if cmap is None else cmap
 
         def draw(i, j, ax):
             show_image((xs, zs, ys)[j][i], ax=ax, cmap=cmap,
                        title=("input", "prediction", "target")[j] if i == 0 else None)
-        return plot_multi(draw, rows, 3, figsize=figsize or (9, 3 * rows), path=path)
+        side = imgsize or 3
+        return plot_multi(draw, rows, 3, figsize=figsize or (3 * side, rows * side), path=path)
+
+
+# fastai's name for ImageList until version 1.0.47, which the course's notebooks of that time use.
+ImageItemList = ImageList
+
+
+def resize_to(img, targ_sz, use_min=False):
+    """The (width, height) to resize ``img`` to — a PIL image, or an ``Image`` — so that its
+    longer side (its shorter one with ``use_min``) becomes ``targ_sz``, the aspect ratio kept:
+    pillow's order, for ``img.resize(resize_to(img, 96, use_min=True))`` (fastai's)."""
+    width, height = img.size[::-1] if isinstance(img, Image) else img.size
+    ratio = targ_sz / (min if use_min else max)(width, height)
+    return int(width * ratio), int(height * ratio)

@@ -13,15 +13,16 @@ turns; nothing in the training loop changes:
 * :class:`GANTrainer`, a callback, does the turn-taking: two optimizers (``learn.opt`` is swapped
   for the model whose turn it is), ``requires_grad`` on the model trained and off on the other,
   input and target swapped for critic batches (the critic's input is the real image; the noise
-  goes to the generator inside the loss), the critic's weights clipped to ±``clip`` (WGAN), the
-  two losses smoothed into ``gen_loss`` / ``disc_loss`` columns, and one grid of samples per
-  epoch saved as a PNG;
+  goes to the generator inside the loss), the critic's weights clipped to ±``clip`` (WGAN) or
+  its loss given a :class:`GradientPenalty` of weight ``gp`` (WGAN-GP), the two losses smoothed
+  into ``gen_loss`` / ``disc_loss`` columns, and one grid of samples per epoch saved as a PNG;
 * a *switcher* decides after each batch whose turn it is: :class:`FixedGANSwitcher` (n critic
   batches, then m generator batches) or :class:`AdaptiveGANSwitcher` (by loss thresholds);
 * :class:`GANLearner` puts it together; ``GANLearner.wgan`` is the Wasserstein GAN:
   critic loss ``mean C(real) − mean C(fake)`` (:class:`WassersteinLoss`), generator loss
   ``mean C(G(z))`` (:class:`NoopLoss`), critic clipped to ±0.01, five critic batches per
-  generator batch.
+  generator batch; ``GANLearner.wgan_gp`` the same with the gradient penalty instead of the
+  clipping (Gulrajani et al. 2017: the gradient of a gradient, ``autograd.py``).
 
 The data (:class:`GANItemList`): the input is a fresh noise vector at every access, the target is
 a real image normalised to [−1, 1] (what the generator's tanh produces).  Read
@@ -30,22 +31,34 @@ a real image normalised to [−1, 1] (what the generator's tanh produces).  Read
 Where the lesson's fastai had a bug, this file does what was meant and says so.
 """
 import numbers
+from functools import partial
 
 import numpy  # host-side only: the noise and the pictures
 
 from minitorch import backend, nn
-from minitorch.autograd import no_grad
+from minitorch.autograd import grad, no_grad
+from minitorch.core import requires_grad  # noqa: F401  (and exported, as fastai's)
 from minitorch.data.databunch import DatasetType
 from minitorch.learner import Learner
-from minitorch.learner.callbacks import Callback, SmoothenValue
+from minitorch.learner.callbacks import Callback, LearnerCallback, SmoothenValue
+from minitorch.learner.metrics import accuracy_thresh_expand  # noqa: F401  (fastai exports it here)
 from minitorch.learner.optimizer import is_positive_number
 from minitorch.nn.hooks import flatten_model
 from minitorch.nn.module import eval_mode
+from minitorch.nn.normalization import _BatchNorm
 from minitorch.ops import cat
 from minitorch.plot import plot_multi
-from minitorch.tensor import full
+from minitorch.tensor import full, rand
 from minitorch.vision.data import ImageList
 from minitorch.vision.image import show_image
+from minitorch.vision.models.gan import basic_critic, basic_generator, gan_critic  # noqa: F401
+
+# What ``from minitorch.vision.gan import *`` gives, as fastai's ``vision/gan.py`` (the models
+# included: fastai defines them in the same file).
+__all__ = ["AdaptiveGANSwitcher", "AdaptiveLoss", "FixedGANSwitcher", "GANDiscriminativeLR",
+           "GANItemList", "GANLearner", "GANLoss", "GANModule", "GANTrainer", "GradientPenalty",
+           "NoisyItem", "NoopLoss", "WassersteinLoss", "accuracy_thresh_expand", "basic_critic",
+           "basic_generator", "gan_critic", "gan_loss_from_func", "noop", "requires_grad"]
 
 # ---- the two models as one ---------------------------------------------------------------------
 
@@ -93,6 +106,7 @@ class GANLoss(GANModule):
     def critic(self, real_pred, input):
         with no_grad():
             fake = self.gan_model.generator(input)
+        self.fake = fake  # the fakes this critic batch scored (GANTrainer's gradient penalty)
         fake_pred = self.gan_model.critic(fake)
         return self.loss_funcC(real_pred, fake_pred)
 
@@ -116,6 +130,60 @@ class WassersteinLoss(nn.Module):
 
     def forward(self, real, fake):
         return real.mean() - fake.mean()
+
+
+class GradientPenalty(nn.Module):
+    """WGAN-GP's penalty on the critic (Gulrajani et al. 2017): ``weight · mean over the images
+    of (‖∇ₓ C(x̂)‖₂ − 1)²`` at points ``x̂ = ε·real + (1 − ε)·fake``, one ε uniform in [0, 1) per
+    image — a random point on the line between a real image and a fake one.
+
+    Why: −(Wasserstein loss) estimates the Wasserstein distance only if the critic is
+    1-Lipschitz (the norm of its gradient with respect to the image at most 1).  WGAN clips the
+    weights to get there, which leaves the critic able to learn only simple functions; the paper
+    shows that the best critic has gradient norm exactly 1 on the lines between real and
+    generated images, and asks for that there, softly, instead of clipping.
+
+    The penalty is made of a gradient, so the critic's step differentiates a gradient:
+    ``autograd.grad(..., create_graph=True)`` gives ∇ₓ C as a Tensor in the graph, and the
+    loss's backward goes through it to the critic's weights.  ``forward(critic, real, fake)``;
+    ``eps`` (N,) gives the interpolation weights instead of drawing them.
+
+    The critic must score each image on its own (the paper drops batchnorm from it:
+    ``basic_critic(..., norm_type=None)``): a batchnorm in training mode makes each image's score
+    depend on the whole batch, and so its gradient.  A critic whose output is the batch's mean
+    score (``basic_critic``'s AvgFlatten) is differentiated at N × its output, the sum of the
+    images' scores, so that each image's gradient is its own score's.
+    """
+
+    def __init__(self, weight=10.):
+        super().__init__()
+        if not is_positive_number(weight):
+            raise ValueError(f"GradientPenalty: weight must be a positive finite number (λ, "
+                             f"10 in the paper), got {weight!r}")
+        self.weight = weight
+
+    def forward(self, critic, real, fake, eps=None):
+        if tuple(real.shape) != tuple(fake.shape):
+            raise ValueError(f"GradientPenalty: the real and the fake batch must have one shape, "
+                             f"got {tuple(real.shape)} and {tuple(fake.shape)}")
+        for m in critic.modules():
+            if isinstance(m, _BatchNorm) and m.training:
+                raise ValueError(f"GradientPenalty: the critic has a {type(m).__name__} in "
+                                 "training mode, which mixes the images of a batch (the penalty "
+                                 "needs each image's own gradient); build it without batchnorm, "
+                                 "e.g. basic_critic(..., norm_type=None)")
+        n = real.shape[0]
+        if eps is not None and tuple(eps.shape) != (n,):
+            raise ValueError(f"GradientPenalty: eps must hold one weight per image, shape "
+                             f"({n},), got {tuple(eps.shape)}")
+        shape = (n,) + (1,) * (real.ndim - 1)             # one ε per image, over all its pixels
+        eps = (rand(*shape, dtype=real.dtype, device=real.device) if eps is None
+               else eps.reshape(shape))
+        x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_()
+        scores = critic(x_hat)
+        grad_x, = grad(scores.mean() * n, x_hat, create_graph=True)
+        norms = (grad_x.reshape(n, -1) ** 2).sum(1).sqrt()
+        return self.weight * ((norms - 1) ** 2).mean()
 
 
 def gan_loss_from_func(loss_gen, loss_crit, weights_gen=None):
@@ -169,19 +237,15 @@ class AdaptiveLoss(nn.Module):
 # ---- the turn-taking ---------------------------------------------------------------------------
 
 
-def requires_grad(model, value):
-    """Set ``requires_grad`` on every parameter of ``model``."""
-    for p in model.parameters():
-        p.requires_grad_(value)
-
-
 class GANTrainer(Callback):
     """Trains a :class:`GANLearner`'s generator and critic in turns (fastai's ``GANTrainer``).
 
     ``switch_eval``: the model not being trained is put in eval mode (its batchnorm uses running
     statistics, its dropout is off).  ``clip``: before every training batch the critic's weights
     are clamped to ``[−clip, clip]`` (WGAN); a positive finite number, checked whenever it is
-    set.  ``beta``: smoothing of the two losses.
+    set.  ``gp``: every critic batch's loss gets ``GradientPenalty(gp)`` of the critic between
+    that batch's real images and the fakes its loss scored (WGAN-GP; ``disc_loss`` includes
+    it); a positive finite number.  ``beta``: smoothing of the two losses.
     ``gen_first``: start with the generator.  ``show_img``: at the end of each epoch, save a
     grid of the last generated batch to ``learn.path / 'gan_samples' / 'epoch_{n}.png'``
     (denormalised: fastai v1 showed the tanh output as it was, too dark, fastai#2524).
@@ -192,9 +256,9 @@ class GANTrainer(Callback):
     order = -20  # before the recorder: the batch it records is the one this callback set up
 
     def __init__(self, learn=None, switch_eval=False, clip=None, beta=0.98, gen_first=False,
-                 show_img=True, n_show=16):
+                 show_img=True, n_show=16, gp=None):
         self.learn = learn
-        self.switch_eval, self.clip, self.beta = switch_eval, clip, beta
+        self.switch_eval, self.clip, self.gp, self.beta = switch_eval, clip, gp, beta
         self.gen_first, self.show_img, self.n_show = gen_first, show_img, n_show
         self.opt_gen = self.opt_critic = None
         self.gen_mode = gen_first
@@ -212,6 +276,18 @@ class GANTrainer(Callback):
             raise ValueError(f"GANTrainer: clip must be None or a positive finite number (the "
                              f"critic's weights are clamped to [-clip, clip]), got {value!r}")
         self._clip = value
+
+    @property
+    def gp(self):
+        return self._gp
+
+    @gp.setter
+    def gp(self, value):
+        if value is not None and not is_positive_number(value):
+            raise ValueError(f"GANTrainer: gp must be None or a positive finite number (the "
+                             f"weight λ of the gradient penalty, 10 in the paper), got {value!r}")
+        self.gradient_penalty = None if value is None else GradientPenalty(value)
+        self._gp = value
 
     @property
     def generator(self):
@@ -299,6 +375,14 @@ class GANTrainer(Callback):
             # hands to the generator.
             learn.xb, learn.yb = learn.yb, learn.xb
 
+    def after_loss(self):
+        # WGAN-GP: the critic's loss gains the penalty, between this batch's real images (the
+        # critic's input, learn.xb) and the fakes the loss just made and scored.
+        learn = self.learn
+        if self.gradient_penalty is not None and learn.training and not self.gen_mode:
+            learn.loss = learn.loss + self.gradient_penalty(self.critic, learn.xb,
+                                                            learn.loss_func.fake)
+
     def after_backward(self):
         # The loss's value is read once per batch, after backward (callbacks.py, "When the
         # loss's value is known"), so the smoothed losses are fed here, not at after_loss.
@@ -356,7 +440,7 @@ def gan_trainer_of(callback):
     return trainer
 
 
-class FixedGANSwitcher(Callback):
+class FixedGANSwitcher(LearnerCallback):
     """``n_crit`` critic batches, then ``n_gen`` generator batches, and again.
 
     Each may be a number or a function: a function of the *other* model's number of batches so
@@ -366,7 +450,8 @@ class FixedGANSwitcher(Callback):
     reset to 0, so such a function always saw 0; we pass the running total, as meant.
     """
 
-    def __init__(self, n_crit=1, n_gen=1):
+    def __init__(self, learn=None, n_crit=1, n_gen=1):
+        super().__init__(learn)
         for name, n in (("n_crit", n_crit), ("n_gen", n_gen)):
             if not callable(n) and not (isinstance(n, numbers.Integral) and n >= 1):
                 raise ValueError(f"FixedGANSwitcher: {name} must be a positive integer or a "
@@ -409,12 +494,13 @@ class FixedGANSwitcher(Callback):
             self.n_c = self.n_g = 0
 
 
-class AdaptiveGANSwitcher(Callback):
+class AdaptiveGANSwitcher(LearnerCallback):
     """Switch to the other model after a batch whose loss is below the threshold of the model
     just trained (``gen_thresh``, ``critic_thresh``); a threshold of ``None`` switches after
     every batch.  (A later fastai v1 read ``self.crit_thresh``, a name it never set.)"""
 
-    def __init__(self, gen_thresh=None, critic_thresh=None):
+    def __init__(self, learn=None, gen_thresh=None, critic_thresh=None):
+        super().__init__(learn)
         self.gen_thresh, self.critic_thresh = gen_thresh, critic_thresh
 
     def begin_fit(self):
@@ -430,10 +516,12 @@ class AdaptiveGANSwitcher(Callback):
             trainer.switch()
 
 
-class GANDiscriminativeLR(Callback):
-    """Critic batches train with the learning rate × ``mult_lr`` (the superres GAN: 5)."""
+class GANDiscriminativeLR(LearnerCallback):
+    """Critic batches train with the learning rate × ``mult_lr`` (the superres GAN: 5); the
+    notebook adds it with ``learn.callback_fns.append(partial(GANDiscriminativeLR, mult_lr=5.))``."""
 
-    def __init__(self, mult_lr=5.):
+    def __init__(self, learn=None, mult_lr=5.):
+        super().__init__(learn)
         # (the rate is multiplied by it at each critic batch and divided by it after the step)
         if not is_positive_number(mult_lr):
             raise ValueError(f"GANDiscriminativeLR: mult_lr must be a finite number > 0, got "
@@ -464,29 +552,35 @@ def _scale(lr, factor):
 class GANLearner(Learner):
     """A Learner whose model is a :class:`GANModule` and whose loss is a :class:`GANLoss`, trained
     by a :class:`GANTrainer` (``learn.gan_trainer``) and a switcher (default: five critic
-    batches per generator batch).  ``switcher`` is a callback, or a function that makes one
-    (fastai's ``partial(AdaptiveGANSwitcher, critic_thresh=0.65)``).  The other keywords go to
-    ``Learner`` (``opt_func``, ``wd``, ``path``, ...).  ``save``/``load`` hold both models and
-    both optimizers (``Learner.save`` keeps ``learn.opt``: only the one whose turn it is)."""
+    batches per generator batch).  ``switcher`` is a callback, or a function of the learner that
+    makes one (fastai's ``partial(AdaptiveGANSwitcher, critic_thresh=0.65)``, then one of the
+    learner's ``callback_fns``, made afresh at each fit).  The other keywords go to ``Learner``
+    (``opt_func``, ``wd``, ``path``, ``callback_fns``, ...).  ``save``/``load`` hold both models
+    and both optimizers (``Learner.save`` keeps ``learn.opt``: only the one whose turn it is)."""
 
     def __init__(self, data, generator, critic, gen_loss_func, crit_loss_func, switcher=None,
-                 gen_first=False, switch_eval=True, show_img=True, clip=None, **learn_kwargs):
+                 gen_first=False, switch_eval=True, show_img=True, clip=None, gp=None,
+                 **learn_kwargs):
         gan = GANModule(generator, critic)
         loss_func = GANLoss(gen_loss_func, crit_loss_func, gan)
         if switcher is None:
-            switcher = FixedGANSwitcher(n_crit=5, n_gen=1)
-        elif not isinstance(switcher, Callback):
-            made = switcher() if callable(switcher) else None
-            if not isinstance(made, Callback):
-                raise TypeError(f"GANLearner: switcher must be a Callback (such as "
-                                f"FixedGANSwitcher(5, 1)) or a function that makes one (such as "
-                                f"partial(AdaptiveGANSwitcher, critic_thresh=0.65)), got "
-                                f"{switcher!r}" + (f", which made {made!r}" if callable(switcher)
-                                                   else ""))
-            switcher = made
-        callbacks = [switcher] + list(learn_kwargs.pop("callbacks", None) or [])
-        super().__init__(data, gan, loss_func=loss_func, callbacks=callbacks, **learn_kwargs)
-        self.gan_trainer = GANTrainer(self, clip=clip, switch_eval=switch_eval,
+            switcher = partial(FixedGANSwitcher, n_crit=5, n_gen=1)
+        elif not isinstance(switcher, Callback) and not callable(switcher):
+            raise TypeError(f"GANLearner: switcher must be a Callback (such as "
+                            f"FixedGANSwitcher(n_crit=5, n_gen=1)) or a function that makes one "
+                            f"(such as partial(AdaptiveGANSwitcher, critic_thresh=0.65)), got "
+                            f"{switcher!r}")
+        callbacks = list(learn_kwargs.pop("callbacks", None) or [])
+        callback_fns = learn_kwargs.pop("callback_fns", None) or []
+        callback_fns = (list(callback_fns) if isinstance(callback_fns, (list, tuple))
+                        else [callback_fns])
+        if isinstance(switcher, Callback):
+            callbacks = [switcher] + callbacks
+        else:  # made afresh at each fit, with the learner (fastai's callback_fns)
+            callback_fns = [switcher] + callback_fns
+        super().__init__(data, gan, loss_func=loss_func, callbacks=callbacks,
+                         callback_fns=callback_fns, **learn_kwargs)
+        self.gan_trainer = GANTrainer(self, clip=clip, gp=gp, switch_eval=switch_eval,
                                       show_img=show_img, gen_first=gen_first)
         self.callbacks.append(self.gan_trainer)
 
@@ -549,9 +643,20 @@ class GANLearner(Learner):
         return cls(data, generator, critic, NoopLoss(), WassersteinLoss(), switcher=switcher,
                    clip=clip, **learn_kwargs)
 
-    def show_results(self, ds_type=DatasetType.Train, rows=8, figsize=None, path=None):
+    @classmethod
+    def wgan_gp(cls, data, generator, critic, switcher=None, gp=10., **learn_kwargs):
+        """A Wasserstein GAN with a gradient penalty (WGAN-GP): :meth:`wgan`'s losses, no
+        clipping, and every critic batch's loss plus :class:`GradientPenalty` of weight ``gp``
+        (the paper's λ = 10).  The critic must have no batchnorm
+        (``basic_critic(..., norm_type=None)``)."""
+        return cls(data, generator, critic, NoopLoss(), WassersteinLoss(), switcher=switcher,
+                   clip=None, gp=gp, **learn_kwargs)
+
+    def show_results(self, ds_type=DatasetType.Train, rows=8, figsize=None, path=None,
+                     imgsize=None):
         """A ``rows × rows`` grid of generated images (from the noise of ``ds_type``'s loader),
-        denormalised, saved as a PNG at ``path``.  Call ``learn.gan_trainer.switch(gen_mode=True)``
+        denormalised, saved as a PNG at ``path``; ``imgsize`` inches per image (when no
+        ``figsize``).  Call ``learn.gan_trainer.switch(gen_mode=True)``
         first, as the notebook does (``fit`` ends in generator mode anyway)."""
         if not self.model.gen_mode:
             raise RuntimeError("GANLearner.show_results: the model is in critic mode; call "
@@ -564,7 +669,8 @@ class GANLearner(Learner):
         noise = cat(noise, 0)[:rows * rows]
         with eval_mode(self.model.generator), no_grad():
             fakes = self.model.generator(noise)
-        return image_grid(denorm_images(self.data, fakes), rows=rows, figsize=figsize, path=path)
+        return image_grid(denorm_images(self.data, fakes), rows=rows, figsize=figsize, path=path,
+                          imgsize=imgsize)
 
 
 def _load_into_either(opts, opt_state):
@@ -596,12 +702,14 @@ def denorm_images(data, images):
     return numpy.clip(array, 0, 1)
 
 
-def image_grid(images, rows=None, figsize=None, path=None, title=None):
-    """Images (N, C, H, W) in [0, 1] as a square grid; saved as a PNG at ``path``."""
+def image_grid(images, rows=None, figsize=None, path=None, title=None, imgsize=None):
+    """Images (N, C, H, W) in [0, 1] as a square grid, ``imgsize`` inches per image (0.9 by
+    default) unless ``figsize`` is given; saved as a PNG at ``path``."""
     n = len(images)
     rows = rows if rows is not None else int(numpy.ceil(numpy.sqrt(n)))
     cols = int(numpy.ceil(n / rows))
-    figsize = figsize if figsize is not None else (cols * 0.9, rows * 0.9)
+    imgsize = 0.9 if imgsize is None else imgsize
+    figsize = figsize if figsize is not None else (cols * imgsize, rows * imgsize)
     cmap = "gray" if images.shape[1] == 1 else None
 
     def draw(i, j, ax):
@@ -676,13 +784,13 @@ class GANItemList(ImageList):
     def reconstruct(self, t):
         return NoisyItem(t.shape[0])
 
-    def show_xys(self, xs, ys, rows=3, figsize=(9, 9), path=None, cmap=None):
+    def show_xys(self, xs, ys, rows=3, figsize=(9, 9), path=None, cmap=None, imgsize=None):
         """The target images (the noise is not worth a look)."""
-        return ImageList.show_xys(self, ys, [""] * len(ys), rows, figsize, path, cmap)
+        return ImageList.show_xys(self, ys, [""] * len(ys), rows, figsize, path, cmap, imgsize)
 
-    def show_xyzs(self, xs, ys, zs, rows=3, figsize=(6, 6), path=None, cmap=None):
+    def show_xyzs(self, xs, ys, zs, rows=3, figsize=(6, 6), path=None, cmap=None, imgsize=None):
         """The generated images."""
-        return ImageList.show_xys(self, zs, [""] * len(zs), rows, figsize, path, cmap)
+        return ImageList.show_xys(self, zs, [""] * len(zs), rows, figsize, path, cmap, imgsize)
 
     def __repr__(self):
         return f"{super().__repr__()}\nnoise_sz {self.noise_sz}"

@@ -24,7 +24,7 @@ Everything here is NumPy on the host: it runs in the data loader, on one image a
 import numpy
 
 from minitorch import backend
-from minitorch.plot import subplots
+from minitorch.plot import finish_figure, subplots
 
 PADDING_MODES = ("reflection", "border", "zeros")
 
@@ -124,8 +124,9 @@ GRAYSCALE_CMAP = "binary"
 
 
 def image_array(image):
-    """An image (C, H, W) — a Tensor or an array, floats in [0, 1] or uint8 — as floats in
-    [0, 1] on the host, checked."""
+    """An image (C, H, W) — fastai's ``Image``, a Tensor or an array, floats in [0, 1] or uint8 —
+    as floats in [0, 1] on the host, checked."""
+    image = image.px if hasattr(image, "px") else image  # an Image item: its pixel Tensor
     pixels = backend.to_numpy(image.array if hasattr(image, "requires_grad") else numpy.asarray(image))
     if pixels.ndim != 3 or pixels.shape[0] not in (1, 3):
         raise ValueError(f"show_image: expected an image (C, H, W) with C = 1 or 3, got shape "
@@ -135,17 +136,28 @@ def image_array(image):
     return numpy.clip(pixels, 0, 1)  # denormalising leaves tiny rounding errors outside [0, 1]
 
 
-def show_image(image, ax=None, figsize=(3, 3), cmap=None, title=None, title_color=None):
-    """Draw one image (C, H, W) on ``ax`` (a new figure's when None) with its axes hidden;
-    returns ``ax``.  One-channel images use ``cmap``, by default :data:`GRAYSCALE_CMAP`."""
+def show_image(image, ax=None, figsize=(3, 3), hide_axis=True, cmap=None, alpha=None, title=None,
+               title_color=None, **kwargs):
+    """Draw one image (C, H, W) — an ``Image``, a Tensor or an array — on ``ax`` (a new figure's
+    when None), its axes hidden unless ``hide_axis=False``; returns ``ax``.  One-channel images use
+    ``cmap``, by default :data:`GRAYSCALE_CMAP`; ``alpha`` and ``kwargs`` (``interpolation=
+    'nearest'``, ...) go to matplotlib's ``imshow``.  Without ``ax`` the image gets a figure of
+    its own, shown when running in a notebook (``minitorch/plot.py``)."""
     pixels = image_array(image)
-    if ax is None:
-        ax = subplots(1, 1, figsize)[1][0, 0]
+    figure = None
+    if ax is None:  # a figure of its own: shown in a notebook (and closed) once drawn
+        figure, axes = subplots(1, 1, figsize)
+        ax = axes[0, 0]
+    if alpha is not None:
+        kwargs["alpha"] = alpha
     if pixels.shape[0] == 1:
-        ax.imshow(pixels[0], cmap=cmap or GRAYSCALE_CMAP, vmin=0, vmax=1)
+        ax.imshow(pixels[0], cmap=cmap or GRAYSCALE_CMAP, vmin=0, vmax=1, **kwargs)
     else:
-        ax.imshow(pixels.transpose(1, 2, 0))
-    ax.set_axis_off()
+        ax.imshow(pixels.transpose(1, 2, 0), **kwargs)
+    if hide_axis:
+        ax.set_axis_off()
     if title is not None:
         ax.set_title(str(title), **({} if title_color is None else {"color": title_color}))
+    if figure is not None:
+        finish_figure(figure)
     return ax

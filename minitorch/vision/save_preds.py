@@ -29,6 +29,15 @@ def _pixels(learn, preds):
     return (array * 255).round().astype(numpy.uint8)
 
 
+def _shown(item, folder):
+    """An item as an error names it: a file's path below the list's folder (items are full
+    paths, as fastai's), else the item."""
+    try:
+        return Path(item).relative_to(folder).as_posix()
+    except (TypeError, ValueError):
+        return item
+
+
 def _refuse_collisions(items, names):
     """Refuse, before anything is written, items whose PNG names coincide: the same file name
     in two folders, or names that differ only by their extension (``a.jpg`` and ``a.png``
@@ -51,7 +60,7 @@ def save_preds(dl, learn, folder):
     name in two folders) are refused before anything is written.  Each file is written
     atomically (``atomic_write``).  Returns the paths written, in the loader's order."""
     names = [Path(str(item)).with_suffix(".png").name for item in dl.dataset.x.items]
-    _refuse_collisions(dl.dataset.x.items, names)
+    _refuse_collisions([_shown(item, dl.dataset.x.path) for item in dl.dataset.x.items], names)
     folder = Path(folder)
     written = []
     for batch in dl:

@@ -88,12 +88,15 @@ class RandTransform:
 # ---- crop ----------------------------------------------------------------------------------------
 class crop_pad(RandTransform):
     """Which ``size`` window of the (scaled) image to keep: ``row_pct``/``col_pct`` in [0, 1]
-    place it from the top/left edge to the bottom/right one (0.5: the centre)."""
+    place it from the top/left edge to the bottom/right one (0.5: the centre).  ``size`` (an int
+    or (height, width)) is the output size when ``transform(..., size=...)`` gives none; as in
+    fastai, the transform's size wins when both are given."""
 
     kind, order = "crop", 99
 
-    def __init__(self, row_pct=0.5, col_pct=0.5, p=1.0):
+    def __init__(self, size=None, row_pct=0.5, col_pct=0.5, p=1.0):
         super().__init__(p, row_pct=row_pct, col_pct=col_pct)
+        self.size = None if size is None else _size_pair(size, None, None)
 
 
 def rand_crop(p=1.0):
@@ -286,6 +289,8 @@ def apply_tfms(image, tfms, params, size=None, is_y=False, padding_mode="reflect
     ``params[t]`` is the dict of values drawn for transform ``t`` (``do`` among them).  Returns
     float32 (C, *size).  See the module docstring for the steps."""
     _, height, width = image.shape
+    if size is None:  # a crop_pad(size=...) gives the size when the call gives none
+        size = next((tfm.size for tfm in tfms if getattr(tfm, "size", None) is not None), None)
     out_size = _size_pair(size, height, width)
     chosen = sorted(((tfm, p) for tfm, p in zip(tfms, params) if p.pop("do")),
                     key=lambda pair: pair[0].order)

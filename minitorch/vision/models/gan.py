@@ -47,22 +47,28 @@ def _check_size(name, in_size, smallest):
                          f"{in_size!r}")
 
 
-def basic_critic(in_size, n_channels, n_features=64, n_extra_layers=0, **conv_kwargs):
+def basic_critic(in_size, n_channels, n_features=64, n_extra_layers=0, norm_type=NormType.Batch,
+                 **conv_kwargs):
     """A critic for images ``n_channels × in_size × in_size`` whose output is one number: the mean
     over the batch of each image's score.
 
     conv 4/2/1 (LeakyReLU 0.2, no norm) → ``n_extra_layers`` 3×3 conv_layers (in a Sequential,
     empty when there are none, as in fastai, so that state-dict names match) → 4/2/1 conv_layers
     doubling the channels until the image is 4×4 → ``conv2d(C, 1, 4, padding=0)`` → AvgFlatten.
+    The conv_layers after the first get ``norm_type`` (fastai v2's argument; v1 had it fixed to
+    batchnorm): ``norm_type=None`` is the critic of a WGAN with a gradient penalty, which scores
+    every image on its own (batchnorm would mix the images of a batch; see ``GradientPenalty``).
     """
     _check_size("basic_critic", in_size, 8)
     layers = [conv_layer(n_channels, n_features, 4, 2, 1, leaky=0.2, norm_type=None,
                          **conv_kwargs)]
     cur_size, cur_ftrs = in_size // 2, n_features
-    layers.append(nn.Sequential(*[conv_layer(cur_ftrs, cur_ftrs, 3, 1, leaky=0.2, **conv_kwargs)
+    layers.append(nn.Sequential(*[conv_layer(cur_ftrs, cur_ftrs, 3, 1, leaky=0.2,
+                                             norm_type=norm_type, **conv_kwargs)
                                   for _ in range(n_extra_layers)]))
     while cur_size > 4:
-        layers.append(conv_layer(cur_ftrs, cur_ftrs * 2, 4, 2, 1, leaky=0.2, **conv_kwargs))
+        layers.append(conv_layer(cur_ftrs, cur_ftrs * 2, 4, 2, 1, leaky=0.2, norm_type=norm_type,
+                                 **conv_kwargs))
         cur_ftrs *= 2
         cur_size //= 2
     layers += [conv2d(cur_ftrs, 1, 4, padding=0), AvgFlatten()]

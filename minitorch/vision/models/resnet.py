@@ -26,6 +26,7 @@ from minitorch import nn
 from minitorch.autograd import no_grad
 from minitorch.nn import init as nn_init
 from minitorch.vision.layers import conv_layer, res_block
+from minitorch.vision.models.pretrained import load_resnet_state
 
 
 def conv3x3(in_planes, out_planes, stride=1):
@@ -116,24 +117,31 @@ class ResNet(nn.Module):
 
 def _no_pretrained(name, pretrained):
     if pretrained:
-        raise ValueError(
-            f"{name}(pretrained=True): minitorch ships no pretrained {name} weights and cannot "
-            f"download them here. Build it with pretrained=False and, if you have torchvision's "
-            f"weights, load them: model.load_state_dict({{k: v.numpy() for k, v in "
-            f"torch_state_dict.items()}}) (the names and shapes are torchvision's)")
+        raise ValueError(f"{name}(pretrained=True): {name} is trained from scratch; no "
+                         "pretrained weights exist for it")
+
+
+def _pretrained(name, model):
+    """``model`` with torchvision's ImageNet weights for ``name``, converted once by
+    ``python -m minitorch.vision.models.convert_torchvision`` (``pretrained.py`` says where the
+    file goes and how it is checked); a clear error naming that command when it is missing."""
+    model.load_state_dict(load_resnet_state(name))
+    return model
 
 
 def resnet18(pretrained=False, **kwargs):
     """ResNet-18: BasicBlocks [2, 2, 2, 2]; 11,689,512 parameters with the 1000-class head.
-    ``kwargs`` go to :class:`ResNet` (``num_classes``, ``zero_init_residual``)."""
-    _no_pretrained("resnet18", pretrained)
-    return ResNet(BasicBlock, [2, 2, 2, 2], **kwargs)
+    ``kwargs`` go to :class:`ResNet` (``num_classes``, ``zero_init_residual``).
+    ``pretrained=True`` loads torchvision's ImageNet weights once converted (``_pretrained``)."""
+    model = ResNet(BasicBlock, [2, 2, 2, 2], **kwargs)
+    return _pretrained("resnet18", model) if pretrained else model
 
 
 def resnet34(pretrained=False, **kwargs):
-    """ResNet-34: BasicBlocks [3, 4, 6, 3]; 21,797,672 parameters with the 1000-class head."""
-    _no_pretrained("resnet34", pretrained)
-    return ResNet(BasicBlock, [3, 4, 6, 3], **kwargs)
+    """ResNet-34: BasicBlocks [3, 4, 6, 3]; 21,797,672 parameters with the 1000-class head;
+    ``pretrained=True`` as for :func:`resnet18`."""
+    model = ResNet(BasicBlock, [3, 4, 6, 3], **kwargs)
+    return _pretrained("resnet34", model) if pretrained else model
 
 
 def small_encoder(pretrained=False, in_channels=3, channels=(32, 64, 128, 256)):
