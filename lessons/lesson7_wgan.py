@@ -291,22 +291,25 @@ GP_WEIGHT, GP_LR, GP_BETAS, GP_N_CRIT = 10., 1e-4, (0., 0.9), 5
 class StopAfter(Callback):
     """Ends the fit once ``seconds`` have passed since it began: the epoch under way ends after
     its current batch (its table row, sample grid and rating still come), and no epoch
-    follows."""
+    follows.  Never before ``min_batches`` training batches, so that the generator has taken
+    at least one step however short the budget (the --quick run's is a few seconds)."""
 
     order = 20  # after every other callback's after_batch and after_epoch
 
-    def __init__(self, seconds):
-        self.seconds = seconds
+    def __init__(self, seconds, min_batches=1):
+        self.seconds, self.min_batches = seconds, min_batches
 
     def begin_fit(self):
-        self.start = CLOCK()
+        self.start, self.batches = CLOCK(), 0
 
     def time_is_up(self):
-        return CLOCK() - self.start >= self.seconds
+        return self.batches >= self.min_batches and CLOCK() - self.start >= self.seconds
 
     def after_batch(self):
-        if self.learn.training and self.time_is_up():
-            raise CancelEpochException()
+        if self.learn.training:
+            self.batches += 1
+            if self.time_is_up():
+                raise CancelEpochException()
 
     def after_epoch(self):
         if self.time_is_up():
@@ -325,7 +328,8 @@ learn_gp = GANLearner.wgan_gp(data, generator_gp, critic_gp, gp=GP_WEIGHT,
                               path=OUT / "wgan_gp")
 rater_gp = RateSamples()
 gp_start = CLOCK()
-learn_gp.fit(1000, GP_LR, callbacks=[rater_gp, StopAfter(gp_budget)])  # until the time is up
+# until the time is up (and at least one generator step: its five critic batches and its own)
+learn_gp.fit(1000, GP_LR, callbacks=[rater_gp, StopAfter(gp_budget, GP_N_CRIT + 1)])
 gp_seconds = CLOCK() - gp_start
 gp_steps = len(learn_gp.gan_trainer.glosses)
 print(f"WGAN-GP training: {gp_steps} generator steps in {gp_seconds:.0f} s (budget "
