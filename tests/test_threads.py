@@ -208,6 +208,7 @@ def run_python(code, **environment):
 
 def test_the_switch():
     report = "from minitorch.speed import threads; print(threads.THREADS, threads.BLAS_CUT_HERE)"
+    assert run_python(report).stdout.split() == ["1", "False"]  # the pool is opt-in
     assert run_python(report, MINITORCH_THREADS="1").stdout.split() == ["1", "False"]
     assert run_python(report, MINITORCH_THREADS="2").stdout.split() == ["2", "True"]
     # the user's own OpenBLAS setting is respected: products are then not cut here
@@ -216,3 +217,25 @@ def test_the_switch():
     bad = run_python("import minitorch", MINITORCH_THREADS="two")
     assert bad.returncode != 0 and "MINITORCH_THREADS must be a positive integer, got 'two'" \
         in bad.stderr, bad.stderr
+
+
+OPENBLAS_THREADS = """
+import ctypes, numpy
+import minitorch
+paths = {l.split()[-1] for l in open('/proc/self/maps') if 'openblas' in l.lower()}
+for path in sorted(paths):
+    lib = ctypes.CDLL(path)
+    for name in ('scipy_openblas_get_num_threads64_', 'scipy_openblas_get_num_threads',
+                 'openblas_get_num_threads64_', 'openblas_get_num_threads'):
+        if hasattr(lib, name):
+            print(getattr(lib, name)())
+            raise SystemExit
+print('none')
+"""
+
+
+def test_openblas_gets_one_thread_unless_the_user_sets_it():
+    """By default minitorch gives OpenBLAS one thread (its spinning threads slowed the lessons);
+    the user's OPENBLAS_NUM_THREADS stands."""
+    assert run_python(OPENBLAS_THREADS).stdout.split() == ["1"]
+    assert run_python(OPENBLAS_THREADS, OPENBLAS_NUM_THREADS="2").stdout.split() == ["2"]

@@ -14,8 +14,8 @@ another order).  Read it on a second reading, after the engine.
   (``tuned_for_cpu``), and glibc's allocator told to keep freed memory (``keep_freed_memory``).
 * ``threads.py`` — the machine's other cores: large matrix products and im2col copies cut in
   pieces that a small pool of sleeping threads runs side by side (``matmul``, ``contiguous``,
-  ``each``), with OpenBLAS's own spinning threads turned off (``one_blas_thread``);
-  ``MINITORCH_THREADS=1`` turns it off.
+  ``each``; opt-in with ``MINITORCH_THREADS=2``), and OpenBLAS's own spinning threads turned off
+  (``one_blas_thread``, by default).
 
 A package, not a file, and a file per resource, because each trick is about one resource's
 costs (a kernel launch, a sync, a BLAS call, a page fault, an idle core).  The package sits under

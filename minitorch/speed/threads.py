@@ -55,10 +55,14 @@ threads on and off (``tests/test_threads.py``).  In float64 every cut product tr
 the last bits (the cause, somewhere in OpenBLAS's double-precision kernels, was not pinned
 down), so float64 products are not cut.
 
-``MINITORCH_THREADS`` sets how many threads work (default: the cores this process may use);
-``MINITORCH_THREADS=1`` turns all of it off, leaving OpenBLAS alone.  Setting
-``OPENBLAS_NUM_THREADS`` (or ``OMP_NUM_THREADS``) yourself also leaves OpenBLAS alone; unless it
-is 1, products are then not cut here (two layers of threads would fight over the cores).
+**So the pool is opt-in.**  Measured at last on a quiet machine (2026-12-05, 02:28–02:30 UTC,
+``benchmarks/README.md``, "Threads"), the pool made model A's step slower (7.1 against 5.0 ms:
+its products and copies are too small to pay for the wakes) and model C's no faster (21.8
+against 21.1 ms: the cut work is a third of its step).  What stays on by default is the first
+trick: OpenBLAS runs one thread.  ``MINITORCH_THREADS=N`` (N ≥ 2) turns the pool on, for a
+machine where it measures faster; unset or 1 it is off.  Setting ``OPENBLAS_NUM_THREADS`` (or
+``OMP_NUM_THREADS``) yourself leaves OpenBLAS as you set it; unless it is 1, products are then
+not cut here (two layers of threads would fight over the cores).
 On the GPU nothing here applies: every function takes NumPy arrays only and otherwise does the
 plain thing.
 """
@@ -89,13 +93,15 @@ CORES = cores()
 
 
 def threads_wanted():
-    """How many threads may work: $MINITORCH_THREADS, else the cores this process may use."""
+    """How many threads may work: $MINITORCH_THREADS, else one (the pool is opt-in: on a quiet
+    2-core machine it made the lesson's small model A's step slower, 7.1 against 5.0 ms, and
+    model C's no faster, 21.8 against 21.1 ms — ``benchmarks/README.md``, "Threads")."""
     setting = os.environ.get("MINITORCH_THREADS", "")
     if setting:
         if not setting.isdigit() or int(setting) < 1:
             raise ValueError(f"MINITORCH_THREADS must be a positive integer, got {setting!r}")
         return int(setting)
-    return CORES
+    return 1
 
 
 # ---- OpenBLAS's own threads ----------------------------------------------------------------------
@@ -229,20 +235,18 @@ def set_threads(count):
 
 
 def configure():
-    """Read $MINITORCH_THREADS; when more than one thread works, give every thread one malloc
-    arena, and, unless the user has set OpenBLAS's threads, give OpenBLAS one thread and cut
-    products here.  Run at import."""
+    """Run at import.  Unless the user has set OpenBLAS's threads, give OpenBLAS one thread
+    (its spinning second thread slowed the lessons; see the module docstring).  Read
+    $MINITORCH_THREADS; when more than one thread works, give every thread one malloc arena and
+    cut products here — unless the user gave OpenBLAS more than one thread (two layers of
+    threads would fight over the cores)."""
     global BLAS_CUT_HERE
     set_threads(threads_wanted())
     user_set = [os.environ.get(v, "") for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")]
-    if THREADS == 1:
-        BLAS_CUT_HERE = False
-        return
-    one_malloc_arena()
-    if any(user_set):   # the user's choice stands; one BLAS thread leaves the cutting to us
-        BLAS_CUT_HERE = (user_set[0] or user_set[1]) == "1"
-    else:
-        BLAS_CUT_HERE = one_blas_thread()
+    one_blas = (user_set[0] or user_set[1]) == "1" if any(user_set) else one_blas_thread()
+    BLAS_CUT_HERE = THREADS > 1 and one_blas
+    if THREADS > 1:
+        one_malloc_arena()
 
 
 _busy = {"checked": -1.0, "free": 1}
