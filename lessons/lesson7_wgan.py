@@ -282,7 +282,7 @@ learn.show_results(rows=8, figsize=(8, 8), path=OUT / "samples_8x8.png")
 # run's training time is used up (`StopAfter`, a callback: the epoch under way ends after its
 # batch, is rated, and no epoch follows).  `--clock cpu` measures both runs in this process's
 # CPU seconds instead of wall seconds: on a busy machine the wall time depends on what else
-# runs; with one BLAS thread (`OPENBLAS_NUM_THREADS=1`) on a quiet one the two are the same.
+# runs; on a quiet one, with one thread (the default), the two are the same.
 
 # %%
 GP_WEIGHT, GP_LR, GP_BETAS, GP_N_CRIT = 10., 1e-4, (0., 0.9), 5
