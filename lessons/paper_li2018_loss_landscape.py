@@ -206,7 +206,7 @@ print(f"1-d slices: {time.perf_counter() - started:.0f} s")
 #
 # f(α, β) on a grid over [−1, 1]², θ* at the centre.  The same contour levels for both nets, so
 # that the two pictures compare.  (The paper draws 51×51 points; a 13×13 grid already shows
-# the difference, at a tenth of the cost.)
+# the difference, at a fifteenth of the cost.)
 
 # %%
 started = time.perf_counter()
