@@ -97,6 +97,35 @@ def test_shortcut_a_matches_torch_on_a_non_contiguous_input():
     check(ShortcutA(4, 8), TorchShortcutA(4, 8), [wide[:, :, :, ::2]], keep_layout=True)
 
 
+
+def _layout(array):
+    """The axes from the one that varies slowest in memory to the fastest."""
+    return tuple(int(axis) for axis in np.argsort([-stride for stride in array.strides],
+                                                  kind="stable"))
+
+
+def test_the_residual_stream_keeps_the_conv_layout():
+    """On the CPU a conv leaves its output batch-innermost, (C, H, W, N) in memory.  Option A's
+    shortcut (a strided slice, then zero channels) and its gradient must keep the stream's
+    layout: an array in C order added to a batch-innermost stream turns every later sum
+    C-ordered, and every op meeting the two layouts then walks one of them across memory (the
+    residual net took a third longer a step than the plain one, measured)."""
+    minitorch.manual_seed(0)
+    model = cifar_resnet(8, (2, 4, 8), in_channels=1).to(DEVICE)
+    x = minitorch.tensor(np.random.default_rng(0).standard_normal((4, 1, 12, 12)),
+                         dtype=minitorch.float32, device=DEVICE)
+    stream = model.layer1(model.relu(model.bn1(model.conv1(x))))
+    out = model.layer2[0](stream)               # the block whose shortcut is option A
+    loss = model.fc(model.avgpool(model.layer3(out)).flatten(1)).sum()
+    grad_stream, = minitorch.autograd.grad(loss, [stream])   # as it flows, not a .grad copy
+    if DEVICE == "cpu":
+        assert _layout(stream.array) == (1, 2, 3, 0), "the CPU conv's output is batch-innermost"
+    for what, array in [("output", out.array), ("input's gradient", grad_stream.array)]:
+        assert _layout(array) == _layout(stream.array), (
+            f"the shortcut block's {what} left the stream's layout: strides {array.strides}, "
+            f"the input's {stream.array.strides}")
+
+
 def _twin_with_random_state(n, widths, residual, seed):
     torch.manual_seed(seed)
     return randomize_batchnorm_state(TorchCifarResNet(n, widths, residual, in_channels=1).double())

@@ -59,8 +59,12 @@ class GetItem(Function):
 
 
 def scatter_into_zeros(xp, shape, key, values, basic):
-    """zeros(shape) with ``values`` added at [key]; a repeated index adds up."""
-    out = xp.zeros(shape, dtype=values.dtype)
+    """zeros(shape) with ``values`` added at [key]; a repeated index adds up.
+
+    The zeros take the memory layout of ``values`` when both have the same number of dims (the
+    gradient of ``x[:, :, ::2, ::2]`` of a batch-innermost x stays batch-innermost), C order
+    otherwise: mixing layouts would make every later op that meets both slow."""
+    out = xp.zeros_like(values, shape=shape)
     if basic:  # a slice picks each element at most once: plain assignment is enough
         out[key] = values
     else:

@@ -290,12 +290,18 @@ class Pad(Function):
         grown = [(max(before, 0), max(after, 0)) for before, after in widths]
         self.crop = tuple(slice(before, before + kept.stop - kept.start)
                           for (before, _), kept in zip(grown, self.kept))
-        return self.xp.pad(x[self.kept], grown, mode="constant", constant_values=self.value)
+        padded_shape = tuple(kept.stop - kept.start + before + after
+                             for kept, (before, after) in zip(self.kept, grown))
+        # full_like keeps x's memory layout (a conv's batch-innermost output stays so): an array
+        # in another layout would make every later op that meets both walk one of them across.
+        y = self.xp.full_like(x, self.value, shape=padded_shape)
+        y[self.crop] = x[self.kept]
+        return y
 
     def backward(self, grad):
         if all(k.start == 0 and k.stop == n for k, n in zip(self.kept, self.x_shape)):
             return grad[self.crop]
-        grad_x = self.xp.zeros(self.x_shape, dtype=grad.dtype)
+        grad_x = self.xp.zeros_like(grad, shape=self.x_shape)       # in the gradient's layout
         grad_x[self.kept] = grad[self.crop]
         return grad_x
 
