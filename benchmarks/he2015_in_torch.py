@@ -6,7 +6,7 @@ Usage:  python benchmarks/he2015_in_torch.py [--seeds 3] [--first-seed 0] [--dep
                                              [--widths 8 16 32] [--train-images 8192]
                                              [--test-images 2000] [--epochs 6] [--lr 0.1]
                                              [--threads 1] [--kinds plain residual]
-                                             [--warmup-error 0.8]
+                                             [--warmup-error 0.8] [--same-init]
 
 The same nets (``tests/torch_twins_papers.py``: torch's modules, minitorch's layout and
 initialisation), the same recipe (``sgd_step_decay_torch``: ``torch.optim.SGD`` with momentum
@@ -14,7 +14,10 @@ initialisation), the same recipe (``sgd_step_decay_torch``: ``torch.optim.SGD`` 
 batches: minitorch's loader over the same Fashion-MNIST subset, normalised with the same
 statistics, shuffled by the same seed.  Per net and seed it prints the training error of every
 epoch (the share of misclassified images in the epoch's training batches, train mode) and the
-test error after it (eval mode), then the lesson's two verdicts.
+test error after it (eval mode), then for each kind the deep net's training error minus the
+shallow one's, epoch by epoch (above 0: depth hurts).  Torch draws the initial weights from its
+own generator (the same distribution as minitorch's), or, with ``--same-init``, starts from the
+very weights the lesson starts from for the seed.
 """
 import argparse
 import statistics
@@ -27,6 +30,7 @@ import torch
 
 import minitorch
 from minitorch.vision import mnist_databunch
+from minitorch.vision.models.cifar_resnet import CifarResNet
 
 # The torch nets and loop are the test suite's references too: tests/torch_twins_papers.py,
 # imported from the repository's root.
@@ -51,6 +55,11 @@ def train_one(kind, depth, seed, args, stats):
                            limit=args.train_images, valid_limit=args.test_images)
     torch.manual_seed(seed)
     model = TorchCifarResNet((depth - 2) // 6, tuple(args.widths), kind == "residual", 1, 10)
+    if args.same_init:   # the lesson's own initial weights for this seed, drawn by minitorch
+        minitorch.manual_seed(seed)
+        lesson_net = CifarResNet((depth - 2) // 6, tuple(args.widths), kind == "residual", 1, 10)
+        model.load_state_dict({k: torch.tensor(v.numpy())
+                               for k, v in lesson_net.state_dict().items()})
     per_epoch = len(data.train_dl)
     n_steps = per_epoch * args.epochs
     wrong, train_errors, test_errors = [], [], []
@@ -80,6 +89,9 @@ def main():
     parser.add_argument("--warmup-error", type=float, default=None,
                         help="a tenth of the lr until a batch's error is below this (0.8: the "
                              "paper's warm-up)")
+    parser.add_argument("--same-init", action="store_true",
+                        help="start from the lesson's initial weights (minitorch's draw for the "
+                             "seed) instead of torch's: then only rounding tells the runs apart")
     parser.add_argument("--kinds", nargs="+", default=["plain", "residual"],
                         choices=["plain", "residual"],
                         help="which nets (residual alone: how many steps the cure needs)")
