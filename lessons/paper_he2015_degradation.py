@@ -218,10 +218,13 @@ verdicts = [
     f"degradation (plain-{deep} above plain-{shallow} in training error at every epoch): "
     + ("yes" if all(g > 0 for g in plain_gap) else "no"),
     f"residual-{deep} minus residual-{shallow}, final training error: {100 * residual_gap:+.2f} "
-    f"points — " + ("at or below: depth no longer hurts" if residual_gap <= 0 else "above"),
+    f"points (the plain nets: {100 * plain_gap[-1]:+.2f}) — "
+    + ("at or below: depth no longer hurts" if residual_gap <= 0 else "above"),
 ]
 setting = (f"{args.train_images:,} training / {args.test_images:,} test images, {args.epochs} "
-           f"epochs, widths {tuple(args.widths)}, lr {args.lr}, seed {args.seed}, "
+           f"epochs, widths {tuple(args.widths)}, lr {args.lr}"
+           + (f" after a warm-up to {args.warmup_error:.0%} error" if args.warmup_error else "")
+           + f", seed {args.seed}, "
            f"device {data.device}")
 text = "\n".join(rows) + "\n\n" + "\n".join(verdicts)
 print(f"\nResults ({setting}):\n{text}")
