@@ -3,9 +3,10 @@ by PyTorch: does the recipe itself — not minitorch — give the curves, and ho
 with the seed?
 
 Usage:  python benchmarks/he2015_in_torch.py [--seeds 3] [--first-seed 0] [--depths 20 56]
-                                             [--widths 8 16 32] [--train-images 10000]
+                                             [--widths 8 16 32] [--train-images 8192]
                                              [--test-images 2000] [--epochs 6] [--lr 0.1]
-                                             [--threads 1]
+                                             [--threads 1] [--kinds plain residual]
+                                             [--warmup-error 0.8] [--same-init]
 
 The same nets (``tests/torch_twins_papers.py``: torch's modules, minitorch's layout and
 initialisation), the same recipe (``sgd_step_decay_torch``: ``torch.optim.SGD`` with momentum
@@ -13,7 +14,10 @@ initialisation), the same recipe (``sgd_step_decay_torch``: ``torch.optim.SGD`` 
 batches: minitorch's loader over the same Fashion-MNIST subset, normalised with the same
 statistics, shuffled by the same seed.  Per net and seed it prints the training error of every
 epoch (the share of misclassified images in the epoch's training batches, train mode) and the
-test error after it (eval mode), then the lesson's two verdicts.
+test error after it (eval mode), then for each kind the deep net's training error minus the
+shallow one's, epoch by epoch (above 0: depth hurts).  Torch draws the initial weights from its
+own generator (the same distribution as minitorch's), or, with ``--same-init``, starts from the
+very weights the lesson starts from for the seed.
 """
 import argparse
 import statistics
@@ -26,6 +30,7 @@ import torch
 
 import minitorch
 from minitorch.vision import mnist_databunch
+from minitorch.vision.models.cifar_resnet import CifarResNet
 
 # The torch nets and loop are the test suite's references too: tests/torch_twins_papers.py,
 # imported from the repository's root.
@@ -50,6 +55,11 @@ def train_one(kind, depth, seed, args, stats):
                            limit=args.train_images, valid_limit=args.test_images)
     torch.manual_seed(seed)
     model = TorchCifarResNet((depth - 2) // 6, tuple(args.widths), kind == "residual", 1, 10)
+    if args.same_init:   # the lesson's own initial weights for this seed, drawn by minitorch
+        minitorch.manual_seed(seed)
+        lesson_net = CifarResNet((depth - 2) // 6, tuple(args.widths), kind == "residual", 1, 10)
+        model.load_state_dict({k: torch.tensor(v.numpy())
+                               for k, v in lesson_net.state_dict().items()})
     per_epoch = len(data.train_dl)
     n_steps = per_epoch * args.epochs
     wrong, train_errors, test_errors = [], [], []
@@ -62,7 +72,7 @@ def train_one(kind, depth, seed, args, stats):
 
     batches = ((xb.numpy(), yb.numpy()) for _ in range(args.epochs) for xb, yb in data.train_dl)
     sgd_step_decay_torch(model, batches, args.lr, [int(0.5 * n_steps), int(0.75 * n_steps)],
-                         after_step=after_step)
+                         after_step=after_step, warmup_error=args.warmup_error)
     return train_errors, test_errors
 
 
@@ -72,10 +82,19 @@ def main():
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--depths", type=int, nargs=2, default=[20, 56])
     parser.add_argument("--widths", type=int, nargs=3, default=[8, 16, 32])
-    parser.add_argument("--train-images", type=int, default=10_000)
+    parser.add_argument("--train-images", type=int, default=8_192)
     parser.add_argument("--test-images", type=int, default=2_000)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--warmup-error", type=float, default=None,
+                        help="a tenth of the lr until a batch's error is below this (0.8: the "
+                             "paper's warm-up)")
+    parser.add_argument("--same-init", action="store_true",
+                        help="start from the lesson's initial weights (minitorch's draw for the "
+                             "seed) instead of torch's: then only rounding tells the runs apart")
+    parser.add_argument("--kinds", nargs="+", default=["plain", "residual"],
+                        choices=["plain", "residual"],
+                        help="which nets (residual alone: how many steps the cure needs)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch's threads (1 when another job shares the two cores)")
     args = parser.parse_args()
@@ -88,7 +107,7 @@ def main():
             "fashion_mnist", bs=128, padding=0, limit=args.train_images,
             valid_limit=args.test_images).stats]
         curves = {}
-        for kind in ("plain", "residual"):
+        for kind in args.kinds:
             for depth in args.depths:
                 start = time.process_time()
                 curves[kind, depth] = train_one(kind, depth, seed, args, stats)
@@ -98,12 +117,12 @@ def main():
                       + " ".join(f"{100 * e:5.2f}" for e in test)
                       + f" | {time.process_time() - start:.0f} s CPU", flush=True)
                 finals.setdefault((kind, depth), []).append((train[-1], test[-1]))
-        gap = [d - s for d, s in zip(curves["plain", deep][0], curves["plain", shallow][0])]
-        residual_gap = curves["residual", deep][0][-1] - curves["residual", shallow][0][-1]
-        print(f"seed {seed}: plain-{deep} − plain-{shallow} training error by epoch (points) "
-              + " ".join(f"{100 * g:+.1f}" for g in gap)
-              + f"; degradation at every epoch: {'yes' if all(g > 0 for g in gap) else 'no'}; "
-              f"residual-{deep} − residual-{shallow} final: {100 * residual_gap:+.2f}", flush=True)
+        for kind in args.kinds:   # deep − shallow: above 0, the deeper net trains worse
+            gap = [d - s for d, s in zip(curves[kind, deep][0], curves[kind, shallow][0])]
+            print(f"seed {seed}: {kind}-{deep} − {kind}-{shallow} training error by epoch "
+                  f"(points) " + " ".join(f"{100 * g:+.1f}" for g in gap)
+                  + f"; deeper worse at every epoch: {'yes' if all(g > 0 for g in gap) else 'no'}",
+                  flush=True)
     print("\n| net | final training error, mean (each seed) | final test error, mean (each seed) |")
     print("|---|---|---|")
     for (kind, depth), values in finals.items():

@@ -64,6 +64,9 @@ parser.add_argument("--radius", type=float, default=0.5,
                     help="'near the minimum': grid points within this distance of θ*")
 parser.add_argument("--hessian-images", type=int, default=128,
                     help="the first this many of the fixed images, for the Hessian")
+parser.add_argument("--hessian-batch", type=int, default=32,
+                    help="images per Hessian-vector product pass (the double-backward graph "
+                         "kept in memory grows with it)")
 parser.add_argument("--lanczos-steps", type=int, default=20)
 parser.add_argument("--seed", type=int, default=0, help="the seed of the random directions")
 parser.add_argument("--surface3d", action="store_true", help="also draw the surfaces in 3-d")
@@ -75,6 +78,8 @@ if args.quick:
     args.depth, args.images, args.grid, args.line = 14, 128, 5, 5
     args.hessian_images, args.lanczos_steps = 64, 4
     args.weights = str(Path(args.out) / "models")
+if args.hessian_batch < 1:
+    parser.error(f"--hessian-batch must be at least 1, got {args.hessian_batch}")
 if args.grid < 3 or args.grid % 2 == 0:
     parser.error("--grid must be odd and at least 3 (θ* at the centre, neighbours around it)")
 blocks_per_stage(args.depth)  # a clear error now for a depth that is not 6n + 2
@@ -89,13 +94,13 @@ print(f"figures and results go to {OUT}/")
 #
 # Each checkpoint holds the weights (batchnorm's running statistics included), the net's shape
 # and the normalisation statistics its training data had.  When one is missing, the nets are
-# trained here by `train_cifar_net` with the He et al. lesson's defaults: 10,000 Fashion-MNIST
+# trained here by `train_cifar_net` with the He et al. lesson's defaults: 8,192 Fashion-MNIST
 # images, 6 epochs, SGD with momentum, lr 0.1 with step decay, widths (8, 16, 32).
 
 # %%
 KINDS = ("residual", "plain")
 RECIPE = dict(widths=[2, 4, 8], train_images=256, epochs=1) if args.quick else \
-    dict(widths=[8, 16, 32], train_images=10_000, epochs=6)
+    dict(widths=[8, 16, 32], train_images=8_192, epochs=6)
 
 
 def train_and_save(kind, path):
@@ -292,7 +297,12 @@ finish_figure(fig, OUT / "convexity_2d.png")
 
 # %%
 HESSIAN = {}
-hessian_batches = first_images(args.hessian_images)
+# H v is a sum over the images (eval mode: each image's loss depends on it alone), so the
+# products are taken --hessian-batch images at a time and added up: the same H v, and only one
+# small batch's double-backward graph in memory at once.
+hessian_batches = [(xb[i:i + args.hessian_batch], yb[i:i + args.hessian_batch])
+                   for xb, yb in first_images(args.hessian_images)
+                   for i in range(0, len(yb), args.hessian_batch)]
 for kind, (model, _) in NETS.items():
     started = time.perf_counter()
     like = [p.array for p in model.parameters()]

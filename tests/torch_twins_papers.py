@@ -74,17 +74,19 @@ def step_decay_lr(step, lr, milestones):
 
 
 def sgd_step_decay_torch(model, batches, lr, milestones, momentum=0.9, weight_decay=1e-4,
-                         after_step=None):
+                         after_step=None, warmup_error=None):
     """Train ``model`` on ``batches`` ((images, labels) NumPy arrays) with SGD, momentum, L2
     weight decay on every parameter and the learning rate divided by 10 at ``milestones``;
-    ``after_step(step, logits, labels, loss)`` sees every step.  Returns each step's loss."""
+    ``after_step(step, logits, labels, loss)`` sees every step.  With ``warmup_error`` the
+    learning rate is a tenth until the first batch whose error is below it (the paper's warm-up
+    for its 110-layer net).  Returns each step's loss."""
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
                           weight_decay=weight_decay)
     model.train()
-    losses = []
+    losses, warming = [], warmup_error is not None
     for step, (xb, yb) in enumerate(batches):
         for group in opt.param_groups:
-            group["lr"] = step_decay_lr(step, lr, milestones)
+            group["lr"] = step_decay_lr(step, lr, milestones) * (0.1 if warming else 1.0)
         yb = torch.from_numpy(yb)
         logits = model(torch.from_numpy(xb))
         loss = F.cross_entropy(logits, yb)
@@ -92,6 +94,8 @@ def sgd_step_decay_torch(model, batches, lr, milestones, momentum=0.9, weight_de
         loss.backward()
         opt.step()
         losses.append(loss.item())
+        if warming:
+            warming = float((logits.argmax(1) != yb).float().mean()) >= warmup_error
         if after_step is not None:
             after_step(step, logits.detach(), yb, loss.item())
     return losses
