@@ -136,9 +136,10 @@ class DynamicUnet(SequentialEx):
     upsampling that writes at the output's own resolution, so what its four sub-kernels learn
     apart is a pattern of exactly 2 output pixels, which the full-resolution convs after it carry
     to the output.  Measured on the super-resolution lesson (feature loss, 468 steps from the
-    MSE U-Net): the checkerboard grew from 0.38 to 3.78× the photos' period-2 energy without
-    the blur and stayed at 0.21–0.24 with it (``lessons/README.md``).  A U-Net whose first skip
-    is already at the input's size has no such shuffle, and the flag does nothing.
+    MSE U-Net, two draws): the checkerboard grew from 0.38 to 3.78 and 6.19× the photos'
+    period-2 energy without the blur and stayed at 0.21–0.25 with it (``lessons/README.md``).
+    A U-Net whose first skip is already at the input's size has no such shuffle, and the flag
+    does nothing.
     ``self_attention``: a SelfAttention in the third block from the end; ``y_range``: squash the
     output into (low, high) with SigmoidRange; ``last_cross``: concatenate the input before a
     final res_block (``bottle`` halves its inner channels).  ``kwargs`` go, as in fastai, to every
