@@ -95,12 +95,14 @@ print(f"figures and results go to {OUT}/")
 # Each checkpoint holds the weights (batchnorm's running statistics included), the net's shape
 # and the normalisation statistics its training data had.  When one is missing, the nets are
 # trained here by `train_cifar_net` with the He et al. lesson's defaults: 8,192 Fashion-MNIST
-# images, 6 epochs, SGD with momentum, lr 0.1 with step decay, widths (8, 16, 32).
+# images, 6 epochs, SGD with momentum, lr 0.1 with step decay after a warm-up, widths (8, 16,
+# 32).
 
 # %%
 KINDS = ("residual", "plain")
 RECIPE = dict(widths=[2, 4, 8], train_images=256, epochs=1) if args.quick else \
     dict(widths=[8, 16, 32], train_images=8_192, epochs=6)
+RECIPE["warmup_error"] = 0.8
 
 
 def train_and_save(kind, path):
@@ -116,11 +118,12 @@ def train_and_save(kind, path):
     minitorch.manual_seed(0)
     model = CifarResNet(blocks_per_stage(args.depth), tuple(RECIPE["widths"]),
                         residual=kind == "residual", in_channels=1)
-    train_cifar_net(data, model, RECIPE["epochs"], lr=0.1)
+    train_cifar_net(data, model, RECIPE["epochs"], lr=0.1, warmup_error=RECIPE["warmup_error"])
     path.parent.mkdir(parents=True, exist_ok=True)
     minitorch.save(dict(model=model.state_dict(), kind=kind, depth=args.depth,
                         widths=RECIPE["widths"], stats=stats, seed=0,
-                        train_images=RECIPE["train_images"], epochs=RECIPE["epochs"], lr=0.1),
+                        train_images=RECIPE["train_images"], epochs=RECIPE["epochs"], lr=0.1,
+                        warmup_error=RECIPE["warmup_error"]),
                    path)
 
 
