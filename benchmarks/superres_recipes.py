@@ -20,7 +20,8 @@ comparison (``base``: small16 encoder from scratch, batchnorm, no blur, 8 tiles 
 * ``weight``: blur and ``NormType.Weight`` (the notebook's decoder);
 * ``data32``, ``dihedral``, ``scales``: more data from the 13 photos (4× the tiles; all 8 flips
   and quarter turns; the photos also at half and three-quarter size); ``weight_*``: the
-  notebook's decoder with more data (``weight_grey``: a quarter of the tiles turned grey);
+  notebook's decoder with more data (``weight_grey``: a quarter of the tiles turned grey;
+  ``weight_grey_last``: and the last pixel shuffle blurred too, ``blur_last_shuffle=True``);
 * ``vgg2``, ``vgg3``: the pretrained VGG16 cut after block 2 (relu2_2) or block 3 (relu3_3) as the
   encoder, frozen for half the budget, then unfrozen (as the notebook does with its ResNet-34);
 * with ``--feat-budget``, feature-loss stages (``FEAT_VARIANTS``: the layer weights, the
@@ -59,7 +60,7 @@ def vgg16_cut(upto):
 
 
 BASE = dict(tiles=8, scales=(1.0,), grey=0.0, tfms="flip", arch="small16", norm="Batch", blur=False,
-            lr=3e-3, bs=8, wd=1e-3, self_attention=False,
+            lr=3e-3, bs=8, wd=1e-3, self_attention=False, blur_last_shuffle=False,
             feat=dict(layers=[15, 22, 29], wgts=[0.07, 0.25, 0.07], lr=1e-3))
 VARIANTS = {
     "base": {},
@@ -72,6 +73,8 @@ VARIANTS = {
     "weight_data": dict(blur=True, norm="Weight", tiles=32, tfms="dihedral"),
     "weight_scales": dict(blur=True, norm="Weight", tiles=16, scales=(1.0, 0.5), tfms="dihedral"),
     "weight_grey": dict(blur=True, norm="Weight", tiles=32, tfms="dihedral", grey=0.25),
+    "weight_grey_last": dict(blur=True, norm="Weight", tiles=32, tfms="dihedral", grey=0.25,
+                             blur_last_shuffle=True),
     "vgg2": dict(arch="vgg2", lr=1e-3),
     "vgg3": dict(arch="vgg3", lr=1e-3),
 }
@@ -155,6 +158,7 @@ def run(name, args, evaluation):
     minitorch.manual_seed(args.seed)
     learn = unet_learner(data, arch, pretrained=pretrained, norm_type=NormType[spec["norm"]],
                          blur=spec["blur"], self_attention=spec["self_attention"], residual=True,
+                         blur_last_shuffle=spec["blur_last_shuffle"],
                          loss_func=F.mse_loss, wd=spec["wd"],
                          **({} if arch is small16 else dict(cut=lambda m: m,
                                                              split_on=lambda m: (m[1],))))

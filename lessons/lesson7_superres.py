@@ -17,7 +17,9 @@
 #   to the target's size, bicubic.
 # * The U-Net: fastai's DynamicUnet with the notebook's decoder (`blur=True`,
 #   `NormType.Weight`), on a small encoder trained from scratch (`small16`), with minitorch's
-#   global residual head (output = input + U-Net(input): it starts as the bicubic input).  The
+#   global residual head (output = input + U-Net(input): it starts as the bicubic input) and
+#   its blur on the last pixel shuffle too (`blur_last_shuffle=True`: without it the feature
+#   loss paints a 2-pixel checkerboard that grows with every step).  The
 #   pretrained VGG16 cut after block 2, frozen then unfrozen as the notebook does with its
 #   ResNet-34, lost to it in the same CPU time.
 # * The feature-loss U-Net starts from the MSE U-Net's weights; the VGG16 is real and
@@ -128,13 +130,19 @@ GAPS = {"U-Net, MSE": [], "U-Net, feature loss": []}
 # where the encoder's resolution changes, each decoder block sees the encoder's activation of the
 # same size.  `blur=True` and `NormType.Weight` are the notebook's; the encoder starts from random
 # weights; `residual=True` adds the input to the output, so the untrained model *is* bicubic and
-# training learns the correction.  The trained U-Net is saved for `evaluate_superres`.
+# training learns the correction.  `blur=True` blurs the pixel shuffle of every decoder block,
+# but fastai never blurs the one after them that brings the decoder up to the input's size —
+# the only shuffle that writes at the output's resolution, where its four sub-kernels drifting
+# apart is a 2-pixel checkerboard.  The feature loss rewards that texture: without the blur the
+# feature-loss U-Net's checkerboard grew from 0.4 to 3.8 and 6.2 times the photos' own (two
+# draws) over its 468 steps; `blur_last_shuffle=True` kept it at 0.2 (`lessons/README.md`,
+# "Where the checkerboard comes from").  The trained U-Net is saved for `evaluate_superres`.
 
 # %%
 start = time.time()
 minitorch.manual_seed(args.seed)
 learn_mse = unet_learner(data, small16, pretrained=False, blur=True, norm_type=NormType.Weight,
-                         residual=True, loss_func=F.mse_loss, wd=1e-3,
+                         residual=True, blur_last_shuffle=True, loss_func=F.mse_loss, wd=1e-3,
                          callbacks=[NumberGap(evaluation, GAPS["U-Net, MSE"], args.device)])
 print(f"U-Net: {sum(p.numel() for p in learn_mse.model.parameters()):,} parameters")
 learn_mse.fit_one_cycle(EPOCHS_MSE, 3e-3)
@@ -178,7 +186,7 @@ for wgts in (LESSON_WGTS, WGTS):
 start = time.time()
 feat_loss = FeatureLoss(vgg, [15, 22, 29], WGTS, input_map=VGGInput(imagenet_stats))
 learn = unet_learner(data, small16, pretrained=False, blur=True, norm_type=NormType.Weight,
-                     residual=True, loss_func=feat_loss, wd=1e-3,
+                     residual=True, blur_last_shuffle=True, loss_func=feat_loss, wd=1e-3,
                      callbacks=[LossMetrics(), NumberGap(evaluation, GAPS["U-Net, feature loss"],
                                                          args.device)])
 learn.model.load_state_dict(learn_mse.model.state_dict())

@@ -356,8 +356,9 @@ class TorchResize(torch.nn.Module):
         return torch.nn.functional.interpolate(x, x.orig.shape[-2:], mode="nearest")
 
 
-def torch_tiny_unet(norm, blur):
-    """fastai 1.0.61's DynamicUnet on ``tiny_encoder``'s twin, its hooks not detached."""
+def torch_tiny_unet(norm, blur, blur_last_shuffle=False):
+    """fastai 1.0.61's DynamicUnet on ``tiny_encoder``'s twin, its hooks not detached
+    (``blur_last_shuffle``: minitorch's option, the last shuffle blurred too)."""
     enc = torch.nn.Sequential(torch_conv_layer(3, 8, stride=2), torch_conv_layer(8, 8),
                               torch_conv_layer(8, 16, stride=2))
     hook = {}
@@ -368,7 +369,7 @@ def torch_tiny_unet(norm, blur):
         enc, torch.nn.BatchNorm2d(16), torch.nn.ReLU(),
         torch.nn.Sequential(torch_conv_layer(16, 32, norm=norm), torch_conv_layer(32, 16, norm=norm)),
         TorchUnetBlock(16, 8, hook, final_div=False, blur=blur, norm=norm),
-        TorchShuffle(8, 8, blur=False, norm=norm), TorchResize(), TorchMerge(True), res,
+        TorchShuffle(8, 8, blur=blur_last_shuffle, norm=norm), TorchResize(), TorchMerge(True), res,
         torch_conv_layer(11, 3, ks=1, norm=norm, use_activ=False))
 
 
@@ -376,13 +377,17 @@ def tiny_encoder():
     return nn.Sequential(conv_layer(3, 8, stride=2), conv_layer(8, 8), conv_layer(8, 16, stride=2))
 
 
-@pytest.mark.parametrize("norm,blur,size", [
-    (NormType.Weight, True, (12, 20)),
-    (NormType.Batch, False, (13, 19)),   # odd: the block interpolates, the end resizes
+@pytest.mark.parametrize("norm,blur,blur_last_shuffle,size", [
+    (NormType.Weight, True, False, (12, 20)),
+    (NormType.Batch, False, False, (13, 19)),   # odd: the block interpolates, the end resizes
+    (NormType.Weight, True, True, (12, 20)),    # beyond fastai: the last shuffle blurred too
+    (NormType.Batch, False, True, (13, 19)),
 ])
-def test_tiny_unet_matches_fastais_in_torch(norm, blur, size):
-    model = DynamicUnet(tiny_encoder(), 3, size, blur=blur, norm_type=norm).double()
-    twin = torch_tiny_unet(norm, blur).double()
+def test_tiny_unet_matches_fastais_in_torch(norm, blur, blur_last_shuffle, size):
+    model = DynamicUnet(tiny_encoder(), 3, size, blur=blur, norm_type=norm,
+                        blur_last_shuffle=blur_last_shuffle).double()
+    assert model.layers[5].do_blur == blur_last_shuffle  # the shuffle up to the input's size
+    twin = torch_tiny_unet(norm, blur, blur_last_shuffle).double()
     theirs = twin.state_dict()
     ours = model.state_dict()
     assert list(ours) == list(theirs)

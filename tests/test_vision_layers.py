@@ -153,6 +153,28 @@ def test_pixel_shuffle_icnr_blur_keeps_the_size():
     assert tuple(layer(minitorch.randn(1, 4, 3, 3)).shape) == (1, 4, 6, 6)
 
 
+@pytest.mark.parametrize("norm_type", [NormType.Weight, None])
+def test_pixel_shuffle_blur_removes_the_checkerboard_of_unequal_sub_kernels(norm_type):
+    """Once training has moved the four sub-kernels apart, a flat input comes out of the shuffle
+    as a 2 × 2 tile repeated: a pure period-2 pattern.  The blur averages every 2 × 2 window,
+    which holds each sub-position once, so the tile becomes its mean: flat again (but for the
+    first row and column, which see the replication padding)."""
+    layer = PixelShuffle_ICNR(6, 4, scale=2, norm_type=norm_type)
+    weight = layer.conv[0].weight_v if norm_type is NormType.Weight else layer.conv[0].weight
+    with minitorch.no_grad():  # sub-kernels no longer equal, as after training
+        weight.copy_(np.random.default_rng(0).standard_normal(tuple(weight.shape)))
+    x = minitorch.tensor(np.broadcast_to(np.random.default_rng(1).standard_normal((2, 6, 1, 1)),
+                                         (2, 6, 5, 5)).astype(np.float32))
+    sharp = layer(x).detach().numpy()
+    tile = sharp[:, :, :2, :2]
+    np.testing.assert_allclose(sharp, np.tile(tile, (1, 1, 5, 5)), rtol=1e-5, atol=1e-6)
+    assert np.ptp(tile, axis=(2, 3)).max() > 0.1, "the shuffle's output has a checkerboard"
+    layer.do_blur = True
+    inner = layer(x).detach().numpy()[:, :, 1:, 1:]
+    np.testing.assert_allclose(inner, np.broadcast_to(tile.mean(axis=(2, 3), keepdims=True),
+                                                      inner.shape), rtol=1e-5, atol=1e-6)
+
+
 def test_icnr_rejects_channel_counts_that_do_not_divide():
     with pytest.raises(ValueError, match="multiple of scale"):
         icnr(nn.Conv2d(2, 6, 1).weight, scale=2)
