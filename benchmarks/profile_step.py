@@ -132,7 +132,7 @@ def minitorch_worker(model_name, steps, batch):
     return plain, profiled, totals
 
 
-# ---- torch: torch.profiler's self CPU time per aten op ---------------------------------------------
+# ---- torch: torch.profiler's self CPU time per aten op -------------------------------------------
 def torch_group(name):
     """The group of an aten op (or a profiler range), by its name."""
     if name.startswith("Optimizer.") or "_foreach" in name:
@@ -196,7 +196,7 @@ def torch_worker(model_name, steps, batch, threads):
     return plain, profiled, totals
 
 
-# ---- the driver -------------------------------------------------------------------------------------
+# ---- the driver ----------------------------------------------------------------------------------
 CONFIGS = [  # (label, framework, environment, torch threads)
     ("minitorch, one thread (the default)", "minitorch", {"MINITORCH_THREADS": "1"}, 1),
     ("minitorch, pool of 2 (MINITORCH_THREADS=2)", "minitorch", {"MINITORCH_THREADS": "2"}, 1),

@@ -55,6 +55,14 @@ threads on and off (``tests/test_threads.py``).  In float64 every cut product tr
 the last bits (the cause, somewhere in OpenBLAS's double-precision kernels, was not pinned
 down), so float64 products are not cut.
 
+**Why it buys so little** (``benchmarks/profile_step.py``, 2026-12-05, quiet machine: model C
+27.0 ms a step on one thread, 27.8 with the pool, torch 18.6 / 12.7 with one / two threads).
+The lesson's conv products are thin and memory-bound: cut in two, one took 0.57 instead of
+0.73 ms (1.3×, not 2×: the cores share the memory bus).  The weight gradient's products sum
+over the long axis into a small result, and cutting the output makes each thread read all of
+it again (the conv's backward got slower with the pool).  And batchnorm, ReLU and Python's
+bookkeeping (a third of the step) stay on one thread.
+
 **So the pool is opt-in.**  Measured at last on a quiet machine (2026-12-05, 02:28–02:30 UTC,
 ``benchmarks/README.md``, "Threads"), the pool made model A's step slower (7.1 against 5.0 ms:
 its products and copies are too small to pay for the wakes) and model C's no faster (21.8
