@@ -100,9 +100,8 @@ print(f"figures and results go to {OUT}/")
 
 # %%
 KINDS = ("residual", "plain")
-RECIPE = dict(widths=[2, 4, 8], train_images=256, epochs=1) if args.quick else \
-    dict(widths=[8, 16, 32], train_images=8_192, epochs=6)
-RECIPE["warmup_error"] = 0.8
+RECIPE = dict(widths=[2, 4, 8], train_images=256, epochs=1, warmup_error=0.8) if args.quick \
+    else dict(widths=[8, 16, 32], train_images=8_192, epochs=6, warmup_error=0.8)
 
 
 def train_and_save(kind, path):
@@ -301,8 +300,8 @@ finish_figure(fig, OUT / "convexity_2d.png")
 # %%
 HESSIAN = {}
 # H v is a sum over the images (eval mode: each image's loss depends on it alone), so the
-# products are taken --hessian-batch images at a time and added up: the same H v, and only one
-# small batch's double-backward graph in memory at once.
+# products are taken --hessian-batch images at a time and added up: the same H v (to rounding),
+# and only one small batch's double-backward graph in memory at once.
 hessian_batches = [(xb[i:i + args.hessian_batch], yb[i:i + args.hessian_batch])
                    for xb, yb in first_images(args.hessian_images)
                    for i in range(0, len(yb), args.hessian_batch)]
