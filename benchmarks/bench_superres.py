@@ -176,10 +176,11 @@ def torch_vgg(upto=30):
 
 
 class TorchFeatureLoss:
-    """The notebook's feature loss in torch, the VGG input map in front."""
+    """The notebook's feature loss in torch, the VGG input map in front (``wgts``: the layer
+    weights, the retuned ones by default)."""
 
-    def __init__(self, vgg):
-        self.vgg = vgg
+    def __init__(self, vgg, wgts=WGTS):
+        self.vgg, self.wgts = vgg, wgts
         m, s = (torch.tensor(v).view(1, 3, 1, 1) for v in STATS)
         mean = torch.tensor([122.67892, 116.66877, 104.00699]).view(1, 3, 1, 1)
         self.scale, self.shift = s * 255, m * 255 - mean
@@ -202,7 +203,7 @@ class TorchFeatureLoss:
             ft = self.feats(target)
         fp = self.feats(pred)
         loss = l1(pred, target)
-        for a, b, w in zip(fp, ft, WGTS):
+        for a, b, w in zip(fp, ft, self.wgts):
             loss = loss + l1(a, b) * w + l1(gram(a), gram(b)) * w ** 2 * 5e3
         return loss
 

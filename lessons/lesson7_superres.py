@@ -73,7 +73,7 @@ T0, TIMES = time.time(), {}
 TILES, CROPS_64 = (2, 1) if args.quick else (32, 4)  # per training photo; crops per tile
 TRAIN = TRAIN_PHOTOS[:3] if args.quick else TRAIN_PHOTOS
 VALID_CROPS = 1 if args.quick else 4                   # corner crops per validation photo
-EPOCHS_MSE, EPOCHS_FROZEN, EPOCHS_UNFROZEN, EPOCHS_96 = (1, 1, 1, 1) if args.quick else (5, 1, 1, 1)
+EPOCHS_MSE, EPOCHS_FROZEN, EPOCHS_UNFROZEN, EPOCHS_96 = (1, 1, 1, 1) if args.quick else (7, 1, 1, 1)
 BS = 4 if args.quick else 8
 
 # %% [markdown]
@@ -130,7 +130,10 @@ GAPS = {"U-Net, MSE": [], "U-Net, feature loss": []}
 # where the encoder's resolution changes, each decoder block sees the encoder's activation of the
 # same size.  `blur=True` and `NormType.Weight` are the notebook's; the encoder starts from random
 # weights; `residual=True` adds the input to the output, so the untrained model *is* bicubic and
-# training learns the correction.  `blur=True` blurs the pixel shuffle of every decoder block,
+# training learns the correction.  `keep_grey=imagenet_stats` lets the correction's colour
+# through only where the input has colour: a grey photo stays grey (with three free output
+# channels the U-Nets added 0.6 and 1.6 grey levels of colour to grey photos, whatever the
+# data or the loss; `lessons/README.md`, "A grey photo stays grey").  `blur=True` blurs the pixel shuffle of every decoder block,
 # but fastai never blurs the one after them that brings the decoder up to the input's size —
 # the only shuffle that writes at the output's resolution, where its four sub-kernels drifting
 # apart is a 2-pixel checkerboard.  The feature loss rewards that texture: without the blur the
@@ -142,7 +145,8 @@ GAPS = {"U-Net, MSE": [], "U-Net, feature loss": []}
 start = time.time()
 minitorch.manual_seed(args.seed)
 learn_mse = unet_learner(data, small16, pretrained=False, blur=True, norm_type=NormType.Weight,
-                         residual=True, blur_last_shuffle=True, loss_func=F.mse_loss, wd=1e-3,
+                         residual=True, keep_grey=imagenet_stats, blur_last_shuffle=True,
+                         loss_func=F.mse_loss, wd=1e-3,
                          callbacks=[NumberGap(evaluation, GAPS["U-Net, MSE"], args.device)])
 print(f"U-Net: {sum(p.numel() for p in learn_mse.model.parameters()):,} parameters")
 learn_mse.fit_one_cycle(EPOCHS_MSE, 3e-3)
@@ -186,7 +190,8 @@ for wgts in (LESSON_WGTS, WGTS):
 start = time.time()
 feat_loss = FeatureLoss(vgg, [15, 22, 29], WGTS, input_map=VGGInput(imagenet_stats))
 learn = unet_learner(data, small16, pretrained=False, blur=True, norm_type=NormType.Weight,
-                     residual=True, blur_last_shuffle=True, loss_func=feat_loss, wd=1e-3,
+                     residual=True, keep_grey=imagenet_stats, blur_last_shuffle=True,
+                     loss_func=feat_loss, wd=1e-3,
                      callbacks=[LossMetrics(), NumberGap(evaluation, GAPS["U-Net, feature loss"],
                                                          args.device)])
 learn.model.load_state_dict(learn_mse.model.state_dict())

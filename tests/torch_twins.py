@@ -108,12 +108,12 @@ def torch_model(name):
 
 
 # ---- the recipe ----------------------------------------------------------------------------------
-def one_cycle(n_steps, max_lr):
+def one_cycle(n_steps, max_lr, pct_start=PCT_START):
     """(lr, beta1) for each of ``n_steps`` batches."""
     def cos(start, end, pct):
         return end + (start - end) / 2 * (math.cos(math.pi * pct) + 1)
 
-    warm, low = int(n_steps * PCT_START), max_lr / DIV_FACTOR
+    warm, low = int(n_steps * pct_start), max_lr / DIV_FACTOR
     for i in range(n_steps):
         if i < warm:
             yield cos(low, max_lr, i / warm), cos(MOMS[0], MOMS[1], i / warm)

@@ -137,14 +137,15 @@ def _image_size(xb, body, arch):
 
 def unet_learner(data, arch, pretrained=True, blur_final=True, norm_type=None, split_on=None,
                  blur=False, self_attention=False, y_range=None, last_cross=True, bottle=False,
-                 cut=None, residual=False, blur_last_shuffle=False, **learn_kwargs):
+                 cut=None, residual=False, blur_last_shuffle=False, keep_grey=None,
+                 **learn_kwargs):
     """A Learner training a :class:`DynamicUnet` on ``create_body(arch, pretrained, cut)``, built
     for the size of the training images, with ``data.c`` output channels.
 
     The options go to DynamicUnet (``norm_type=None``, fastai's default here, means no
     normalisation in the decoder's convs and pixel shuffles; the lesson passes
-    ``NormType.Weight``; ``residual`` is minitorch's global residual head,
-    ``blur_last_shuffle`` its blur on the last pixel shuffle);
+    ``NormType.Weight``; ``residual`` is minitorch's global residual head, ``keep_grey`` its
+    colour gate, ``blur_last_shuffle`` its blur on the last pixel shuffle);
     ``learn_kwargs`` to the Learner (``loss_func``, ``metrics``, ``wd``, ``callbacks``, ...).
     The layer groups come from ``split_on`` or the architecture's split; a pretrained body
     starts frozen (only the decoder, and the encoder's batchnorms, train)."""
@@ -154,7 +155,8 @@ def unet_learner(data, arch, pretrained=True, blur_final=True, norm_type=None, s
     model = DynamicUnet(body, n_classes=_n_outputs(data), img_size=img_size, blur=blur,
                         blur_final=blur_final, self_attention=self_attention, y_range=y_range,
                         norm_type=norm_type, last_cross=last_cross, bottle=bottle,
-                        residual=residual, blur_last_shuffle=blur_last_shuffle)
+                        residual=residual, blur_last_shuffle=blur_last_shuffle,
+                        keep_grey=keep_grey)
     learn = Learner(data, model, **learn_kwargs)
     learn.split(split_on if split_on is not None else meta["split"])
     if pretrained:

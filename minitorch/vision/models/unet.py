@@ -32,8 +32,9 @@ to the construction size, present only when that size needed it) is always there
 the *input's* size, doing nothing when the sizes agree — without it a model built at one size
 cannot predict at an odd one; (2) the model is left in training mode after construction (fastai
 leaves the encoder and the blocks in eval mode from its dummy pass); (3) ``residual=True``, a
-global residual head, and ``blur_last_shuffle=True``, a blur after the pixel shuffle up to the
-input's size, are options beyond fastai (see :class:`DynamicUnet`).  The parameters and their
+global residual head, ``keep_grey``, its colour gated by the input's (a grey photo stays grey:
+:class:`ColourGatedMerge`), and ``blur_last_shuffle=True``, a blur after the pixel shuffle up to
+the input's size, are options beyond fastai (see :class:`DynamicUnet`).  The parameters and their
 counts are fastai's exactly (tested against its formula).
 """
 import numbers
@@ -43,6 +44,7 @@ from minitorch.autograd import no_grad
 from minitorch.nn import functional as F
 from minitorch.nn.hooks import dummy_eval, hook_outputs, in_channels, model_sizes
 from minitorch.ops import cat
+from minitorch.tensor import tensor
 from minitorch.vision.layers import (
     MergeLayer, NormType, PixelShuffle_ICNR, SequentialEx, SigmoidRange, batchnorm_2d, conv_layer,
     relu, res_block)
@@ -106,6 +108,78 @@ class ResizeToInput(nn.Module):
         return x if tuple(x.shape[-2:]) == size else F.interpolate(x, size=size, mode="nearest")
 
 
+LUMA = (0.299, 0.587, 0.114)  # Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601), as quality.py
+
+
+class ColourGatedMerge(nn.Module):
+    r"""The residual head's sum ``x.orig + x`` for RGB images normalised with ``stats`` (mean, std
+    per channel), with the *colour* of the correction let through only where the input has
+    colour: on a grey photo the U-Net can change the brightness, not the hue.
+
+    A U-Net's three output channels are free, so a correction made for a grey input is never
+    exactly the same in R, G and B: the lesson's U-Nets added 0.6 (MSE) and 1.6 (feature loss)
+    grey levels of colour to grey photos, and neither grey training tiles, nor pairs turned
+    partly grey, nor one normalisation for all channels, nor a colour-blind VGG16 in the feature
+    loss brought it under 1.2 (lessons/README.md, "A grey photo stays grey").  So the head is
+    built to keep it.  In pixels — the input ``p = orig · std + mean``, the correction
+    ``c = x · std``::
+
+        brightness   b = Y(c) = 0.299 c_R + 0.587 c_G + 0.114 c_B   (the same in R, G and B)
+        colour       c − b                                           (no brightness of its own)
+        gate         g = min(1, max over R, G, B of |p − Y(p)| / tau)   (0 where p is grey)
+        output       p + b + g · (c − b), normalised again with ``stats``.
+
+    Where the input's colour is at least ``tau`` (0.03: 7.7 grey levels from its luminance) the
+    head is ``orig + x`` exactly; on grey input it adds ``b`` to all three channels.  The gate
+    depends on the input only, so the gradient into the U-Net is dL/dc = the brightness part of
+    dL/dout spread over R, G, B plus g times its colour part (autograd works it out).
+    """
+
+    def __init__(self, stats, tau=0.03):
+        super().__init__()
+        mean, std = _stats_pair(stats, "ColourGatedMerge")
+        if not tau > 0:
+            raise ValueError(f"ColourGatedMerge: tau (the colour that opens the gate, in [0, 1] "
+                             f"pixels) must be > 0, got {tau!r}")
+        self.stats, self.tau = (mean, std), float(tau)
+        # float64, cast to the input's dtype at each call (as VGGInput's map)
+        for name, value in (("mean", mean), ("std", std), ("luma", LUMA)):
+            self.register_buffer(name, tensor(value, dtype="float64").view(1, 3, 1, 1),
+                                 persistent=False)
+
+    def forward(self, x):
+        orig = getattr(x, "orig", None)
+        if orig is None:
+            raise RuntimeError("ColourGatedMerge needs the block's input as x.orig: use it as the "
+                               "last layer of a SequentialEx")
+        if x.ndim != 4 or x.shape[1] != 3 or tuple(orig.shape) != tuple(x.shape):
+            raise ValueError(f"ColourGatedMerge: expected the correction and the input as RGB "
+                             f"batches (N, 3, H, W) of one shape, got {tuple(x.shape)} and "
+                             f"{tuple(orig.shape)}")
+        mean, std, luma = (b.to(dtype=x.dtype) for b in (self.mean, self.std, self.luma))
+        pixels = orig * std + mean
+        change = x * std
+        brightness = (change * luma).sum(1, keepdim=True)
+        colour = (pixels - (pixels * luma).sum(1, keepdim=True)).abs().max(1, keepdim=True)[0]
+        gate = (colour / self.tau).clamp(max=1.0)
+        return (pixels + brightness + (change - brightness) * gate - mean) / std
+
+    def extra_repr(self):
+        return f"stats={self.stats}, tau={self.tau}"
+
+
+def _stats_pair(stats, caller):
+    """``stats`` as two lists of 3 floats (mean, std), or a clear error."""
+    try:
+        mean, std = ([float(v) for v in row] for row in stats)
+    except (TypeError, ValueError):
+        mean = std = None
+    if mean is None or len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+        raise ValueError(f"{caller}: expected the normalisation statistics as (mean, std), three "
+                         f"numbers each (std > 0), e.g. imagenet_stats; got {stats!r}")
+    return mean, std
+
+
 def _zero_last_conv(layer):
     """Make a final ``conv_layer`` output exactly zero at the start: its batchnorm's weight 0
     when it has one, else the conv's weight (weight norm: its lengths g) and bias 0."""
@@ -152,7 +226,9 @@ class DynamicUnet(SequentialEx):
     the enlarged low-resolution image, so training starts from bicubic instead of from noise
     (measured in PyTorch on a 2-core CPU: from scratch in 5 minutes fastai's head only reached
     bicubic, the residual head gained ~0.5 dB).  Needs ``n_classes`` equal to the
-    input's channels, and no ``y_range`` (the sum is not squashed).
+    input's channels, and no ``y_range`` (the sum is not squashed).  ``keep_grey=stats`` (beyond
+    fastai; needs ``residual=True`` and RGB): the sum is a :class:`ColourGatedMerge` for images
+    normalised with ``stats``, so a grey input gives a grey output.
 
     The skips are read through forward hooks on the encoder, *not detached* (fastai 1.0.61),
     so gradients flow through them into the encoder; the lesson's fastai 1.0.37 detached them,
@@ -162,7 +238,7 @@ class DynamicUnet(SequentialEx):
 
     def __init__(self, encoder, n_classes, img_size=(256, 256), blur=False, blur_final=True,
                  self_attention=False, y_range=None, last_cross=True, bottle=False,
-                 residual=False, blur_last_shuffle=False, **kwargs):
+                 residual=False, blur_last_shuffle=False, keep_grey=None, **kwargs):
         imsize = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         if len(imsize) != 2:
             raise ValueError(f"DynamicUnet: img_size must be (height, width), got {img_size!r}")
@@ -177,6 +253,12 @@ class DynamicUnet(SequentialEx):
         if residual and n_classes != n_in:
             raise ValueError(f"DynamicUnet(residual=True) adds the input to the output: "
                              f"n_classes must equal the input's {n_in} channels, got {n_classes}")
+        if keep_grey is not None:
+            if not residual or n_classes != 3:
+                raise ValueError("DynamicUnet(keep_grey=...) gates the colour of the residual "
+                                 "head's correction: it needs residual=True and RGB images "
+                                 f"(n_classes 3), got residual={residual}, n_classes={n_classes}")
+            keep_grey = [list(row) for row in _stats_pair(keep_grey, "DynamicUnet(keep_grey)")]
         sfs_szs = model_sizes(encoder, size=imsize)
         sfs_idxs = list(reversed(_get_sfs_idxs(sfs_szs)))
         if not sfs_idxs:
@@ -217,7 +299,9 @@ class DynamicUnet(SequentialEx):
             layers.append(SigmoidRange(*y_range))
         if residual:
             _zero_last_conv(final_conv)
-            layers.append(MergeLayer(dense=False))  # x + x.orig: the input added back
+            # x + x.orig: the input added back (its colour gated with keep_grey)
+            layers.append(MergeLayer(dense=False) if keep_grey is None
+                          else ColourGatedMerge(keep_grey))
         super().__init__(*layers)
         self.sfs = sfs
         # What the decoder was built with, so that a saved model can be rebuilt around its
@@ -226,7 +310,7 @@ class DynamicUnet(SequentialEx):
                         "blur_final": blur_final, "self_attention": self_attention,
                         "y_range": None if y_range is None else list(y_range),
                         "last_cross": last_cross, "bottle": bottle, "residual": residual,
-                        "blur_last_shuffle": blur_last_shuffle,
+                        "blur_last_shuffle": blur_last_shuffle, "keep_grey": keep_grey,
                         **{k: getattr(v, "name", v) for k, v in kwargs.items()}}
         self.train()  # a new model trains (the dummy pass left parts in eval mode)
 
