@@ -53,7 +53,7 @@ from minitorch.vision.models.unet import DynamicUnet  # noqa: E402
 from minitorch.vision.superres import (  # noqa: E402
     TRAIN_PHOTOS, VALID_PHOTOS, SuperresEval, crappify_to_folders, open_photo, predictor,
     save_generator)
-from tests.torch_twins import BETA2, one_cycle  # noqa: E402
+from tests.torch_twins import BETA2, one_cycle, torch_colour_gated_merge  # noqa: E402
 
 from bench_superres import TorchFeatureLoss, torch_unet, torch_vgg  # noqa: E402
 
@@ -73,26 +73,17 @@ class LumaFeatureLoss(TorchFeatureLoss):
 
 
 class ColourGate(torch.nn.Module):
-    """Around a residual U-Net: its correction split into a brightness change (the same for R, G
-    and B) and a colour change, the colour change scaled by how colourful the input is there
-    (min(1, chroma / tau), chroma the largest |channel − luminance|, in [0, 1] pixels): on a
-    grey input only the brightness changes."""
+    """Around the residual U-Net, minitorch's ``keep_grey`` head (``ColourGatedMerge``): the
+    correction's colour let through only where the input has colour (min(1, colour / tau));
+    ``kernel`` > 1: the input's colour taken as its max over that window."""
 
     def __init__(self, unet, tau, kernel=1):
         super().__init__()
         self.unet, self.tau, self.kernel = unet, tau, kernel
 
     def forward(self, x):
-        mean, std = torch.from_numpy(MEAN), torch.from_numpy(STD)
-        luma_w = torch.from_numpy(LUMA)
-        pixels = x * std + mean
-        change = (self.unet(x) - x) * std
-        bright = (change * luma_w).sum(1, keepdim=True)
-        chroma = (pixels - (pixels * luma_w).sum(1, keepdim=True)).abs().amax(1, keepdim=True)
-        if self.kernel > 1:  # the most colourful pixel nearby: colour may come back under a stroke
-            chroma = torch.nn.functional.max_pool2d(chroma, self.kernel, 1, self.kernel // 2)
-        gate = (chroma / self.tau).clamp(max=1)
-        return (pixels + bright + (change - bright) * gate - mean) / std
+        return torch_colour_gated_merge(self.unet(x) - x, x, (MEAN.ravel().tolist(),
+                                        STD.ravel().tolist()), self.tau, self.kernel)
 
 
 def read_pairs(root, size=64):

@@ -11,20 +11,21 @@ import pytest
 from PIL import Image
 
 import minitorch
-from minitorch.vision import NormType, PixelShuffle_ICNR
+from minitorch.vision import MergeLayer, NormType, PixelShuffle_ICNR, imagenet_stats
 from minitorch.vision.crappify import validation_pairs
 from minitorch.vision.evaluate_superres import centred, main
 from minitorch.vision.learner import create_body
 from minitorch.vision.models import DynamicUnet, small16
+from minitorch.vision.models.unet import ColourGatedMerge
 from minitorch.vision.superres import (
     SuperresEval, crappify_to_folders, load_generator, open_photo, pil_to_pixels, predictor,
     results_tables, save_generator, superres_data)
 
 
-def unet(norm_type=NormType.Batch, blur=False, size=32, blur_last_shuffle=False):
+def unet(norm_type=NormType.Batch, blur=False, size=32, blur_last_shuffle=False, keep_grey=None):
     minitorch.manual_seed(0)
     return DynamicUnet(create_body(small16), 3, (size, size), norm_type=norm_type, blur=blur,
-                       residual=True, blur_last_shuffle=blur_last_shuffle)
+                       residual=True, blur_last_shuffle=blur_last_shuffle, keep_grey=keep_grey)
 
 
 def test_crappify_to_folders_writes_the_pairs_and_the_boxes(tmp_path):
@@ -53,11 +54,12 @@ def test_crappify_to_folders_writes_the_pairs_and_the_boxes(tmp_path):
     assert len(data.valid_ds) == 2
 
 
-@pytest.mark.parametrize("norm_type, blur, blur_last_shuffle", [
-    (NormType.Batch, False, False), (NormType.Weight, True, False), (NormType.Weight, True, True)])
+@pytest.mark.parametrize("norm_type, blur, blur_last_shuffle, keep_grey", [
+    (NormType.Batch, False, False, None), (NormType.Weight, True, False, None),
+    (NormType.Weight, True, True, None), (NormType.Weight, True, True, imagenet_stats)])
 def test_a_saved_generator_is_rebuilt_with_the_same_outputs(tmp_path, norm_type, blur,
-                                                            blur_last_shuffle):
-    model = unet(norm_type, blur, blur_last_shuffle=blur_last_shuffle)
+                                                            blur_last_shuffle, keep_grey):
+    model = unet(norm_type, blur, blur_last_shuffle=blur_last_shuffle, keep_grey=keep_grey)
     with minitorch.no_grad():  # give the last conv something to do (it starts at zero)
         for p in model.parameters():
             p.add_(0.01)
@@ -67,6 +69,7 @@ def test_a_saved_generator_is_rebuilt_with_the_same_outputs(tmp_path, norm_type,
     assert again.options["norm_type"] == norm_type.name and again.options["blur"] == blur
     shuffles = [m for m in again.layers if isinstance(m, PixelShuffle_ICNR)]
     assert [m.do_blur for m in shuffles] == [blur_last_shuffle]  # the one up to the input's size
+    assert isinstance(again.layers[-1], MergeLayer if keep_grey is None else ColourGatedMerge)
     x = np.random.default_rng(0).uniform(0, 1, (2, 3, 48, 40)).astype(np.float32)
     np.testing.assert_array_equal(predictor(again)(x), predictor(model)(x))
     assert not again.training

@@ -19,8 +19,9 @@ from minitorch.nn import functional as F
 from minitorch.vision import (
     DynamicUnet, ImageImageList, NormType, SelfAttention, conv_layer, create_body, resnet18, resnet34,
     imagenet_stats, small_encoder, unet_learner)
+from minitorch.vision.models.unet import ColourGatedMerge
 from torch_compare import check
-from torch_twins import TorchMerge, TorchSequentialEx
+from torch_twins import TorchMerge, TorchSequentialEx, torch_colour_gated_merge
 
 
 def n_params(model):
@@ -404,3 +405,71 @@ def test_tiny_unet_matches_fastais_in_torch(norm, blur, blur_last_shuffle, size)
         ("encoder's first conv", first.weight, twin.layers[0][0][0].weight),
         ("block conv1", getattr(model.layers[4].conv1[0], param),
          getattr(twin.layers[4].conv1[0], param))])
+
+
+# ---- keep_grey: the residual head's colour gated by the input's ----------------------------------
+def grey_faint_and_colourful_pixels(rng, shape):
+    """Pixels in [0, 1] (N, 3, H, W): a third grey, a third with colour below tau (0.03), a third
+    colourful — the gate shut, half open and open."""
+    grey = rng.uniform(0.1, 0.9, (shape[0], 1, *shape[2:])).repeat(3, 1)
+    amount = rng.choice([0.0, 0.01, 0.2], size=(shape[0], 1, *shape[2:]))
+    return np.clip(grey + amount * rng.standard_normal(shape), 0, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_colour_gated_merge_matches_torch(dtype):
+    rng = np.random.default_rng(0)
+    mean, std = (np.array(v).reshape(1, 3, 1, 1) for v in imagenet_stats)
+    orig = ((grey_faint_and_colourful_pixels(rng, (2, 3, 6, 7)) - mean) / std).astype(dtype)
+    x = (0.3 * rng.standard_normal((2, 3, 6, 7))).astype(dtype)
+    merge = ColourGatedMerge(imagenet_stats)
+
+    def ours(x):
+        x.orig = minitorch.tensor(orig)  # as SequentialEx hands it over: the input is data
+        return merge(x)
+
+    check(ours, lambda x: torch_colour_gated_merge(x, torch.from_numpy(orig), imagenet_stats,
+                                                   0.03), [x])
+
+
+def test_keep_grey_keeps_a_grey_photo_grey_and_changes_nothing_else():
+    """With every weight moved off its start (the last conv no longer zero), a grey batch comes out
+    grey (R = G = B to float32's rounding) yet changed, and a colourful one exactly as the plain
+    residual head gives it."""
+    def build(keep_grey):
+        minitorch.manual_seed(0)
+        return DynamicUnet(small_encoder(channels=(8, 16)), 3, (16, 16), blur=True,
+                           norm_type=NormType.Weight, residual=True, keep_grey=keep_grey).eval()
+    gated, plain = build(imagenet_stats), build(None)
+    with minitorch.no_grad():
+        for p in gated.parameters():
+            p.add_(0.01)
+    plain.load_state_dict(gated.state_dict())
+    mean, std = (np.array(v, np.float32).reshape(1, 3, 1, 1) for v in imagenet_stats)
+    rng = np.random.default_rng(0)
+    grey = rng.uniform(0, 1, (2, 1, 16, 16)).repeat(3, 1).astype(np.float32)
+    with minitorch.no_grad():
+        out = gated(minitorch.tensor((grey - mean) / std)).numpy() * std + mean
+    assert np.abs(out.max(1) - out.min(1)).max() < 1e-5  # grey
+    assert np.abs(out - grey).mean() > 0.01               # but changed
+    vivid = np.stack([rng.uniform(0.6, 1, (2, 16, 16)), rng.uniform(0, 0.3, (2, 16, 16)),
+                      rng.uniform(0.3, 0.6, (2, 16, 16))], 1).astype(np.float32)  # colour ≥ 0.1
+    x = minitorch.tensor((vivid - mean) / std)
+    with minitorch.no_grad():
+        np.testing.assert_allclose(gated(x).numpy(), plain(x).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_keep_grey_is_refused_where_it_cannot_work():
+    with pytest.raises(ValueError, match="residual=True and RGB"):
+        DynamicUnet(small_encoder(channels=(8, 16)), 3, (16, 16), keep_grey=imagenet_stats)
+    with pytest.raises(ValueError, match=r"normalisation statistics as \(mean, std\)"):
+        DynamicUnet(small_encoder(channels=(8, 16)), 3, (16, 16), residual=True,
+                    keep_grey=([0.5, 0.5], [0.2, 0.2]))
+    with pytest.raises(ValueError, match="tau"):
+        ColourGatedMerge(imagenet_stats, tau=0)
+    with pytest.raises(RuntimeError, match="x.orig"):
+        ColourGatedMerge(imagenet_stats)(minitorch.randn(1, 3, 4, 4))
+    x = minitorch.randn(1, 1, 4, 4)
+    x.orig = minitorch.randn(1, 1, 4, 4)
+    with pytest.raises(ValueError, match=r"RGB batches \(N, 3, H, W\)"):
+        ColourGatedMerge(imagenet_stats)(x)

@@ -7,7 +7,8 @@ the notebook ``lesson7-resnet-mnist`` (the recipe).
 
 * ``TorchSequentialEx`` and ``TorchMerge`` — fastai's ``SequentialEx`` and ``MergeLayer`` (the
   residual and dense blocks, the U-Net's skips) in torch: the one home of these twins, which
-  ``tests/test_unet.py`` and ``benchmarks/bench_superres.py`` use too;
+  ``tests/test_unet.py`` and ``benchmarks/bench_superres.py`` use too; and
+  ``torch_colour_gated_merge``, the U-Net's ``keep_grey`` head;
 * ``torch_model(name)`` — model A, B or C from torch's own modules, with minitorch's parameter
   names, so ``torch_model(n).load_state_dict(minitorch_model.state_dict())`` works.
 * ``fit_one_cycle_torch`` — fastai v1's recipe in a plain loop: ``torch.optim.Adam`` with betas
@@ -71,6 +72,22 @@ class TorchMerge(torch.nn.Module):
 
     def forward(self, x):
         return torch.cat([x, x.orig], 1) if self.dense else x + x.orig
+
+
+def torch_colour_gated_merge(x, orig, stats, tau, kernel=1):
+    """minitorch's ColourGatedMerge (``DynamicUnet(keep_grey=stats)``) written again from its
+    docstring: ``orig`` + the correction ``x``, the correction's colour scaled by
+    min(1, the input's colour / tau).  ``kernel`` > 1 (an experiment of
+    ``benchmarks/superres_in_torch.py``, not minitorch's): the colour's max over that window."""
+    mean, std = (torch.tensor(v, dtype=x.dtype).view(1, 3, 1, 1) for v in stats)
+    luma = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype).view(1, 3, 1, 1)
+    pixels, change = orig * std + mean, x * std
+    brightness = (change * luma).sum(1, keepdim=True)
+    colour = (pixels - (pixels * luma).sum(1, keepdim=True)).abs().amax(1, keepdim=True)
+    if kernel > 1:
+        colour = torch.nn.functional.max_pool2d(colour, kernel, 1, kernel // 2)
+    gate = (colour / tau).clamp(max=1)
+    return (pixels + brightness + (change - brightness) * gate - mean) / std
 
 
 # ---- the lesson's models -------------------------------------------------------------------------
