@@ -118,11 +118,11 @@ class ColourGatedMerge(nn.Module):
 
     A U-Net's three output channels are free, so a correction made for a grey input is never
     exactly the same in R, G and B: the lesson's U-Nets added 0.6 (MSE) and 1.6 (feature loss)
-    grey levels of colour to grey photos, and neither grey training tiles, nor pairs turned
-    partly grey, nor one normalisation for all channels, nor a colour-blind VGG16 in the feature
-    loss brought it under 1.2 (lessons/README.md, "A grey photo stays grey").  So the head is
-    built to keep it.  In pixels — the input ``p = orig · std + mean``, the correction
-    ``c = x · std``::
+    grey levels of colour to grey photos, and in PyTorch's twin of the lesson neither grey
+    training tiles, nor pairs turned partly grey, nor one normalisation for all channels, nor a
+    colour-blind VGG16 in the feature loss brought it under 1.2 (lessons/README.md, "A grey
+    photo stays grey").  So the head is built to keep it.  In pixels — the input
+    ``p = orig · std + mean``, the correction ``c = x · std``::
 
         brightness   b = Y(c) = 0.299 c_R + 0.587 c_G + 0.114 c_B   (the same in R, G and B)
         colour       c − b                                           (no brightness of its own)
@@ -131,8 +131,12 @@ class ColourGatedMerge(nn.Module):
 
     Where the input's colour is at least ``tau`` (0.03: 7.7 grey levels from its luminance) the
     head is ``orig + x`` exactly; on grey input it adds ``b`` to all three channels.  The gate
-    depends on the input only, so the gradient into the U-Net is dL/dc = the brightness part of
-    dL/dout spread over R, G, B plus g times its colour part (autograd works it out).
+    depends on the input only, so for the U-Net's correction the head is linear: with w the
+    luminance weights, out_j = p_j + g c_j + (1 − g) Σ_k w_k c_k, hence (per pixel)
+
+        dL/dc_k = g · dL/dout_k + (1 − g) · w_k · Σ_j dL/dout_j
+
+    — the whole gradient where the input is colourful, only its brightness where it is grey.
     """
 
     def __init__(self, stats, tau=0.03):
