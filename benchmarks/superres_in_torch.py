@@ -59,6 +59,7 @@ from bench_superres import TorchFeatureLoss, torch_unet, torch_vgg  # noqa: E402
 
 IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 MEAN, STD = (np.array(v, np.float32).reshape(1, 3, 1, 1) for v in IMAGENET)
+LUMA = np.array([0.299, 0.587, 0.114], np.float32).reshape(1, 3, 1, 1)  # PIL's "L"
 FEAT_WGTS = [0.035, 0.125, 0.035]  # the lesson's feature-loss layer weights
 
 
@@ -101,9 +102,6 @@ def dihedral(image, k):
     """The k-th of the 8 flips and quarter turns of an (H, W, C) image."""
     image = image[:, ::-1] if k >= 4 else image
     return np.rot90(image, k % 4)
-
-
-LUMA = np.array([0.299, 0.587, 0.114], np.float32).reshape(1, 3, 1, 1)  # PIL's "L"
 
 
 def desaturate(x, y, share, rng):
@@ -182,7 +180,8 @@ def run(args, epochs, data, evaluation, bicubic):
         loss = (LumaFeatureLoss if args.feat_luma else TorchFeatureLoss)(torch_vgg(), FEAT_WGTS)
         if args.grey_stats:  # the VGG input map from these statistics
             mean = torch.tensor([122.67892, 116.66877, 104.00699]).view(1, 3, 1, 1)
-            loss.scale, loss.shift = torch.from_numpy(STD) * 255, torch.from_numpy(MEAN) * 255 - mean
+            loss.scale = torch.from_numpy(STD) * 255
+            loss.shift = torch.from_numpy(MEAN) * 255 - mean
         curve += fit(model, data, args.feat_epochs, 1e-3, 1e-3, loss, rng, evaluation,
                      desaturate_share=args.desaturate)
     result = evaluation.measure(torch_predictor(model))
@@ -193,12 +192,13 @@ def run(args, epochs, data, evaluation, bicubic):
             f"{f'_gate{args.colour_gate:g}k{args.gate_kernel}' if args.colour_gate else ''}"
             f"_s{args.seed}")
     row = dict(name=name, epochs=epochs, feat_epochs=args.feat_epochs, tiles=args.tiles,
-               grey_tiles=args.grey, desaturate=args.desaturate, channels=args.channels, seed=args.seed, pairs=len(data[0]),
+               grey_tiles=args.grey, desaturate=args.desaturate, channels=args.channels,
+               seed=args.seed, pairs=len(data[0]),
                parameters=sum(p.numel() for p in model.parameters()),
                cpu_s=round(time.process_time() - cpu), wall_s=round(time.time() - wall),
                gain_out=round(result["psnr_out"] - bicubic["psnr_out"], 3),
                **{k: round(v, 4) for k, v in result.items()}, curve_psnr_out=curve)
-    if args.save and not args.colour_gate:
+    if args.save and not (args.colour_gate or args.grey_stats):  # minitorch's U-Net as the lesson's
         mt_model.load_state_dict({k: v.detach().numpy() for k, v in model.state_dict().items()})
         if tuple(args.channels) == (16, 32, 64, 128):  # the encoder save_generator knows
             save_generator(mt_model, Path(args.save) / f"{name}.npz", "small16")

@@ -133,13 +133,14 @@ GAPS = {"U-Net, MSE": [], "U-Net, feature loss": []}
 # training learns the correction.  `keep_grey=imagenet_stats` lets the correction's colour
 # through only where the input has colour: a grey photo stays grey (with three free output
 # channels the U-Nets added 0.6 and 1.6 grey levels of colour to grey photos, whatever the
-# data or the loss; `lessons/README.md`, "A grey photo stays grey").  `blur=True` blurs the pixel shuffle of every decoder block,
-# but fastai never blurs the one after them that brings the decoder up to the input's size —
-# the only shuffle that writes at the output's resolution, where its four sub-kernels drifting
-# apart is a 2-pixel checkerboard.  The feature loss rewards that texture: without the blur the
-# feature-loss U-Net's checkerboard grew from 0.4 to 3.8 and 6.2 times the photos' own (two
-# draws) over its 468 steps; `blur_last_shuffle=True` kept it at 0.2 (`lessons/README.md`,
-# "Where the checkerboard comes from").  The trained U-Net is saved for `evaluate_superres`.
+# data or the loss; `lessons/README.md`, "A grey photo stays grey").  `blur=True` blurs the
+# pixel shuffle of every decoder block, but fastai never blurs the one after them that brings
+# the decoder up to the input's size — the only shuffle that writes at the output's
+# resolution, where its four sub-kernels drifting apart is a 2-pixel checkerboard.  The feature
+# loss rewards that texture: without the blur the feature-loss U-Net's checkerboard grew from
+# 0.4 to 3.8 and 6.2 times the photos' own (two draws) over its 468 steps;
+# `blur_last_shuffle=True` kept it at 0.2 (`lessons/README.md`, "Where the checkerboard comes
+# from").  The trained U-Net is saved for `evaluate_superres`.
 
 # %%
 start = time.time()
