@@ -432,6 +432,23 @@ def test_colour_gated_merge_matches_torch(dtype):
                                                    0.03), [x])
 
 
+def test_colour_gated_merge_gradcheck():
+    """Finite differences agree with the backward, and the backward can be differentiated again
+    (the head is linear in the correction: its second derivatives are zero)."""
+    rng = np.random.default_rng(1)
+    mean, std = (np.array(v).reshape(1, 3, 1, 1) for v in imagenet_stats)
+    orig = minitorch.tensor((grey_faint_and_colourful_pixels(rng, (1, 3, 4, 5)) - mean) / std)
+    merge = ColourGatedMerge(imagenet_stats)
+
+    def head(x):
+        x.orig = orig
+        return merge(x)
+
+    x = minitorch.tensor(0.3 * rng.standard_normal((1, 3, 4, 5)), requires_grad=True)
+    assert minitorch.gradcheck(head, [x])
+    assert minitorch.gradgradcheck(head, [x])
+
+
 def test_keep_grey_keeps_a_grey_photo_grey_and_changes_nothing_else():
     """With every weight moved off its start (the last conv no longer zero), a grey batch comes out
     grey (R = G = B to float32's rounding) yet changed, and a colourful one exactly as the plain
