@@ -55,10 +55,9 @@ from minitorch.vision.superres import (  # noqa: E402
     save_generator)
 from tests.torch_twins import BETA2, one_cycle, torch_colour_gated_merge  # noqa: E402
 
-from bench_superres import TorchFeatureLoss, torch_unet, torch_vgg  # noqa: E402
+from bench_superres import STATS, TorchFeatureLoss, torch_unet, torch_vgg  # noqa: E402
 
-IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
-MEAN, STD = (np.array(v, np.float32).reshape(1, 3, 1, 1) for v in IMAGENET)
+MEAN, STD = (np.array(v, np.float32).reshape(1, 3, 1, 1) for v in STATS)  # ImageNet's
 LUMA = np.array([0.299, 0.587, 0.114], np.float32).reshape(1, 3, 1, 1)  # PIL's "L"
 FEAT_WGTS = [0.035, 0.125, 0.035]  # the lesson's feature-loss layer weights
 
@@ -233,7 +232,7 @@ def main():
     torch.set_num_threads(args.threads)
     if args.grey_stats:  # one mean and one deviation for all three channels: grey stays grey
         global MEAN, STD
-        MEAN, STD = (np.full((1, 3, 1, 1), np.mean(v), np.float32) for v in IMAGENET)
+        MEAN, STD = (np.full((1, 3, 1, 1), np.mean(v), np.float32) for v in STATS)
     root = Path(args.data) / f"t{args.tiles}_g{args.grey:g}_s{args.seed}"
     if not (root / "boxes.json").exists():
         crappify_to_folders(root, TRAIN_PHOTOS, tiles_per_photo=args.tiles,

@@ -48,6 +48,7 @@ from minitorch.tensor import tensor
 from minitorch.vision.layers import (
     MergeLayer, NormType, PixelShuffle_ICNR, SequentialEx, SigmoidRange, batchnorm_2d, conv_layer,
     relu, res_block)
+from minitorch.vision.quality import LUMA  # Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601)
 
 
 def _get_sfs_idxs(sizes):
@@ -106,9 +107,6 @@ class ResizeToInput(nn.Module):
                                "a SequentialEx")
         size = tuple(orig.shape[-2:])
         return x if tuple(x.shape[-2:]) == size else F.interpolate(x, size=size, mode="nearest")
-
-
-LUMA = (0.299, 0.587, 0.114)  # Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601), as quality.py
 
 
 class ColourGatedMerge(nn.Module):
