@@ -3,8 +3,8 @@ from the same weights, the same data and recipe — and then for longer, on more
 how much can this U-Net gain outside the number's box on the lesson's validation crops at all?
 
 Usage:  python benchmarks/superres_in_torch.py [--epochs 5 20 80] [--tiles 32] [--grey 0.25]
-            [--channels 16 32 64 128] [--desaturate 0] [--feat-epochs 0] [--threads 1] [--seed 0]
-            [--data DIR] [--save DIR] [--out runs.jsonl]
+            [--channels 16 32 64 128] [--desaturate 0] [--feat-epochs 0] [--feat-wgts W W W]
+            [--feat-lr 1e-3] [--threads 1] [--seed 0] [--data DIR] [--save DIR] [--out runs.jsonl]
 
 The target of the lesson (issue 21) is +0.7 dB over bicubic outside the number's box for the MSE
 U-Net; the lesson reaches about +0.1 in its 5 epochs.  This asks whether that is the budget or
@@ -27,7 +27,8 @@ checkerboard, the colour added to grey).
   target by the same random factor (``desaturate``) — beside ``--grey``'s fixed grey tiles, a
   way to teach that the colour out follows the colour in.
 * ``--feat-epochs N``: then N epochs with the feature loss (``bench_superres.py``'s
-  ``TorchFeatureLoss``, the lesson's layer weights 0.035, 0.125, 0.035), one cycle at 1e-3.
+  ``TorchFeatureLoss``, the layer weights ``--feat-wgts``, by default the lesson's), one cycle
+  at ``--feat-lr`` (1e-3).
 * ``--save DIR``: each trained U-Net copied back into the minitorch model and saved with
   ``save_generator`` (``python -m minitorch.vision.evaluate_superres DIR/<name>.npz ...``), and
   measured once more through minitorch's own predictor: the two measurements must agree.
@@ -59,7 +60,7 @@ from bench_superres import STATS, TorchFeatureLoss, torch_unet, torch_vgg  # noq
 
 MEAN, STD = (np.array(v, np.float32).reshape(1, 3, 1, 1) for v in STATS)  # ImageNet's
 LUMA = np.array([0.299, 0.587, 0.114], np.float32).reshape(1, 3, 1, 1)  # PIL's "L"
-FEAT_WGTS = [0.035, 0.125, 0.035]  # the lesson's feature-loss layer weights
+FEAT_WGTS = [0.00875, 0.03125, 0.00875]  # the lesson's feature-loss layer weights
 
 
 class LumaFeatureLoss(TorchFeatureLoss):
@@ -176,21 +177,26 @@ def run(args, epochs, data, evaluation, bicubic):
     curve = fit(model, data, epochs, 3e-3, 1e-3, torch.nn.functional.mse_loss, rng, evaluation,
                 desaturate_share=args.desaturate)
     if args.feat_epochs:
-        loss = (LumaFeatureLoss if args.feat_luma else TorchFeatureLoss)(torch_vgg(), FEAT_WGTS)
+        loss_class = LumaFeatureLoss if args.feat_luma else TorchFeatureLoss
+        loss = loss_class(torch_vgg(), args.feat_wgts)
         if args.grey_stats:  # the VGG input map from these statistics
             mean = torch.tensor([122.67892, 116.66877, 104.00699]).view(1, 3, 1, 1)
             loss.scale = torch.from_numpy(STD) * 255
             loss.shift = torch.from_numpy(MEAN) * 255 - mean
-        curve += fit(model, data, args.feat_epochs, 1e-3, 1e-3, loss, rng, evaluation,
+        curve += fit(model, data, args.feat_epochs, args.feat_lr, 1e-3, loss, rng, evaluation,
                      desaturate_share=args.desaturate)
     result = evaluation.measure(torch_predictor(model))
+    wgts = "-".join(f"{w:g}" for w in args.feat_wgts)
     name = (f"torch_c{args.channels[0]}_t{args.tiles}_g{args.grey:g}_e{epochs}"
             f"{f'_f{args.feat_epochs}' if args.feat_epochs else ''}"
+            f"{'' if args.feat_wgts == FEAT_WGTS else f'_w{wgts}'}"
+            f"{'' if args.feat_lr == 1e-3 else f'_flr{args.feat_lr:g}'}"
             f"{f'_d{args.desaturate:g}' if args.desaturate else ''}"
             f"{'_luma' if args.feat_luma else ''}{'_greystats' if args.grey_stats else ''}"
             f"{f'_gate{args.colour_gate:g}k{args.gate_kernel}' if args.colour_gate else ''}"
             f"_s{args.seed}")
-    row = dict(name=name, epochs=epochs, feat_epochs=args.feat_epochs, tiles=args.tiles,
+    row = dict(name=name, epochs=epochs, feat_epochs=args.feat_epochs, feat_wgts=args.feat_wgts,
+               feat_lr=args.feat_lr, tiles=args.tiles,
                grey_tiles=args.grey, desaturate=args.desaturate, channels=args.channels,
                seed=args.seed, pairs=len(data[0]),
                parameters=sum(p.numel() for p in model.parameters()),
@@ -215,6 +221,10 @@ def main():
     parser.add_argument("--desaturate", type=float, default=0.0,
                         help="share of pairs moved toward grey by a random factor, each batch")
     parser.add_argument("--feat-epochs", type=int, default=0)
+    parser.add_argument("--feat-wgts", type=float, nargs=3, default=FEAT_WGTS,
+                        help="the feature loss's layer weights (the lesson's by default)")
+    parser.add_argument("--feat-lr", type=float, default=1e-3,
+                        help="the feature stage's one-cycle learning rate")
     parser.add_argument("--feat-luma", action="store_true",
                         help="the feature loss's VGG16 sees the luminance only")
     parser.add_argument("--colour-gate", type=float, default=0.0,
