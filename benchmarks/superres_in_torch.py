@@ -34,7 +34,8 @@ checkerboard, the colour added to grey).
   measured once more through minitorch's own predictor: the two measurements must agree.
 
 Each run prints one JSON line (also appended to ``--out``): the settings, CPU and wall seconds,
-the measures at the end and PSNR outside the box after every epoch.
+the measures at the end (with ``--feat-epochs``, also the MSE U-Net's gain and sharpness before
+the feature stage) and PSNR outside the box after every epoch.
 """
 import argparse
 import json
@@ -176,7 +177,11 @@ def run(args, epochs, data, evaluation, bicubic):
     cpu, wall = time.process_time(), time.time()
     curve = fit(model, data, epochs, 3e-3, 1e-3, torch.nn.functional.mse_loss, rng, evaluation,
                 desaturate_share=args.desaturate)
+    before_feat = {}
     if args.feat_epochs:
+        mse = evaluation.measure(torch_predictor(model))   # the MSE U-Net, for comparison
+        before_feat = dict(mse_gain_out=round(mse["psnr_out"] - bicubic["psnr_out"], 3),
+                           mse_sharpness=round(mse["sharpness"], 4))
         loss_class = LumaFeatureLoss if args.feat_luma else TorchFeatureLoss
         loss = loss_class(torch_vgg(), args.feat_wgts)
         if args.grey_stats:  # the VGG input map from these statistics
@@ -202,7 +207,8 @@ def run(args, epochs, data, evaluation, bicubic):
                parameters=sum(p.numel() for p in model.parameters()),
                cpu_s=round(time.process_time() - cpu), wall_s=round(time.time() - wall),
                gain_out=round(result["psnr_out"] - bicubic["psnr_out"], 3),
-               **{k: round(v, 4) for k, v in result.items()}, curve_psnr_out=curve)
+               **{k: round(v, 4) for k, v in result.items()}, **before_feat,
+               curve_psnr_out=curve)
     if args.save and not (args.colour_gate or args.grey_stats):  # minitorch's U-Net as the lesson's
         mt_model.load_state_dict({k: v.detach().numpy() for k, v in model.state_dict().items()})
         if tuple(args.channels) == (16, 32, 64, 128):  # the encoder save_generator knows

@@ -7,7 +7,7 @@
 # (MSE), then with the *feature loss*: prediction and target go through a pretrained, frozen
 # VGG16 and the loss compares what its layers see, and their gram matrices (texture).
 #
-# What differs from the notebook, and why (2 shared CPU cores instead of a GPU, ~15 minutes;
+# What differs from the notebook, and why (2 shared CPU cores instead of a GPU, ~13 minutes;
 # the measurements behind each choice are in `lessons/README.md`, "Which recipe"):
 # * Data: 15 free photographs instead of the 7,390 pets (fetched from their packages on first
 #   use, `minitorch/vision/photos.py`); `chelsea.png` and `coffee.png` validate (fixed crops,
@@ -190,7 +190,8 @@ for wgts in (LESSON_WGTS, WGTS):
 # on a frozen pretrained encoder (`freeze()`, `pct_start=0.9`); here both halves come trained
 # from the MSE stage, so it goes straight to the notebook's unfrozen stage, with
 # discriminative learning rates (the encoder at lr/100), then to the larger size (96 px).  (A
-# frozen epoch first cost 4 more minutes and measured no better: `lessons/README.md`.)
+# frozen epoch first cost 4 more minutes and measured no better: `lessons/README.md`, "How
+# much feature loss".)
 # `LossMetrics` prints each term per epoch.
 
 # %%
