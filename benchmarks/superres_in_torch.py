@@ -7,7 +7,7 @@ Usage:  python benchmarks/superres_in_torch.py [--epochs 5 20 80] [--tiles 32] [
             [--feat-lr 1e-3] [--threads 1] [--seed 0] [--data DIR] [--save DIR] [--out runs.jsonl]
 
 The target of the lesson (issue 21) is +0.7 dB over bicubic outside the number's box for the MSE
-U-Net; the lesson reaches about +0.1 in its 5 epochs.  This asks whether that is the budget or
+U-Net; the lesson reaches about +0.1 in its 7 epochs.  This asks whether that is the budget or
 the task: each ``--epochs`` value is one run of ``fit_one_cycle(epochs, 3e-3)`` (wd 1e-3) from
 the same initial weights, measured after every epoch and at the end with the lesson's own
 ``SuperresEval`` (``minitorch/vision/superres.py``: PSNR and SSIM outside the box, in it, the
