@@ -45,7 +45,7 @@ some inputs instead of adding them into ``.grad``; it walks only the part of the
 leads to those inputs.  The default of ``retain_graph`` is ``create_graph``: a graph that was
 differentiated into a new graph is usually walked again.
 """
-import contextlib
+import functools
 
 from minitorch import backend
 from minitorch import tensor as _tensor_module  # tensor.py imports us; we need Tensor at call time
@@ -59,28 +59,53 @@ def is_grad_enabled():
     return _grad_enabled
 
 
-@contextlib.contextmanager
-def _grad_mode(mode):
-    """Record ops (True) or not (False) inside a ``with`` block, then restore the old mode."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, bool(mode)
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+class _GradMode:
+    """Record ops (``mode`` True) or not (False) inside a ``with`` block, then restore the old
+    mode.  Also a decorator, with or without parentheses, as torch 2's: ``@no_grad()`` and
+    ``@no_grad`` both turn recording off inside the function, each call in a fresh block."""
+    mode = True
+
+    def __new__(cls, func=None):
+        if func is None:                      # no_grad(): the context manager
+            return super().__new__(cls)
+        if not callable(func):
+            raise TypeError(f"{cls.__name__} takes no argument, or the function it decorates "
+                            f"(as @{cls.__name__}); got {type(func).__name__}")
+        return cls()(func)                    # @no_grad: the function, wrapped
+
+    def __enter__(self):
+        global _grad_enabled
+        # a stack, not one slot: the same object may be entered again inside its own block
+        self.__dict__.setdefault("previous", []).append(_grad_enabled)
+        _grad_enabled = self.mode
+        return self
+
+    def __exit__(self, *exception):
+        global _grad_enabled
+        _grad_enabled = self.previous.pop()
+        return False
+
+    def __call__(self, func):
+        @functools.wraps(func)
+        def in_this_mode(*args, **kwargs):
+            with type(self)():
+                return func(*args, **kwargs)
+        return in_this_mode
 
 
-def no_grad():
+class no_grad(_GradMode):
     """``with minitorch.no_grad():`` computes without recording a graph (evaluation, updates).
 
-    Also a decorator: ``@minitorch.no_grad()`` above a function turns recording off inside it.
+    Also a decorator: ``@minitorch.no_grad()`` (or ``@minitorch.no_grad``) above a function
+    turns recording off inside it.
     """
-    return _grad_mode(False)
+    mode = False
 
 
-def enable_grad():
-    """``with minitorch.enable_grad():`` records ops again inside a ``no_grad`` block."""
-    return _grad_mode(True)
+class enable_grad(_GradMode):
+    """``with minitorch.enable_grad():`` records ops again inside a ``no_grad`` block (also a
+    decorator, as ``no_grad``)."""
+    mode = True
 
 
 class set_grad_enabled:
@@ -407,7 +432,7 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
         if t._retains_grad:
             retained.setdefault(parent, {})[id(t)] = t
 
-    with _grad_mode(create_graph):  # record the ops of backward_graph; nothing else
+    with set_grad_enabled(create_graph):  # record the ops of backward_graph; nothing else
         for t, g in zip(roots, root_grads):
             deliver(t, g)
         ready = [node for node, count in uses.items() if count == 0]

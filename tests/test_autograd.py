@@ -117,6 +117,54 @@ def test_no_grad_records_nothing():
     assert minitorch.is_grad_enabled()
 
 
+@pytest.mark.parametrize("lib", [minitorch, torch], ids=["minitorch", "torch"])
+def test_grad_mode_decorators_with_and_without_parentheses(lib):
+    """torch 2 takes ``@torch.no_grad`` as well as ``@torch.no_grad()``; so do we."""
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+
+    @lib.no_grad
+    def bare(t):
+        assert not lib.is_grad_enabled()
+        return t * 2
+
+    @lib.no_grad()
+    def called(t):
+        return t * 2
+
+    @lib.enable_grad
+    def inside(t):
+        return t * 2
+
+    assert bare.__name__ == "bare"                       # functools.wraps keeps the name
+    assert not bare(x).requires_grad and not called(x).requires_grad
+    assert lib.is_grad_enabled() and (x * 2).requires_grad   # off inside the function only
+    with lib.no_grad():
+        assert inside(x).requires_grad and not (x * 2).requires_grad
+    manager = lib.no_grad()
+    for _ in range(2):                                   # one manager, used twice
+        with manager:
+            assert not (x * 2).requires_grad
+        assert lib.is_grad_enabled()
+
+
+def test_one_grad_mode_object_entered_inside_itself():
+    manager, x = minitorch.enable_grad(), leaf([1.0])
+    with minitorch.no_grad():
+        with manager:
+            with minitorch.no_grad():
+                with manager:
+                    assert (x * 2).requires_grad
+                assert not minitorch.is_grad_enabled()   # the inner exit restored its own mode
+            assert minitorch.is_grad_enabled()
+        assert not minitorch.is_grad_enabled()
+    assert minitorch.is_grad_enabled()
+
+
+def test_grad_mode_refuses_what_is_not_a_function():
+    with pytest.raises(TypeError, match="no_grad takes no argument.*got int"):
+        minitorch.no_grad(3)
+
+
 def test_grad_mode_as_a_decorator_and_as_a_call():
     x = leaf([1.0, 2.0])
 

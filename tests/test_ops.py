@@ -214,6 +214,21 @@ ROWS = [
     Row("gelu_tails", lambda lib, x: (nnF(lib).gelu(x * 12),
                                       nnF(lib).gelu(x * 12, approximate="tanh")),
         elementwise(min_side=1)),
+    Row("silu", lambda lib, x: nnF(lib).silu(x), elementwise()),
+    Row("silu_tails", lambda lib, x: nnF(lib).silu(x * 40), elementwise(min_side=1)),
+    Row("softplus", lambda lib, x: nnF(lib).softplus(x), elementwise()),
+    # β scales the input; a low threshold puts some of the inputs on the linear side
+    Row("softplus_beta_threshold", lambda lib, x, **kw: nnF(lib).softplus(x, **kw),
+        elementwise(beta=2.0, threshold=1.5), values=away_from_zero),
+    # far past the threshold (linear) and far below it (e^(βx) underflows): torch's values
+    Row("softplus_tails", lambda lib, x: nnF(lib).softplus(x * 60), elementwise(min_side=1),
+        values=away_from_zero),
+    Row("elu", lambda lib, x: nnF(lib).elu(x), elementwise(), values=away_from_zero),
+    Row("elu_alpha", lambda lib, x, **kw: nnF(lib).elu(x, **kw), elementwise(alpha=0.5),
+        values=away_from_zero),
+    # e^x of x ≪ 0 underflows and x ≫ 0 must not overflow the branch that is dropped
+    Row("elu_tails", lambda lib, x: nnF(lib).elu(x * 400), elementwise(min_side=1),
+        values=away_from_zero),
     Row("clamp", lambda lib, x, **kw: x.clamp(**kw),
         [fixed([(3, 4)], min=-0.25, max=0.75), fixed([(3, 4)], min=0.1),
          fixed([(3, 4)], max=-0.2), fixed([(0, 4)], min=0.0)], values=away_from_zero),

@@ -11,7 +11,7 @@ activations out of a network: fastai's ``Hook``, ``hook_outputs``, ``model_sizes
 from minitorch.nn.module import Module, Parameter, RemovableHandle, eval_mode  # noqa: F401
 from minitorch.nn import functional, hooks, init, utils  # noqa: F401
 from minitorch.nn.activation import (  # noqa: F401
-    GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh)
+    ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh)
 from minitorch.nn.containers import ModuleDict, ModuleList, Sequential  # noqa: F401
 from minitorch.nn.conv import Conv2d, ConvTranspose2d  # noqa: F401
 from minitorch.nn.dropout import Dropout, Dropout2d  # noqa: F401

@@ -13,7 +13,7 @@ forward and backward are written.  The few defined here are short compositions o
 from minitorch import backend
 from minitorch.autograd import no_grad
 from minitorch.ops.common import require_floating, require_same_dtype
-from minitorch.ops.activation import gelu  # noqa: F401
+from minitorch.ops.activation import elu, gelu, silu, softplus  # noqa: F401
 from minitorch.ops.conv import conv2d, conv_transpose2d, fold, unfold  # noqa: F401
 from minitorch.ops.elementwise import leaky_relu as _leaky_relu
 from minitorch.ops.elementwise import relu as _relu

@@ -1,4 +1,5 @@
-"""GELU, the activation of transformers.  Read after ``ops/elementwise.py`` (ReLU, sigmoid, tanh).
+"""Smooth ReLUs: GELU, the activation of transformers, and SiLU, softplus and ELU.  Read after
+``ops/elementwise.py`` (ReLU, sigmoid, tanh).
 
 ReLU keeps x where x > 0 and drops it elsewhere.  GELU (Hendrycks & Gimpel, 2016) keeps x *in
 proportion to how likely a standard normal variable is to be below it*: GELU(x) = x · Φ(x),
@@ -7,13 +8,17 @@ negative ones are dropped, and in between the curve is smooth (it even dips slig
 
 Φ needs the error function, Φ(x) = (1 + erf(x/√2)) / 2, which NumPy lacks (see
 ``backend.erf``); the ``'tanh'`` approximation replaces it by a tanh of a cubic, as GPT-2 did.
+
+The others are the same idea with other curves: SiLU (or swish) keeps x in proportion σ(x),
+softplus is a smooth max(x, 0) (the log of 1 + eˣ), ELU bends the negative side into
+α(eˣ − 1), which levels off at −α instead of at 0.
 """
 import math
 
 from minitorch import backend
 from minitorch.autograd import Function
 from minitorch.ops.common import require_floating
-from minitorch.ops.elementwise import exp, tanh
+from minitorch.ops.elementwise import exp, sigmoid, sigmoid_array, tanh
 
 SQRT_HALF = math.sqrt(0.5)                    # 1/√2
 INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)     # the normal density's factor 1/√(2π)
@@ -94,3 +99,95 @@ def gelu(input, *, approximate="none"):
                            f"{approximate!r}")
     require_floating("gelu", input)
     return GELU()(input) if approximate == "none" else GELUTanh()(input)
+
+
+class SiLU(Function):
+    """y = x σ(x);   dL/dx = dL/dy · (σ(x) + x σ(x)(1 − σ(x)))
+                           = dL/dy · σ(x)(1 + x(1 − σ(x)))."""
+
+    def forward(self, x):
+        s = sigmoid_array(self.xp, x)
+        self.save_for_backward(x, s)
+        return x * s
+
+    def backward(self, grad):
+        x, s = self.saved_tensors
+        return grad * s * (1 + x * (1 - s))
+
+    def backward_graph(self, grad):
+        x, = self.inputs
+        s = sigmoid(x)
+        return grad * s * (1 + x * (1 - s))
+
+
+class Softplus(Function):
+    """y = log(1 + e^(βx)) / β, and y = x where βx > threshold (there the two agree to float
+    precision, and e^(βx) would overflow);   dL/dx = dL/dy · σ(βx), or dL/dy past the threshold.
+
+    log(1 + eᶻ) is computed as max(z, 0) + log(1 + e^(−|z|)): the exponential is never above 1.
+    """
+
+    def __init__(self, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        xp, z = self.xp, x * self.beta
+        self.save_for_backward(x)
+        soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / x.dtype.type(self.beta)
+        return xp.where(z > self.threshold, x, soft)
+
+    def backward(self, grad):
+        x, = self.saved_tensors
+        z = x * self.beta
+        return grad * self.xp.where(z > self.threshold, 1, sigmoid_array(self.xp, z))
+
+    def backward_graph(self, grad):
+        # dy/dx = m + (1 − m) σ(βx), with m the constant mask of βx > threshold
+        x, (saved,) = self.inputs[0], self.saved_tensors
+        m = self.constant((saved * self.beta > self.threshold).astype(saved.dtype))
+        return grad * (m + (1 - m) * sigmoid(x * self.beta))
+
+
+class ELU(Function):
+    """y = x where x > 0, else α(eˣ − 1);   dL/dx = dL/dy where x > 0, else dL/dy · α eˣ.
+
+    eˣ − 1 is ``expm1`` (exact for small x, where 1 + tiny − 1 loses digits), taken of min(x, 0)
+    so that the branch ``where`` drops cannot overflow.
+    """
+
+    def __init__(self, alpha):
+        self.alpha = alpha
+
+    def forward(self, x):
+        xp = self.xp
+        self.save_for_backward(x)
+        return xp.where(x > 0, x, x.dtype.type(self.alpha) * xp.expm1(xp.minimum(x, 0)))
+
+    def backward(self, grad):
+        x, = self.saved_tensors
+        xp = self.xp
+        return grad * xp.where(x > 0, 1, x.dtype.type(self.alpha) * xp.exp(xp.minimum(x, 0)))
+
+    def backward_graph(self, grad):
+        # dy/dx = m + (1 − m) α e^min(x, 0), with m the constant mask of x > 0
+        x, (saved,) = self.inputs[0], self.saved_tensors
+        m = self.constant((saved > 0).astype(saved.dtype))
+        return grad * (m + (1 - m) * self.alpha * exp(x.clamp(max=0)))
+
+
+def silu(input, inplace=False):
+    """x σ(x) (``inplace`` accepted; the result is a new tensor, as ``F.relu``)."""
+    require_floating("silu", input)
+    return SiLU()(input)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + e^(βx)) / β, linear past βx > threshold."""
+    require_floating("softplus", input)
+    return Softplus(beta, threshold)(input)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x for x > 0, α(eˣ − 1) otherwise (``inplace`` accepted, as ``F.relu``)."""
+    require_floating("elu", input)
+    return ELU(alpha)(input)

@@ -331,6 +331,12 @@ class Tanh(Function):
         return grad * (1 - y * y)
 
 
+def sigmoid_array(xp, x):
+    """σ(x) of an array, without overflow (see :class:`Sigmoid`)."""
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
 class Sigmoid(Function):
     """y = σ(x) = 1 / (1 + e⁻ˣ);   dL/dx = dL/dy · y · (1 − y);   ∂²y/∂x² = y(1 − y)(1 − 2y).
 
@@ -340,8 +346,7 @@ class Sigmoid(Function):
     """
 
     def forward(self, x):
-        e = self.xp.exp(-self.xp.abs(x))
-        y = self.xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        y = sigmoid_array(self.xp, x)
         self.save_for_backward(y)
         return y
 
