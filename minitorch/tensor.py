@@ -587,6 +587,15 @@ class Tensor:
     def min(self, dim=None, keepdim=False):
         return ops.min(self, dim, keepdim)
 
+    def amax(self, dim=(), keepdim=False):
+        return ops.amax(self, dim, keepdim)
+
+    def amin(self, dim=(), keepdim=False):
+        return ops.amin(self, dim, keepdim)
+
+    def logsumexp(self, dim, keepdim=False):
+        return ops.logsumexp(self, dim, keepdim)
+
     def argmax(self, dim=None, keepdim=False):
         return ops.argmax(self, dim, keepdim)
 

@@ -280,6 +280,17 @@ ROWS = [
     Row("min", method("min"), reductions(dims=("none", "int"), min_side=1)),
     Row("max_ties", method("max"), [fixed([(4, 5)])], values=small_integers, gradcheck=False),
     Row("min_ties", method("min"), [fixed([(4, 5)])], values=small_integers, gradcheck=False),
+    Row("amax", method("amax"), reductions(dims=("int", "tuple"), min_side=1)),
+    Row("amin", method("amin"), reductions(dims=("int", "tuple"), min_side=1)),
+    # ties: amax shares the gradient evenly among the winners (max(dim) gives it to one)
+    Row("amax_ties", method("amax"), [fixed([(4, 5)], dim=1), fixed([(4, 5)], dim=(0, 1)),
+                                      fixed([(4, 5)])], values=small_integers, gradcheck=False),
+    Row("amin_ties", method("amin"), [fixed([(4, 5)], dim=0, keepdim=True)],
+        values=small_integers, gradcheck=False),
+    Row("logsumexp", method("logsumexp"), reductions(dims=("int", "tuple"), min_dims=1,
+                                                     min_side=1, empty_tuple=False)),
+    # e^{100x} overflows without the shift by the maximum
+    Row("logsumexp_large", lambda lib, x: (x * 100).logsumexp(1), [fixed([(3, 4)])]),
     Row("argmax", method("argmax"), reductions(dims=("none", "int"), min_side=1), grad=False),
     Row("argmin", method("argmin"), reductions(dims=("none", "int"), min_side=1), grad=False),
     Row("softmax", method("softmax"), reductions(dims=("int",), min_dims=1, keepdim=False)),
@@ -500,3 +511,14 @@ def test_leaky_relu_special_values_as_torch(slope):
     got = minitorch.backend.to_numpy(got.array)
     assert np.array_equal(got, want, equal_nan=True), f"minitorch {got}\ntorch     {want}"
     assert np.array_equal(np.signbit(got), np.signbit(want)), "signs of zero differ"
+
+
+def test_logsumexp_of_infinite_and_empty_rows_as_torch():
+    """A row of −inf sums to 0: its log is −inf (not the nan of −inf − (−inf)); a row holding
+    +inf gives +inf; an empty dim gives −inf.  The same as torch."""
+    x = np.array([[-np.inf, -np.inf], [0.0, 1.0], [np.inf, 0.0]], np.float32)
+    for array, dim in ((x, 1), (np.zeros((2, 0), np.float32), 1)):
+        got = minitorch.tensor(array, device=DEVICE).logsumexp(dim)
+        want = torch.tensor(array).logsumexp(dim).numpy()
+        got = minitorch.backend.to_numpy(got.array)
+        np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=f"on {array.tolist()}")

@@ -4,10 +4,9 @@ Read in this order: ``common.py`` (broadcast bookkeeping, ``pair``), ``elementwi
 ``matmul.py``, ``reduce.py``, ``shape.py``, ``index.py``; then the neural-network ops, which are
 built the same way: ``conv.py`` (im2col: first the readable version, then the fast one, built on
 ``windows.py``: the batch-innermost layout, window view, im2col, col2im), ``pool.py``, ``blas.py``
-(sums as BLAS products) and ``norm.py``, ``activation.py`` (GELU), ``resample.py`` (interpolate,
-pixel shuffle),
-``loss.py``, and ``rnn.py`` (a whole
-recurrent layer as one op, its backpropagation through time written by hand).
+(sums as BLAS products) and ``norm.py``, ``activation.py`` (GELU, SiLU, softplus, ELU),
+``resample.py`` (interpolate, pixel shuffle), ``loss.py``, and ``rnn.py`` (a whole recurrent
+layer as one op, its backpropagation through time written by hand).
 """
 from minitorch.ops.elementwise import (  # noqa: F401
     abs, add, cast, clamp, clone, cos, div, eq, exp, ge, gt, le, leaky_relu, log, logical_and,
@@ -15,7 +14,8 @@ from minitorch.ops.elementwise import (  # noqa: F401
     sub, tanh, to_device, where)
 from minitorch.ops.matmul import bmm, matmul, mm  # noqa: F401
 from minitorch.ops.reduce import (  # noqa: F401
-    all, any, argmax, argmin, log_softmax, max, mean, min, softmax, std, sum, var)
+    all, amax, amin, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std,
+    sum, var)
 from minitorch.ops.shape import (  # noqa: F401
     cat, chunk, concatenate, contiguous, expand, flatten, narrow, pad, permute, repeat, reshape,
     split, squeeze, stack, transpose, unsqueeze, view)

@@ -1,11 +1,13 @@
-"""Reductions: sum, mean, var, std, max, min, argmax, any, all, and the softmax family.
+"""Reductions: sum, mean, var, std, max, min, amax, amin, argmax, any, all, and the softmax
+family with logsumexp.
 
 Read after ``ops/matmul.py``.  A reduction maps many inputs to one output, so backward spreads
 each output's gradient back over the inputs that made it:
 
 * sum: every input contributed with weight 1 → each gets the output's gradient (a broadcast);
 * mean over N: weight 1/N;
-* max: only the winner contributed → only the winner gets the gradient.
+* max: only the winner contributed → only the winner gets the gradient (amax and a full max:
+  winners that tie share it evenly).
 
 ``dim`` and ``keepdim`` follow PyTorch.  With ``keepdim=False`` the reduced axes disappear, so
 backward first puts them back (size 1) and then broadcasts.
@@ -171,6 +173,36 @@ class MaxDim(Function):
         return where(self.constant(won), g, 0.0)
 
 
+class AMax(Function):
+    """y = max (or min) over the reduced axes;   dL/dxᵢ = dL/dy / k at each of the k elements
+    equal to the maximum, 0 elsewhere: winners that tie share the gradient evenly (PyTorch's
+    rule for amax and amin, where ``max(dim)`` gives it all to the one index it returns)."""
+
+    def __init__(self, dim, keepdim, largest):
+        self.dim, self.keepdim, self.largest = dim, keepdim, largest
+
+    def forward(self, x):
+        name = "amax" if self.largest else "amin"
+        self.axes = normalize_dims(self.dim, x.ndim, name)
+        if x.size == 0:
+            raise RuntimeError(f"{name}(): expected a non-empty tensor, got shape {x.shape}")
+        y = x.max(axis=self.axes, keepdims=True) if self.largest else x.min(axis=self.axes,
+                                                                             keepdims=True)
+        winners = x == y
+        self.save_for_backward((winners / winners.sum(axis=self.axes, keepdims=True))
+                               .astype(x.dtype))                  # 1/k at each winner
+        return y if self.keepdim else y.reshape(
+            [n for i, n in enumerate(x.shape) if i not in self.axes])
+
+    def backward(self, grad):
+        share, = self.saved_tensors
+        return share * _restore_dims(grad, self.axes, self.keepdim)
+
+    def backward_graph(self, grad):
+        share, = self.saved_tensors
+        return self.constant(share) * _restore_dims(grad, self.axes, self.keepdim)
+
+
 class ArgMax(Function):
     """The index of the maximum (or minimum): an integer, no gradient."""
 
@@ -271,6 +303,42 @@ class LogSoftmax(Function):
         return grad - self.inputs[0].softmax(self.axis) * grad.sum(dim=self.axis, keepdim=True)
 
 
+class LogSumExp(Function):
+    """y = log Σᵢ e^{xᵢ} over the reduced axes;   dL/dxᵢ = dL/dy · e^{xᵢ − y} = dL/dy · softmax(x)ᵢ.
+
+    Stable as log_softmax: with m the maximum, y = m + log Σᵢ e^{xᵢ − m} (m taken as 0 where it
+    is ±inf, so that a row of −inf gives −inf, not nan).  The second derivative is softmax's
+    Jacobian; backward_graph gets it by recomputing y with this op.
+    """
+
+    def __init__(self, dim, keepdim):
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, x):
+        xp, axes = self.xp, normalize_dims(self.dim, x.ndim, "logsumexp")
+        self.axes = axes
+        if x.size == 0:   # an empty sum is 0, and its log −inf
+            y = xp.full([1 if i in axes else n for i, n in enumerate(x.shape)], -xp.inf, x.dtype)
+        else:
+            m = x.max(axis=axes, keepdims=True)
+            m = xp.where(xp.isfinite(m), m, 0)
+            total = xp.exp(x - m).sum(axis=axes, keepdims=True)
+            # a row of −inf sums to 0: its log is −inf, written so (log(0) would warn)
+            y = xp.where(total > 0, m + xp.log(xp.where(total > 0, total, 1)), -xp.inf)
+        self.save_for_backward(x, y)
+        return y if self.keepdim else y.reshape(
+            [n for i, n in enumerate(x.shape) if i not in axes])
+
+    def backward(self, grad):
+        x, y = self.saved_tensors
+        return _restore_dims(grad, self.axes, self.keepdim) * self.xp.exp(x - y)
+
+    def backward_graph(self, grad):
+        x = self.inputs[0]
+        y = LogSumExp(self.axes, True)(x)
+        return _restore_dims(grad, self.axes, self.keepdim) * (x - y).exp()
+
+
 # ---- the functions users call ---------------------------------------------------------------------
 def sum(x, dim=None, keepdim=False):
     return Sum(dim, keepdim)(x)
@@ -311,6 +379,16 @@ def min(x, dim=None, keepdim=False):
     return ValuesIndices(*MaxDim(dim, keepdim, largest=False)(x))
 
 
+def amax(x, dim=(), keepdim=False):
+    """The maximum over ``dim`` (all dims by default); ties share the gradient (see AMax)."""
+    return AMax(dim, keepdim, largest=True)(x)
+
+
+def amin(x, dim=(), keepdim=False):
+    """The minimum over ``dim``, as ``amax``."""
+    return AMax(dim, keepdim, largest=False)(x)
+
+
 def argmax(x, dim=None, keepdim=False):
     return ArgMax(dim, keepdim, largest=True)(x)
 
@@ -335,3 +413,8 @@ def softmax(x, dim):
 def log_softmax(x, dim):
     require_floating("log_softmax", x)
     return LogSoftmax(dim)(x)
+
+
+def logsumexp(x, dim, keepdim=False):
+    require_floating("logsumexp", x)
+    return LogSumExp(dim, keepdim)(x)
