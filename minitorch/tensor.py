@@ -596,6 +596,18 @@ class Tensor:
     def logsumexp(self, dim, keepdim=False):
         return ops.logsumexp(self, dim, keepdim)
 
+    def cumsum(self, dim):
+        return ops.cumsum(self, dim)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        return ops.sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return ops.argsort(self, dim, descending, stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return ops.topk(self, k, dim, largest, sorted)
+
     def argmax(self, dim=None, keepdim=False):
         return ops.argmax(self, dim, keepdim)
 
@@ -632,6 +644,10 @@ class Tensor:
 
     def transpose(self, dim0, dim1):
         return ops.transpose(self, dim0, dim1)
+
+    def flip(self, *dims):
+        """``x.flip(0)``, ``x.flip(0, 1)`` or ``x.flip((0, 1))``, as torch."""
+        return ops.flip(self, _sizes(dims))
 
     def t(self):
         """The transpose of a matrix; a vector or a number stays as it is (as torch)."""

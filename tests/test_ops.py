@@ -308,6 +308,26 @@ ROWS = [
     Row("flatten", method("flatten"), [
         fixed([(2, 3, 4)]), fixed([(2, 3, 4)], start_dim=1), fixed([(2, 3, 4)], start_dim=-2),
         fixed([(2, 3, 4, 2)], start_dim=1, end_dim=2), fixed([()]), fixed([(2, 0, 3)])]),
+    Row("flip", lambda lib, x, dims: lib.flip(x, dims), [
+        fixed([(2, 3, 4)], dims=(0,)), fixed([(2, 3, 4)], dims=(0, 2)),
+        fixed([(2, 3, 4)], dims=(-1,)), fixed([(3, 4)], dims=()), fixed([(0, 3)], dims=(1,))]),
+    Row("flip_method", lambda lib, x: x.flip(1) + x.flip(0, 1), [fixed([(3, 4)])]),
+    Row("cumsum", lambda lib, x, dim: x.cumsum(dim), [
+        fixed([(3, 4)], dim=0), fixed([(3, 4)], dim=-1), fixed([(2, 3, 4)], dim=1),
+        fixed([(0, 3)], dim=1), fixed([()], dim=0)]),
+    Row("sort", method("sort"), [
+        fixed([(3, 5)]), fixed([(3, 5)], dim=0, descending=True), fixed([(2, 3, 4)], dim=1),
+        fixed([(6,)], descending=True), fixed([()])]),
+    # ties: a stable sort keeps their order, ascending and descending (torch's stable=True)
+    Row("sort_ties_stable", method("sort"), [
+        fixed([(4, 5)], stable=True), fixed([(4, 5)], stable=True, descending=True),
+        fixed([(4, 5)], dim=0, stable=True, descending=True)],
+        values=small_integers, gradcheck=False),
+    Row("argsort", method("argsort"), [fixed([(3, 5)]), fixed([(3, 5)], dim=0, descending=True)],
+        grad=False),
+    Row("topk", lambda lib, x, **kw: x.topk(**kw), [
+        fixed([(3, 5)], k=2), fixed([(3, 5)], k=3, dim=0, largest=False), fixed([(4, 6)], k=6),
+        fixed([(4, 6)], k=0)]),
     Row("permute", lambda lib, x, dims: x.permute(*dims), [
         fixed([(2, 3, 4)], dims=(2, 0, 1)), fixed([(2, 3, 4)], dims=(-1, 0, -2)),
         fixed([(2, 0, 1)], dims=(1, 2, 0))]),
@@ -522,3 +542,10 @@ def test_logsumexp_of_infinite_and_empty_rows_as_torch():
         want = torch.tensor(array).logsumexp(dim).numpy()
         got = minitorch.backend.to_numpy(got.array)
         np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=f"on {array.tolist()}")
+
+
+def test_topk_refuses_k_beyond_the_dim():
+    with pytest.raises(RuntimeError, match=r"topk: k must be in \[0, 2\].*got 3"):
+        minitorch.tensor([1.0, 2.0], device=DEVICE).topk(3)
+    with pytest.raises(RuntimeError):                   # torch refuses it too
+        torch.tensor([1.0, 2.0]).topk(3)

@@ -14,10 +14,11 @@ from minitorch.ops.elementwise import (  # noqa: F401
     sub, tanh, to_device, where)
 from minitorch.ops.matmul import bmm, matmul, mm  # noqa: F401
 from minitorch.ops.reduce import (  # noqa: F401
-    all, amax, amin, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std,
-    sum, var)
+    all, amax, amin, any, argmax, argmin, cumsum, log_softmax, logsumexp, max, mean, min, softmax,
+    std, sum, var)
 from minitorch.ops.shape import (  # noqa: F401
-    cat, chunk, concatenate, contiguous, expand, flatten, narrow, pad, permute, repeat, reshape,
-    split, squeeze, stack, transpose, unsqueeze, view)
-from minitorch.ops.index import gather, getitem, masked_fill, one_hot, tril, triu  # noqa: F401
+    cat, chunk, concatenate, contiguous, expand, flatten, flip, narrow, pad, permute, repeat,
+    reshape, split, squeeze, stack, transpose, unsqueeze, view)
+from minitorch.ops.index import (  # noqa: F401
+    argsort, gather, getitem, masked_fill, one_hot, sort, topk, tril, triu)
 from minitorch.ops import index  # noqa: F401  (Tensor.__setitem__ uses index.array_key)

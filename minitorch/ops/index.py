@@ -1,4 +1,5 @@
-"""Indexing ops: ``x[...]``, masked_fill, gather, one_hot, and tril/triu (a triangle kept).
+"""Indexing ops: ``x[...]``, masked_fill, gather, one_hot, tril/triu (a triangle kept), and
+sort (with topk and argsort): a permutation, undone in backward by the inverse one.
 
 Read after ``ops/shape.py``.  Indexing *picks* elements, so backward puts each picked
 element's gradient back where it came from and leaves zeros elsewhere.  One subtlety: an index
@@ -13,6 +14,7 @@ other's adjoints, so gradients of every order alternate between the two.
 from minitorch import backend
 from minitorch.autograd import Function
 from minitorch.ops.common import broadcast_shape, normalize_dim
+from minitorch.ops.reduce import ValuesIndices
 from minitorch.speed.gpu import check_index_arrays, check_later
 from minitorch.tensor import Tensor, as_tensor
 
@@ -224,8 +226,74 @@ def masked_fill(x, mask, value):
     return MaskedFill(value)(x, mask)
 
 
+class Sort(Function):
+    """(values, indices) = x sorted along ``dim``, values = x[indices];   dL/dx: each entry of
+    dL/dvalues goes back to the place its value came from — values[k] = x[indices[k]], so
+    dL/dx[indices[k]] = dL/dvalues[k].  Sorting is a permutation, so that is the inverse
+    permutation: dL/dx = dL/dvalues[argsort(indices)] (a gather, differentiable again).
+
+    Ties keep their order in the input (a stable sort), also in descending order, as torch's
+    ``stable=True``; NaN sorts above everything, as in torch.
+    """
+
+    def __init__(self, dim, descending):
+        self.dim, self.descending = dim, descending
+
+    def forward(self, x):
+        xp = self.xp
+        if x.ndim == 0:
+            self.indices = xp.zeros((), dtype="int64")
+            return x.copy(), self.indices
+        axis = self.axis = normalize_dim(self.dim, x.ndim, "sort")
+        if self.descending:   # ascending sort of x read backwards, read backwards again:
+            n = x.shape[axis]  # ties in input order, NaN first (argsort puts it last)
+            backwards = xp.argsort(xp.flip(x, axis), axis=axis, kind="stable")
+            indices = n - 1 - xp.flip(backwards, axis)
+        else:
+            indices = xp.argsort(x, axis=axis, kind="stable")
+        self.indices = indices.astype("int64")
+        return xp.take_along_axis(x, self.indices, axis=axis), self.indices
+
+    def backward(self, grad_values, grad_indices):
+        if grad_values.ndim == 0:
+            return grad_values
+        grad = self.xp.empty_like(grad_values)
+        self.xp.put_along_axis(grad, self.indices, grad_values, axis=self.axis)  # a permutation
+        return grad
+
+    def backward_graph(self, grad_values, grad_indices):
+        if grad_values.ndim == 0:
+            return grad_values
+        inverse = self.xp.argsort(self.indices, axis=self.axis)
+        return gather(grad_values, self.axis, Tensor(inverse))
+
+
 def gather(x, dim, index):
     return Gather(dim)(x, index)
+
+
+def sort(x, dim=-1, descending=False, stable=False):
+    """(values, indices), sorted along ``dim``.  Always stable: ``stable=False`` lets torch
+    order ties as it likes, and the input's order is one of those."""
+    return ValuesIndices(*Sort(dim, descending)(x))
+
+
+def argsort(x, dim=-1, descending=False, stable=False):
+    """The indices that sort ``x`` along ``dim`` (``sort(...).indices``)."""
+    return sort(x, dim, descending, stable).indices
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    """The ``k`` largest (or smallest) entries along ``dim`` and their indices: the first k of
+    a sort, largest first (``sorted=False`` allows any order; this one is sorted)."""
+    size = x.shape[normalize_dim(dim, x.ndim, "topk")] if x.ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError(f"topk: k must be in [0, {size}] for dim {dim} of size {size}, "
+                           f"got {k}")
+    values, indices = sort(x, dim, descending=largest)
+    if x.ndim == 0:   # a single number: k is 0 or 1, and torch gives it back either way
+        return ValuesIndices(values, indices)
+    return ValuesIndices(values.narrow(dim, 0, k), indices.narrow(dim, 0, k))
 
 
 def one_hot(x, num_classes=-1):

@@ -1,11 +1,13 @@
-"""Reductions: sum, mean, var, std, max, min, amax, amin, argmax, any, all, and the softmax
-family with logsumexp.
+"""Reductions: sum, mean, var, std, max, min, amax, amin, argmax, any, all, the softmax family
+with logsumexp, and cumsum (every running sum of a sum).
 
 Read after ``ops/matmul.py``.  A reduction maps many inputs to one output, so backward spreads
 each output's gradient back over the inputs that made it:
 
 * sum: every input contributed with weight 1 → each gets the output's gradient (a broadcast);
 * mean over N: weight 1/N;
+* cumsum: xⱼ is in every running sum yᵢ with i ≥ j → it gets the sum of their gradients,
+  a running sum taken from the end;
 * max: only the winner contributed → only the winner gets the gradient (amax and a full max:
   winners that tie share it evenly).
 
@@ -246,6 +248,31 @@ class All(Function):
         return x.all(axis=axes, keepdims=self.keepdim)
 
 
+class CumSum(Function):
+    """yᵢ = Σ_{j ≤ i} xⱼ along ``dim``;   dL/dxⱼ = Σ_{i ≥ j} dL/dyᵢ: the running sum of the
+    gradient from the end (flip, cumsum, flip back)."""
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, x):
+        self.axis = normalize_dim(self.dim, x.ndim, "cumsum")
+        if x.ndim == 0:
+            return x.copy()
+        return self.xp.cumsum(x, axis=self.axis)
+
+    def backward(self, grad):
+        if grad.ndim == 0:
+            return grad
+        flip = self.xp.flip
+        return flip(self.xp.cumsum(flip(grad, self.axis), axis=self.axis), self.axis)
+
+    def backward_graph(self, grad):
+        if grad.ndim == 0:
+            return grad
+        return grad.flip(self.axis).cumsum(self.axis).flip(self.axis)
+
+
 class Softmax(Function):
     """yᵢ = e^{xᵢ} / Σⱼ e^{xⱼ};   dL/dxᵢ = yᵢ (dL/dyᵢ − Σⱼ dL/dyⱼ · yⱼ).
 
@@ -403,6 +430,13 @@ def any(x, dim=None, keepdim=False):
 
 def all(x, dim=None, keepdim=False):
     return All(dim, keepdim)(x)
+
+
+def cumsum(x, dim):
+    """The running sums along ``dim`` (integers and booleans add up as int64, as torch)."""
+    if x.dtype.kind in "biu":
+        x = x.to(dtype="int64")
+    return CumSum(dim)(x)
 
 
 def softmax(x, dim):

@@ -1,9 +1,9 @@
-"""Shape ops: reshape, permute, squeeze, expand, repeat, cat, stack, split, pad.
+"""Shape ops: reshape, permute, flip, squeeze, expand, repeat, cat, stack, split, pad.
 
 Read after ``ops/reduce.py``.  None of these does arithmetic; they only move numbers around.
 So every backward moves the gradient back the opposite way:
 
-* reshape ↔ reshape back;  permute ↔ the inverse permutation;
+* reshape ↔ reshape back;  permute ↔ the inverse permutation;  flip ↔ flip again;
 * expand (one value used many times) ↔ sum (gradients of the uses add up);
 * cat ↔ split the gradient;  split ↔ concatenate the gradients;  pad ↔ crop.
 
@@ -12,7 +12,7 @@ Each backward is linear in the gradient and uses nothing of the input but its sh
 (the gradient's own derivative with respect to the input is zero).
 """
 from minitorch.autograd import Function
-from minitorch.ops.common import normalize_dim, sum_to_shape
+from minitorch.ops.common import normalize_dim, normalize_dims, sum_to_shape
 from minitorch.ops.elementwise import cast, promote_types
 from minitorch.ops.index import getitem
 
@@ -118,6 +118,24 @@ class Permute(Function):
         for i, axis in enumerate(self.axes):
             inverse[axis] = i
         return inverse
+
+
+class Flip(Function):
+    """y = x read backwards along ``dims``;   dL/dx = dL/dy flipped back (a flip undoes itself).
+    A copy, as torch's (NumPy's flip would be a view with negative strides)."""
+
+    def __init__(self, dims):
+        self.dims = dims
+
+    def forward(self, x):
+        self.axes = normalize_dims(self.dims, x.ndim, "flip", empty_is_all=False)
+        return self.xp.flip(x, axis=self.axes).copy() if self.axes else x.copy()
+
+    def backward(self, grad):
+        return self.xp.flip(grad, axis=self.axes) if self.axes else grad
+
+    def backward_graph(self, grad):
+        return Flip(self.axes)(grad)
 
 
 class Expand(Function):
@@ -375,6 +393,11 @@ def transpose(x, dim0, dim1):
     d0, d1 = normalize_dim(dim0, x.ndim, "transpose"), normalize_dim(dim1, x.ndim, "transpose")
     dims[d0], dims[d1] = dims[d1], dims[d0]
     return permute(x, dims)
+
+
+def flip(x, dims):
+    """x with the order of its entries reversed along each of ``dims`` (an int or a sequence)."""
+    return Flip(dims)(x)
 
 
 def squeeze(x, dim=None):
