@@ -26,6 +26,7 @@ from minitorch.serialization import load, save  # noqa: F401
 from minitorch.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from minitorch.ops import *  # noqa: F401,F403  (minitorch.exp, minitorch.cat, ...)
 from minitorch.ops import abs, max, min, pow, sum  # noqa: F401  (shadow builtins, as torch does)
+from minitorch.ops.reduce import norm  # noqa: F401  (by name: ops.norm is batch norm's module)
 # torch.autograd.functional (hvp) is autograd_functional.py here; torch's path reaches it too.
 from minitorch import autograd, autograd_functional
 

@@ -596,6 +596,9 @@ class Tensor:
     def logsumexp(self, dim, keepdim=False):
         return ops.logsumexp(self, dim, keepdim)
 
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        return ops.reduce.norm(self, p, dim, keepdim, dtype)  # (ops.norm is batch norm's file)
+
     def cumsum(self, dim):
         return ops.cumsum(self, dim)
 

@@ -280,6 +280,16 @@ ROWS = [
     Row("min", method("min"), reductions(dims=("none", "int"), min_side=1)),
     Row("max_ties", method("max"), [fixed([(4, 5)])], values=small_integers, gradcheck=False),
     Row("min_ties", method("min"), [fixed([(4, 5)])], values=small_integers, gradcheck=False),
+    Row("norm", method("norm"), reductions(min_side=1, empty_tuple=False, p=[2])),
+    # 'fro' (the default) over all dims, one or two: over three torch refuses it
+    Row("norm_fro", method("norm"), reductions(dims=("none", "int"), min_side=1)),
+    Row("norm_fro_two_dims", method("norm"), [fixed([(2, 3, 4)], dim=(0, 2))]),
+    Row("norm_p", method("norm"), reductions(min_side=1, empty_tuple=False,
+                                             p=[1, float("inf"), float("-inf")]),
+        values=away_from_zero),
+    Row("normalize", lambda lib, x, **kw: nnF(lib).normalize(x, **kw), [
+        fixed([(3, 4)]), fixed([(2, 3, 4)], dim=-1), fixed([(3, 4)], p=1, dim=0),
+        fixed([(4, 5)], p=float("inf"))], values=away_from_zero),
     Row("amax", method("amax"), reductions(dims=("int", "tuple"), min_side=1)),
     Row("amin", method("amin"), reductions(dims=("int", "tuple"), min_side=1)),
     # ties: amax shares the gradient evenly among the winners (max(dim) gives it to one)
@@ -549,3 +559,25 @@ def test_topk_refuses_k_beyond_the_dim():
         minitorch.tensor([1.0, 2.0], device=DEVICE).topk(3)
     with pytest.raises(RuntimeError):                   # torch refuses it too
         torch.tensor([1.0, 2.0]).topk(3)
+
+
+def test_norm_of_a_zero_row_has_the_gradient_zero_as_torch():
+    """A zero vector's length has no slope; both give it the gradient 0 (the subgradient).  (Its
+    second derivative does not exist: torch gives nan there, minitorch 0.)"""
+    x = np.array([[0.0, 0.0, 0.0], [3.0, -4.0, 0.0]])
+    upstream = np.array([0.5, -2.0])
+    got = minitorch.tensor(x, device=DEVICE, requires_grad=True)
+    got.norm(dim=1).backward(minitorch.tensor(upstream, device=DEVICE))
+    want = torch.tensor(x, requires_grad=True)
+    want.norm(dim=1).backward(torch.tensor(upstream))
+    assert_close(got.grad, want.grad, 1e-12, 0.0, "the gradient of norm(dim=1)")
+
+
+def test_norm_refuses_what_it_does_not_compute():
+    x = minitorch.ones(2, 3, 4, device=DEVICE)
+    with pytest.raises(ValueError, match="norm: p must be 1, 2, 'fro', inf or -inf, got 3"):
+        x.norm(p=3)
+    with pytest.raises(RuntimeError, match=r"p='fro' is over all dims, one or two.*\(0, 1, 2\)"):
+        x.norm(dim=(0, 1, 2))
+    with pytest.raises(RuntimeError):                   # torch refuses that one too
+        torch.ones(2, 3, 4).norm(dim=(0, 1, 2))

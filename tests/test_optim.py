@@ -33,6 +33,7 @@ OPTIMIZERS = {
     "AdamW": (optim.AdamW, torch.optim.AdamW),
     "RMSprop": (optim.RMSprop, torch.optim.RMSprop),
     "Adadelta": (optim.Adadelta, torch.optim.Adadelta),
+    "Adagrad": (optim.Adagrad, torch.optim.Adagrad),
 }
 
 # (label, optimizer, constructor options, per-group overrides or None for one group).
@@ -87,6 +88,13 @@ CONFIGS = [
     ("adadelta maximize", "Adadelta", dict(lr=2.0, maximize=True, weight_decay=0.05), None),
     ("adadelta two groups", "Adadelta", dict(lr=1.0),
      [dict(rho=0.95), dict(lr=0.1, eps=1e-4, weight_decay=0.01)]),
+    ("adagrad default", "Adagrad", {}, None),
+    ("adagrad lr decay", "Adagrad", dict(lr=0.1, lr_decay=0.05), None),
+    ("adagrad initial accumulator eps", "Adagrad",
+     dict(lr=0.1, initial_accumulator_value=0.5, eps=1e-3), None),
+    ("adagrad weight decay maximize", "Adagrad", dict(weight_decay=0.1, maximize=True), None),
+    ("adagrad two groups", "Adagrad", dict(lr=0.1),
+     [dict(lr_decay=0.1), dict(lr=0.01, weight_decay=0.05, initial_accumulator_value=1.0)]),
 ]
 CONFIG_IDS = [row[0] for row in CONFIGS]
 DTYPES = [np.float64, np.float32]

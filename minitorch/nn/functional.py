@@ -46,6 +46,12 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     return _leaky_relu(input, negative_slope)
 
 
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """x / max(‖x‖_p, eps) along ``dim``: every slice scaled to length 1 (``eps`` keeps a zero
+    slice at zero instead of dividing by 0)."""
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
+
+
 def softmax(input, dim, dtype=None):
     if dtype is not None:
         input = input.to(dtype=dtype)

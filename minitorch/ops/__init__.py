@@ -16,6 +16,7 @@ from minitorch.ops.matmul import bmm, matmul, mm  # noqa: F401
 from minitorch.ops.reduce import (  # noqa: F401
     all, amax, amin, any, argmax, argmin, cumsum, log_softmax, logsumexp, max, mean, min, softmax,
     std, sum, var)
+# (reduce's ``norm`` is not named here: ``ops.norm`` is the module of batch and layer norm)
 from minitorch.ops.shape import (  # noqa: F401
     cat, chunk, concatenate, contiguous, expand, flatten, flip, narrow, pad, permute, repeat,
     reshape, split, squeeze, stack, transpose, unsqueeze, view)

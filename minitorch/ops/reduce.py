@@ -1,5 +1,5 @@
-"""Reductions: sum, mean, var, std, max, min, amax, amin, argmax, any, all, the softmax family
-with logsumexp, and cumsum (every running sum of a sum).
+"""Reductions: sum, mean, var, std, norm, max, min, amax, amin, argmax, any, all, the softmax
+family with logsumexp, and cumsum (every running sum of a sum).
 
 Read after ``ops/matmul.py``.  A reduction maps many inputs to one output, so backward spreads
 each output's gradient back over the inputs that made it:
@@ -107,6 +107,34 @@ class Var(Function):
         x, = self.inputs
         centered = x - x.mean(dim=self.axes, keepdim=True)
         return _restore_dims(grad, self.axes, self.keepdim) * 2 * centered / self.denominator
+
+
+class Norm2(Function):
+    """y = √(Σᵢ xᵢ²) over the reduced axes (the Euclidean length);   dL/dxᵢ = dL/dy · xᵢ / y,
+    and 0 where y = 0 (a zero vector's length has no slope; 0 is the subgradient torch uses).
+    """
+
+    def __init__(self, dim, keepdim):
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, x):
+        self.axes = normalize_dims(self.dim, x.ndim, "norm")
+        y = self.xp.sqrt((x * x).sum(axis=self.axes, keepdims=True))
+        self.save_for_backward(x, y)
+        return y if self.keepdim else y.reshape(
+            [n for i, n in enumerate(x.shape) if i not in self.axes])
+
+    def backward(self, grad):
+        x, y = self.saved_tensors
+        xp = self.xp
+        inverse = xp.where(y > 0, 1 / xp.where(y > 0, y, 1), 0)   # 1/y, and 0 where y = 0
+        return _restore_dims(grad, self.axes, self.keepdim) * x * inverse
+
+    def backward_graph(self, grad):
+        x, (_, y_saved) = self.inputs[0], self.saved_tensors
+        positive = self.constant(y_saved > 0)
+        y = where(positive, Norm2(self.axes, True)(x), 1.0)
+        return where(positive, _restore_dims(grad, self.axes, self.keepdim) * x / y, 0.0)
 
 
 class MaxAll(Function):
@@ -385,6 +413,25 @@ def var(x, dim=None, unbiased=True, keepdim=False, correction=None):
 
 def std(x, dim=None, unbiased=True, keepdim=False, correction=None):
     return var(x, dim, unbiased, keepdim, correction).sqrt()
+
+
+def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
+    """The p-norm over ``dim`` (all dims by default): p = 2 or 'fro' the Euclidean length
+    (:class:`Norm2`), p = 1 the sum of |x|, p = inf the largest |x| and -inf the smallest
+    (ties share the gradient, as amax's)."""
+    if dtype is not None:
+        x = x.to(dtype=dtype)
+    require_floating("norm", x)
+    if p == "fro" and not (dim is None or isinstance(dim, int) or len(dim) <= 2):
+        raise RuntimeError(f"norm: p='fro' is over all dims, one or two, got dim {tuple(dim)} "
+                           f"(use p=2 for the length over more)")
+    if p in ("fro", 2, 2.0):
+        return Norm2(dim, keepdim)(x)
+    if p in (1, 1.0):
+        return Sum(dim, keepdim)(x.abs())
+    if p in (float("inf"), float("-inf")):
+        return AMax(() if dim is None else dim, keepdim, largest=p > 0)(x.abs())
+    raise ValueError(f"norm: p must be 1, 2, 'fro', inf or -inf, got {p!r}")
 
 
 def max(x, dim=None, keepdim=False):
