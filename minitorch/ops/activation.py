@@ -18,7 +18,7 @@ import math
 from minitorch import backend
 from minitorch.autograd import Function
 from minitorch.ops.common import require_floating
-from minitorch.ops.elementwise import exp, sigmoid, sigmoid_array, tanh
+from minitorch.ops.elementwise import exp, sigmoid, sigmoid_array, softplus_array, tanh
 
 SQRT_HALF = math.sqrt(0.5)                    # 1/√2
 INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)     # the normal density's factor 1/√(2π)
@@ -122,9 +122,8 @@ class SiLU(Function):
 
 class Softplus(Function):
     """y = log(1 + e^(βx)) / β, and y = x where βx > threshold (there the two agree to float
-    precision, and e^(βx) would overflow);   dL/dx = dL/dy · σ(βx), or dL/dy past the threshold.
-
-    log(1 + eᶻ) is computed as max(z, 0) + log(1 + e^(−|z|)): the exponential is never above 1.
+    precision);   dL/dx = dL/dy · σ(βx), or dL/dy past the threshold.  (log(1 + eᶻ) is
+    ``softplus_array``'s, which cannot overflow.)
     """
 
     def __init__(self, beta, threshold):
@@ -133,7 +132,7 @@ class Softplus(Function):
     def forward(self, x):
         xp, z = self.xp, x * self.beta
         self.save_for_backward(x)
-        soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / x.dtype.type(self.beta)
+        soft = softplus_array(xp, z) / x.dtype.type(self.beta)
         return xp.where(z > self.threshold, x, soft)
 
     def backward(self, grad):

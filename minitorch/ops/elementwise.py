@@ -337,6 +337,12 @@ def sigmoid_array(xp, x):
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def softplus_array(xp, x):
+    """log(1 + eˣ) of an array, as max(x, 0) + log(1 + e^(−|x|)): the exponential is never
+    above 1, so it cannot overflow (softplus, the logistic losses)."""
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
 class Sigmoid(Function):
     """y = σ(x) = 1 / (1 + e⁻ˣ);   dL/dx = dL/dy · y · (1 − y);   ∂²y/∂x² = y(1 − y)(1 − 2y).
 

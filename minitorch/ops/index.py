@@ -242,8 +242,7 @@ class Sort(Function):
     def forward(self, x):
         xp = self.xp
         if x.ndim == 0:
-            self.indices = xp.zeros((), dtype="int64")
-            return x.copy(), self.indices
+            return x.copy(), xp.zeros((), dtype="int64")
         axis = self.axis = normalize_dim(self.dim, x.ndim, "sort")
         if self.descending:   # ascending sort of x read backwards, read backwards again:
             n = x.shape[axis]  # ties in input order, NaN first (argsort puts it last)
@@ -251,20 +250,24 @@ class Sort(Function):
             indices = n - 1 - xp.flip(backwards, axis)
         else:
             indices = xp.argsort(x, axis=axis, kind="stable")
-        self.indices = indices.astype("int64")
-        return xp.take_along_axis(x, self.indices, axis=axis), self.indices
+        indices = indices.astype("int64")
+        self.save_for_backward(indices)
+        # the indices handed out are a copy: changing them in place cannot change backward's
+        return xp.take_along_axis(x, indices, axis=axis), indices.copy()
 
     def backward(self, grad_values, grad_indices):
         if grad_values.ndim == 0:
             return grad_values
+        indices, = self.saved_tensors
         grad = self.xp.empty_like(grad_values)
-        self.xp.put_along_axis(grad, self.indices, grad_values, axis=self.axis)  # a permutation
+        self.xp.put_along_axis(grad, indices, grad_values, axis=self.axis)  # a permutation
         return grad
 
     def backward_graph(self, grad_values, grad_indices):
         if grad_values.ndim == 0:
             return grad_values
-        inverse = self.xp.argsort(self.indices, axis=self.axis)
+        indices, = self.saved_tensors
+        inverse = self.xp.argsort(indices, axis=self.axis)
         return gather(grad_values, self.axis, Tensor(inverse))
 
 

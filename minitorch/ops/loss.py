@@ -30,7 +30,7 @@ from minitorch import backend
 from minitorch.autograd import Function
 from minitorch.ops.common import require_floating, require_same_dtype, sum_to_shape
 from minitorch.ops.elementwise import (
-    cast, clamp, exp, log, promote_types, relu, sigmoid, where)
+    cast, clamp, exp, log, promote_types, relu, sigmoid, softplus_array, where)
 from minitorch.ops.index import ScatterIntoZeros
 from minitorch.ops.reduce import log_softmax
 from minitorch.speed.gpu import check_later
@@ -242,7 +242,7 @@ class BinaryCrossEntropyWithLogits(Function):
 
     def forward(self, z, y, pos_weight):
         xp = self.xp
-        softplus_neg = xp.maximum(-z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
+        softplus_neg = softplus_array(xp, -z)
         log_weight = 1 + (pos_weight - 1) * y
         self.save_for_backward(z, y, pos_weight, softplus_neg)
         return (1 - y) * z + log_weight * softplus_neg
