@@ -139,7 +139,7 @@ GAPS = {"U-Net, MSE": [], "U-Net, feature loss": []}
 # the decoder up to the input's size — the only shuffle that writes at the output's
 # resolution, where its four sub-kernels drifting apart is a 2-pixel checkerboard.  The feature
 # loss rewards that texture: without the blur the feature-loss U-Net's checkerboard grew from
-# 0.4 to 3.8 and 6.2 times the photos' own (two draws) over its 468 steps;
+# 0.4 to 3.8 and 6.2 times the photos' own (two draws) over the 468 steps it had then;
 # `blur_last_shuffle=True` kept it at 0.2 (`lessons/README.md`, "Where the checkerboard comes
 # from").  The trained U-Net is saved for `evaluate_superres`.
 
