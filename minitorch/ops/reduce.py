@@ -39,6 +39,14 @@ def _restore_dims(grad, axes, keepdim):
     return grad.reshape(shape)
 
 
+def _drop_dims(y, axes, keepdim):
+    """The other way: a result computed with the reduced axes kept (size 1) loses them unless
+    ``keepdim``."""
+    if keepdim:
+        return y
+    return y.reshape([n for i, n in enumerate(y.shape) if i not in axes])
+
+
 class Sum(Function):
     """y = Σᵢ xᵢ over the reduced axes;   dL/dxᵢ = dL/dy for every i."""
 
@@ -121,8 +129,7 @@ class Norm2(Function):
         self.axes = normalize_dims(self.dim, x.ndim, "norm")
         y = self.xp.sqrt((x * x).sum(axis=self.axes, keepdims=True))
         self.save_for_backward(x, y)
-        return y if self.keepdim else y.reshape(
-            [n for i, n in enumerate(x.shape) if i not in self.axes])
+        return _drop_dims(y, self.axes, self.keepdim)
 
     def backward(self, grad):
         x, y = self.saved_tensors
@@ -221,8 +228,7 @@ class AMax(Function):
         winners = x == y
         self.save_for_backward((winners / winners.sum(axis=self.axes, keepdims=True))
                                .astype(x.dtype))                  # 1/k at each winner
-        return y if self.keepdim else y.reshape(
-            [n for i, n in enumerate(x.shape) if i not in self.axes])
+        return _drop_dims(y, self.axes, self.keepdim)
 
     def backward(self, grad):
         share, = self.saved_tensors
@@ -381,8 +387,7 @@ class LogSumExp(Function):
             # a row of −inf sums to 0: its log is −inf, written so (log(0) would warn)
             y = xp.where(total > 0, m + xp.log(xp.where(total > 0, total, 1)), -xp.inf)
         self.save_for_backward(x, y)
-        return y if self.keepdim else y.reshape(
-            [n for i, n in enumerate(x.shape) if i not in axes])
+        return _drop_dims(y, self.axes, self.keepdim)
 
     def backward(self, grad):
         x, y = self.saved_tensors
